@@ -1,0 +1,24 @@
+"""Errors a user can cause.
+
+Every error derives from :class:`Error`, itself a ``ValueError`` so that code written against
+torch-neuron (which raises ``ValueError`` for a bad ``nc_count``) catches ours too. Each message
+names the offending value and what would be accepted.
+"""
+
+from __future__ import annotations
+
+
+class Error(ValueError):
+    """Base class of every error ncplace raises for bad input or an impossible request."""
+
+
+class ConfigError(Error):
+    """A malformed environment variable, mix file, scenario file or argument."""
+
+
+class CoresUnavailable(Error):
+    """A process cannot acquire the NeuronCores it asks for (they are owned or do not exist)."""
+
+
+class PlacementError(Error):
+    """A model load, policy or plan cannot be placed on the cores available."""

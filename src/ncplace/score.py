@@ -1,0 +1,163 @@
+"""The scorer: how good a layout is for a mix, computed from first principles.
+
+:func:`score` is pure and knows nothing of any solver, so it is the oracle the optimizer's claims
+are checked against. Notation: a *copy* is one replica of one load; ``copies(c)`` is the number of
+copies using core ``c``; model ``m`` has ``n_m`` copies in the layout and demand ``d_m``
+(``rate / throughput``, 1.0 when unknown).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from .errors import Error
+from .layout import Layout
+from .mix import Mix
+
+MEMORY_TOLERANCE_GIB = 1e-9
+
+
+@dataclass(frozen=True)
+class Score:
+    """Every metric of a layout for a mix.
+
+    - ``loads[c] = sum over copies of m on c of d_m / n_m``: busy fraction of core ``c``.
+    - ``peak_load = max_c loads[c]`` (0 for an empty layout): the busiest core bounds throughput.
+    - ``headroom = 1 / peak_load`` (inf when nothing is loaded): the factor by which all traffic can
+      grow before the busiest core saturates; below 1 the mix is overloaded.
+    - ``overlap = sum_c max(0, copies(c) - 1)``: copies beyond the first on a core, the model
+      switching the guide warns against.
+    - ``max_copies_per_core = max_c copies(c)``.
+    - ``idle_cores``: cores of the instance with no copy.
+    - ``exclusive_violations``: cores used by a copy of an ``exclusive`` model that carry any other
+      copy as well.
+    - ``chip_crossings``: copies whose cores lie on more than one chip (a pipeline paying link hops).
+    - ``memory_overflow_gib = sum_chips max(0, used - chip_memory)`` with ``used`` the sum over copies
+      of ``memory_gib / cores`` for each of the copy's cores on that chip.
+    - ``handles``: loads (model objects the application holds and routes across).
+    - ``largest_free_block``: the longest run of consecutive cores with no copy.
+    - ``outside_process``: copies using a core their process does not own (or no core at all).
+    - ``shared_process_cores``: cores owned by more than one process.
+    - ``feasible``: no hard rule broken: ``outside_process``, ``shared_process_cores`` and
+      ``exclusive_violations`` are 0 and ``memory_overflow_gib`` is 0 (within 1e-9 GiB).
+    """
+
+    peak_load: float
+    headroom: float
+    overlap: int
+    max_copies_per_core: int
+    idle_cores: int
+    exclusive_violations: int
+    chip_crossings: int
+    memory_overflow_gib: float
+    handles: int
+    largest_free_block: int
+    outside_process: int
+    shared_process_cores: int
+    feasible: bool
+    loads: tuple[float, ...]
+    copies_per_core: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain values for JSON (``headroom`` of an empty layout is ``None``)."""
+        out = asdict(self)
+        out["loads"] = list(self.loads)
+        out["copies_per_core"] = list(self.copies_per_core)
+        if math.isinf(self.headroom):
+            out["headroom"] = None
+        return out
+
+
+def check_models(layout: Layout, mix: Mix) -> None:
+    """Raise :class:`Error` naming models of the mix missing from the layout or loads not in it."""
+    names = set(mix.names)
+    placed = set(layout.models())
+    missing = [n for n in mix.names if n not in placed]
+    unknown = [n for n in layout.models() if n not in names]
+    if missing or unknown:
+        parts = []
+        if missing:
+            parts.append(f"models of the mix missing from the layout: {', '.join(map(repr, missing))}")
+        if unknown:
+            parts.append(f"loads not in the mix: {', '.join(map(repr, unknown))}")
+        raise Error("; ".join(parts))
+
+
+def core_loads(layout: Layout, mix: Mix) -> list[float]:
+    """``loads[c]`` as defined in :class:`Score`."""
+    copies_of = {name: 0 for name in mix.names}
+    for model, _ in layout.copies():
+        copies_of[model] += 1
+    loads = [0.0] * layout.instance.cores
+    for model, cores in layout.copies():
+        share = mix[model].demand / copies_of[model]
+        for c in cores:
+            if 0 <= c < len(loads):
+                loads[c] += share
+    return loads
+
+
+def score(layout: Layout, mix: Mix) -> Score:
+    """Score ``layout`` for ``mix`` (see :class:`Score` for every formula)."""
+    check_models(layout, mix)
+    inst = layout.instance
+    n = inst.cores
+    copies = layout.copies()
+    counts = layout.copies_per_core()
+    loads = core_loads(layout, mix)
+    peak = max(loads, default=0.0)
+
+    exclusive_cores = {c for model, cores in copies if mix[model].exclusive for c in cores}
+    exclusive_violations = sum(1 for c in exclusive_cores if 0 <= c < n and counts[c] > 1)
+
+    chip_crossings = sum(1 for _, cores in copies if len({inst.chip_of(c) for c in cores}) > 1)
+
+    used = [0.0] * inst.chips
+    for model, cores in copies:
+        memory = mix[model].memory_gib or 0.0
+        for c in cores:
+            if 0 <= c < n:
+                used[inst.chip_of(c)] += memory / len(cores)
+    capacity = inst.chip_memory_gib or 0.0
+    overflow = sum(max(0.0, u - capacity) for u in used)
+    if overflow <= MEMORY_TOLERANCE_GIB:
+        overflow = 0.0
+
+    largest_free = run = 0
+    for count in counts:
+        run = run + 1 if count == 0 else 0
+        largest_free = max(largest_free, run)
+
+    owned_by = [0] * n
+    for proc in layout.processes:
+        for c in proc.cores:
+            if 0 <= c < n:
+                owned_by[c] += 1
+    shared = sum(1 for o in owned_by if o > 1)
+    outside = 0
+    for p in layout.placements:
+        owned = set(layout.processes[p.process].cores)
+        outside += sum(1 for r in p.replicas if not r or not set(r) <= owned or not _in_range(r, n))
+
+    return Score(
+        peak_load=peak,
+        headroom=1.0 / peak if peak > 0 else math.inf,
+        overlap=sum(max(0, k - 1) for k in counts),
+        max_copies_per_core=max(counts, default=0),
+        idle_cores=sum(1 for k in counts if k == 0),
+        exclusive_violations=exclusive_violations,
+        chip_crossings=chip_crossings,
+        memory_overflow_gib=overflow,
+        handles=len(layout.placements),
+        largest_free_block=largest_free,
+        outside_process=outside,
+        shared_process_cores=shared,
+        feasible=outside == 0 and shared == 0 and exclusive_violations == 0 and overflow == 0.0,
+        loads=tuple(loads),
+        copies_per_core=tuple(counts),
+    )
+
+
+def _in_range(cores: tuple[int, ...], n: int) -> bool:
+    return all(0 <= c < n for c in cores)
