@@ -4,17 +4,25 @@ Emulate the Neuron runtime's documented placement, compare the documented techni
 explicit ``neuron_cores_context`` placements with CP-SAT, and generate the code that reproduces them.
 """
 
+from .codegen import generate_code, generate_scripts
+from .comparison import Comparison, compare
+from .dryrun import replay, replay_file
 from .errors import ConfigError, CoresUnavailable, Error, PlacementError
 from .hardware import INSTANCES, Instance, instance
 from .layout import Layout, Placement, ProcessSpan
 from .mix import Mix, Model
+from .optimize import Plan, Status, optimize
+from .policies import POLICIES, Policy
 from .runtime import Loaded, Process, Runtime
+from .scenario import Scenario, emulate_file, load_scenario
 from .score import Score, score
 
 __version__ = "0.1.0"
 
 __all__ = [
     "INSTANCES",
+    "POLICIES",
+    "Comparison",
     "ConfigError",
     "CoresUnavailable",
     "Error",
@@ -24,12 +32,24 @@ __all__ = [
     "Mix",
     "Model",
     "Placement",
+    "Plan",
     "PlacementError",
+    "Policy",
     "Process",
     "ProcessSpan",
     "Runtime",
+    "Scenario",
     "Score",
+    "Status",
     "__version__",
+    "compare",
+    "emulate_file",
+    "generate_code",
+    "generate_scripts",
     "instance",
+    "load_scenario",
+    "optimize",
+    "replay",
+    "replay_file",
     "score",
 ]

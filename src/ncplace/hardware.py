@@ -6,7 +6,7 @@ Each chip has ``chip_memory_gib`` of device memory shared by the models on its c
 
 Chips are linked by NeuronLink. The topology is a networkx graph over chip indices:
 
-- ``chain``: chip i linked to i+1 (what ``neuron-ls --topology`` shows on inf1.6xlarge; used for inf1),
+- ``chain``: chip i linked to i+1 (``neuron-ls --topology`` on inf1.6xlarge; used for inf1),
 - ``ring``: a chain closed into a loop (how the Neuron Kubernetes docs describe inf2),
 - ``torus``: a 2-D torus of R x C chips with R the largest divisor of the chip count not above its
   square root (trn1, trn2).
@@ -14,6 +14,9 @@ Chips are linked by NeuronLink. The topology is a networkx graph over chip indic
 A custom :class:`Instance` is a chain unless told otherwise. ``hops(a, b)`` is the shortest path
 length in chip hops between the chips of two cores, the unit of any cross-chip cost term: its
 real cost is not published, so callers weight it themselves.
+
+A custom machine has at most :data:`MAX_CORES` cores (the largest catalogue machine has 64), so that
+a typo or a hostile file cannot make the emulator allocate billions of cores.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import networkx as nx
 from .errors import ConfigError
 
 TOPOLOGIES = ("chain", "ring", "torus")
+MAX_CORES = 4096
 _DEFAULT_MEMORY_BY_CORES_PER_CHIP = {4: 8.0, 2: 32.0}
 
 
@@ -51,6 +55,8 @@ class Instance:
     def __post_init__(self) -> None:
         if isinstance(self.cores, bool) or not isinstance(self.cores, int) or self.cores < 1:
             raise ConfigError(f"Instance cores: must be an integer >= 1, got {self.cores!r}")
+        if self.cores > MAX_CORES:
+            raise ConfigError(f"Instance cores: must be at most {MAX_CORES}, got {self.cores}")
         cpc = self.cores_per_chip
         if isinstance(cpc, bool) or not isinstance(cpc, int) or cpc < 1:
             raise ConfigError(f"Instance cores_per_chip: must be an integer >= 1, got {cpc!r}")
@@ -67,6 +73,8 @@ class Instance:
         if not math.isfinite(mem):
             raise ConfigError(f"Instance chip_memory_gib: must be finite, got {mem!r}")
         object.__setattr__(self, "chip_memory_gib", float(mem))
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ConfigError(f"Instance name: must be a non-empty string, got {self.name!r}")
         if self.topology not in TOPOLOGIES:
             raise ConfigError(
                 f"Instance topology: {self.topology!r} is not one of {', '.join(TOPOLOGIES)}"
@@ -103,6 +111,11 @@ class Instance:
 
     def hops(self, a: int, b: int) -> int:
         """Chip hops between the chips of cores ``a`` and ``b`` (0 on the same chip)."""
+        for core in (a, b):
+            if isinstance(core, bool) or not isinstance(core, int) or not 0 <= core < self.cores:
+                raise ConfigError(
+                    f"core {core!r} does not exist; {self.name} has cores 0-{self.cores - 1}"
+                )
         return self._hop_table[self.chip_of(a)][self.chip_of(b)]
 
     @cached_property

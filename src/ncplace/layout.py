@@ -7,6 +7,7 @@ plots). It is immutable and holds only facts: cores are global indices on the in
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -132,49 +133,133 @@ class Layout:
         return (self.instance.cores, procs, loads)
 
     def render(self) -> str:
-        """A text grid in the spirit of the guide's diagrams.
+        """A text grid in the spirit of the guide's diagrams, read bottom-up like a stack.
 
-        One column per core (``nc0`` ..), chip boundaries as ``|``. The first rows show who owns
-        each core (``proc0`` .., ``-`` unallocated) and the NeuronCore Groups (``ncg0`` ..); then
-        one row per load with its name on each core a copy uses. Loads that share no core are
+        One column per core (``nc0`` ..) under a rule at the bottom; chip boundaries are drawn
+        as ``|``. Just above the rule, who owns each core (``proc0`` .., ``-`` unallocated), then
+        the NeuronCore Groups (``ncg0`` .., numbered within their process) when there are any,
+        then the loads, later loads higher up. Each copy shows its model's name on its first core
+        and a ``-`` line over the other cores it spans, so ``m0------- m0-------`` is two 2-core
+        copies where ``m0   m0   m0   m0`` is four 1-core copies. Loads that share no core are
         packed into the same row, like the guide's drawings.
+
+        Names are made safe for a terminal: characters that do not print (newlines, tabs,
+        zero-width and other control or format characters) become ``?``, a ``|`` becomes ``¦`` so
+        that only chip boundaries draw ``|``, and a name wider than 14 columns is cut and ends
+        with ``~``. Widths count East Asian wide characters as two columns and combining marks
+        as none, so columns stay aligned.
         """
         n = self.instance.cores
-        owners = self.owner()
-        owner_row = ["-" if o is None else f"proc{o}" for o in owners]
-        group_row = [""] * n
+        owner_row = _Row(n, ["-" if o is None else f"proc{o}" for o in self.owner()])
+        group_row = _Row(n)
         for proc in self.processes:
             for gi, group in enumerate(proc.groups):
                 for c in group:
                     if 0 <= c < n:
-                        group_row[c] = f"ncg{gi}"
-        model_rows: list[list[str]] = []
+                        group_row.cells[c] = f"ncg{gi}"
+        model_rows: list[_Row] = []
         for p in self.placements:
             used = [c for c in p.cores if 0 <= c < n]
-            for row in model_rows:
-                if all(row[c] == "" for c in used):
-                    break
-            else:
-                row = [""] * n
+            row = next((r for r in model_rows if r.free(used)), None)
+            if row is None:
+                row = _Row(n)
                 model_rows.append(row)
-            for c in used:
-                row[c] = p.model
-        header = [f"nc{c}" for c in range(n)]
-        rows = [owner_row]
-        if any(group_row):
+            for copy in p.replicas:
+                row.draw_copy(_safe_name(str(p.model)), [c for c in copy if 0 <= c < n])
+        rows = list(reversed(model_rows))
+        if any(group_row.cells):
             rows.append(group_row)
-        rows.extend(reversed(model_rows))
-        width = max(len(cell) for row in [header, *rows] for cell in row)
-        width = min(max(width, 3), 14)
+        rows.append(owner_row)
+        header = _Row(n, [f"nc{c}" for c in range(n)])
+        labels = [cell for row in [header, *rows] for cell in row.cells if cell]
+        width = min(max(3, *(_display_width(cell) for cell in labels)), _MAX_CELL)
+        chip = self.instance.cores_per_chip
+        body = [row.line(width, chip) for row in rows]
+        ruler = "-" * _display_width(owner_row.line(width, chip, strip=False))
+        return "\n".join([*body, ruler, header.line(width, chip)])
 
-        def line(cells: list[str]) -> str:
-            out = []
-            for c, cell in enumerate(cells):
-                text = cell if len(cell) <= width else cell[: width - 1] + "~"
-                sep = " | " if c and c % self.instance.cores_per_chip == 0 else " "
-                out.append((sep if c else "") + text.center(width))
-            return "".join(out).rstrip()
 
-        body = [line(r) for r in rows]
-        rule = "-" * len(line(header))
-        return "\n".join([*body, rule, line(header)])
+class _Row:
+    """One line of :meth:`Layout.render`: a label (or nothing) per core, and which neighbouring
+    cores belong to the same copy (``link[c]``: cores ``c`` and ``c + 1``)."""
+
+    def __init__(self, n: int, cells: list[str] | None = None) -> None:
+        self.cells: list[str] = cells if cells is not None else [""] * n
+        self.taken = [bool(cell) for cell in self.cells]
+        self.link = [False] * n
+
+    def free(self, cores: list[int]) -> bool:
+        return not any(self.taken[c] for c in cores)
+
+    def draw_copy(self, name: str, cores: list[int]) -> None:
+        cores = sorted(set(cores))
+        for i, c in enumerate(cores):
+            joined = i > 0 and cores[i - 1] == c - 1
+            self.cells[c] = "" if joined else name
+            self.taken[c] = True
+            if joined:
+                self.link[c - 1] = True
+
+    def line(self, width: int, cores_per_chip: int, strip: bool = True) -> str:
+        out = []
+        for c, cell in enumerate(self.cells):
+            if c:
+                joined = self.link[c - 1]
+                if c % cores_per_chip == 0:
+                    out.append("-|-" if joined else " | ")
+                else:
+                    out.append("-" if joined else " ")
+            if self.link[c - 1] if c else False:
+                out.append("-" * width)
+            elif self.link[c]:
+                out.append(_center(_fit(cell, width), width, right_fill="-"))
+            else:
+                out.append(_center(_fit(cell, width), width))
+        text = "".join(out)
+        return text.rstrip() if strip else text
+
+
+_MAX_CELL = 14
+
+
+def _char_width(ch: str) -> int:
+    if unicodedata.category(ch) in ("Mn", "Me"):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def _display_width(text: str) -> int:
+    return sum(_char_width(ch) for ch in text)
+
+
+def _safe_name(name: str) -> str:
+    """``name`` with every character that could break a grid cell replaced (see render)."""
+    out: list[str] = []
+    for ch in unicodedata.normalize("NFC", name):
+        if not ch.isprintable() or (_char_width(ch) == 0 and not out):
+            out.append("?")
+        elif ch == "|":
+            out.append("\N{BROKEN BAR}")
+        else:
+            out.append(ch)
+    return "".join(out) or "?"
+
+
+def _fit(text: str, width: int) -> str:
+    """``text`` cut to ``width`` display columns, ending in ``~`` when cut."""
+    if _display_width(text) <= width:
+        return text
+    out, used = [], 0
+    for ch in text:
+        w = _char_width(ch)
+        if used + w > width - 1:
+            break
+        out.append(ch)
+        used += w
+    return "".join(out) + "~"
+
+
+def _center(text: str, width: int, right_fill: str = " ") -> str:
+    pad = width - _display_width(text)
+    left = pad // 2
+    return " " * left + text + right_fill * (pad - left)

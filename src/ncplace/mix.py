@@ -9,13 +9,16 @@ reported with its arithmetic before any solver runs.
 Load model (shared with the scorer and the optimizer): ``demand = rate / throughput`` (copies'
 worth of busy time the traffic needs; 1.0 when unknown). Each copy carries ``demand / replicas``
 on every core it uses.
+
+Errors point at the place. From Python they read ``model 'bert': cores: must be an integer >= 1,
+got 0``; from a file, ``mix.yaml: models[2].cores: must be an integer >= 1, got 0``.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
-from .hardware import FRAMEWORKS, Instance, instance
+from .hardware import FRAMEWORKS, INSTANCES, Instance, instance
 
 MODEL_FIELDS = (
     "name",
@@ -36,6 +39,30 @@ MODEL_FIELDS = (
     "file",
     "start",
 )
+MIX_FIELDS = ("instance", "models", "framework")
+INSTANCE_FIELDS = ("cores", "cores_per_chip", "chip_memory_gib", "topology", "framework", "name")
+MEMORY_TOLERANCE_GIB = 1e-9
+
+
+class _FieldError(ConfigError):
+    """A rule broken by one field of one model; the message is re-anchored for files.
+
+    ``str()`` reads ``model 'x': key: detail``; :meth:`Mix.from_dict` rewrites it as
+    ``label: models[i].key: detail`` using ``index`` (the model's position) when it is known.
+    """
+
+    def __init__(self, name: object, key: str, detail: str, index: int | None = None) -> None:
+        self.name = name
+        self.key = key
+        self.detail = detail
+        self.index = index
+        super().__init__(f"model {name!r}: {key}: {detail}")
+
+    def at(self, where: str) -> ConfigError:
+        return ConfigError(f"{where}.{self.key}: {self.detail}")
+
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[str]]:
+        return (ConfigError, (str(self),))
 
 
 def _is_int(value: object) -> bool:
@@ -46,6 +73,12 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _plural(count: int, word: str) -> str:
+    if count == 1:
+        return f"1 {word}"
+    return f"{count} {word[:-1]}ies" if word.endswith("y") else f"{count} {word}s"
+
+
 @dataclass(frozen=True)
 class Model:
     """A compiled model to place.
@@ -54,11 +87,13 @@ class Model:
     - ``replicas``: copies to place: an integer, ``"auto"`` (the optimizer chooses 1..as many as
       fit) or a ``[low, high]`` range the optimizer chooses from. Baseline policies, which cannot
       choose, place ``min_replicas`` copies.
-    - ``rate``: requests/s wanted; ``throughput``: requests/s one copy sustains alone. Both or neither.
-    - ``exclusive``: no other model may share its cores (pipelined models usually want this).
+    - ``rate``: requests/s wanted; ``throughput``: requests/s one copy sustains alone. Both or
+      neither.
+    - ``exclusive``: no other copy (of any model, itself included) may share its cores; pipelined
+      models usually want this.
     - ``memory_gib``: device memory one copy needs, split evenly over its cores.
     - ``file``: the path the application passes to ``torch.jit.load``.
-    - ``start``: pin the first core of the model's block (global index).
+    - ``start``: pin the first core of the model's block of copies (global index).
     """
 
     name: str
@@ -72,46 +107,51 @@ class Model:
     start: int | None = None
 
     def __post_init__(self) -> None:
-        where = f"model {self.name!r}"
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise ConfigError(f"model name: must be a non-empty string, got {self.name!r}")
+        name = self.name
+        if not isinstance(name, str) or not name.strip():
+            raise _FieldError(name, "name", f"must be a non-empty string, got {name!r}")
         if not _is_int(self.cores) or self.cores < 1:
-            raise ConfigError(f"{where}: cores: must be an integer >= 1, got {self.cores!r}")
-        self._validate_replicas(where)
+            raise _FieldError(name, "cores", f"must be an integer >= 1, got {self.cores!r}")
+        self._validate_replicas()
         for key in ("rate", "throughput"):
             value = getattr(self, key)
             if value is not None and (
                 not _is_number(value) or not math.isfinite(value) or value <= 0
             ):
-                raise ConfigError(f"{where}: {key}: must be a number > 0, got {value!r}")
+                raise _FieldError(name, key, f"must be a number > 0, got {value!r}")
         if (self.rate is None) != (self.throughput is None):
-            raise ConfigError(
-                f"{where}: rate and throughput: give both (requests/s wanted and requests/s one "
-                f"copy sustains) or neither, got rate={self.rate!r}, throughput={self.throughput!r}"
+            given, missing = "rate", "throughput"
+            if self.rate is None:
+                given, missing = missing, given
+            raise _FieldError(
+                name,
+                missing,
+                f"missing while {given} is given; give both rate (requests/s wanted) and "
+                "throughput (requests/s one copy sustains) or neither",
             )
         if not isinstance(self.exclusive, bool):
-            raise ConfigError(f"{where}: exclusive: must be true or false, got {self.exclusive!r}")
+            raise _FieldError(name, "exclusive", f"must be true or false, got {self.exclusive!r}")
         mem = self.memory_gib
         if mem is not None and (not _is_number(mem) or not math.isfinite(mem) or mem < 0):
-            raise ConfigError(f"{where}: memory_gib: must be a number >= 0, got {mem!r}")
+            raise _FieldError(name, "memory_gib", f"must be a number >= 0, got {mem!r}")
         if self.file is not None and (not isinstance(self.file, str) or not self.file):
-            raise ConfigError(f"{where}: file: must be a non-empty string, got {self.file!r}")
+            raise _FieldError(name, "file", f"must be a non-empty string, got {self.file!r}")
         if self.start is not None and (not _is_int(self.start) or self.start < 0):
-            raise ConfigError(f"{where}: start: must be an integer >= 0, got {self.start!r}")
+            raise _FieldError(name, "start", f"must be an integer >= 0, got {self.start!r}")
 
-    def _validate_replicas(self, where: str) -> None:
+    def _validate_replicas(self) -> None:
         value = self.replicas
         accepted = "an integer >= 1, 'auto', or a range [low, high] with 1 <= low <= high"
         if _is_int(value) and value >= 1:  # type: ignore[operator]
             return
-        if value == "auto":
+        if isinstance(value, str) and value == "auto":
             return
         if isinstance(value, (list, tuple)) and len(value) == 2 and all(_is_int(v) for v in value):
             low, high = value
             if 1 <= low <= high:
                 object.__setattr__(self, "replicas", (low, high))
                 return
-        raise ConfigError(f"{where}: replicas: must be {accepted}, got {value!r}")
+        raise _FieldError(self.name, "replicas", f"must be {accepted}, got {value!r}")
 
     @property
     def fixed_replicas(self) -> bool:
@@ -170,6 +210,11 @@ class Mix:
 
     ``framework`` defaults to the instance's (torch-neuron on inf1, torch-neuronx on inf2/trn).
     torch-neuronx has no NeuronCore Pipeline, so its mixes hold 1-core models only.
+
+    Construction rejects a mix no layout can satisfy, with the arithmetic (see
+    :func:`_validate_fit`): a copy wider than the instance, a copy whose memory exceeds a chip
+    however it is placed, a pinned block past the last core, exclusive blocks that overlap or need
+    more cores than exist, and models needing more memory than the machine has.
     """
 
     models: tuple[Model, ...]
@@ -181,7 +226,9 @@ class Mix:
         if isinstance(self.instance, str):
             object.__setattr__(self, "instance", instance(self.instance))
         if not isinstance(self.instance, Instance):
-            raise ConfigError(f"mix instance: expected an Instance or a name, got {self.instance!r}")
+            raise ConfigError(
+                f"mix instance: expected an Instance or a name, got {self.instance!r}"
+            )
         if self.framework is None:
             object.__setattr__(self, "framework", self.instance.framework)
         if self.framework not in FRAMEWORKS:
@@ -200,7 +247,7 @@ class Mix:
                 return m
         raise KeyError(name)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Model]:
         return iter(self.models)
 
     def __len__(self) -> int:
@@ -213,7 +260,7 @@ class Mix:
     def with_instance(self, inst: Instance | str) -> Mix:
         """The same models on another instance."""
         keep = None if self.framework == self.instance.framework else self.framework
-        return Mix(self.models, inst, keep)
+        return Mix(self.models, inst, keep)  # type: ignore[arg-type]
 
     def with_models(self, models: Iterable[Model]) -> Mix:
         """Other models on the same instance and framework."""
@@ -234,32 +281,44 @@ class Mix:
         return cls.from_dict(data, label, instance_name)
 
     @classmethod
-    def from_dict(
-        cls, data: object, label: str = "mix", instance_name: str | None = None
-    ) -> Mix:
+    def from_dict(cls, data: object, label: str = "mix", instance_name: str | None = None) -> Mix:
         """Build a mix from parsed YAML/JSON, with errors that point at the place."""
         if not isinstance(data, Mapping):
-            raise ConfigError(f"{label}: expected a mapping with 'instance' and 'models'")
-        unknown = set(data) - {"instance", "models", "framework"}
+            got = "an empty file" if data is None else f"a {type(data).__name__}"
+            raise ConfigError(
+                f"{label}: expected a mapping with 'instance' and 'models', got {got}"
+            )
+        unknown = [k for k in data if k not in MIX_FIELDS]
         if unknown:
             raise ConfigError(
                 f"{label}: unknown field(s) {', '.join(sorted(map(str, unknown)))}; "
-                "accepted: instance, models, framework"
+                f"accepted: {', '.join(MIX_FIELDS)}"
             )
-        inst = parse_instance(
-            instance_name if instance_name is not None else data.get("instance"), label
-        )
+        if instance_name is not None:
+            inst = instance(instance_name)
+        else:
+            inst = parse_instance(data.get("instance"), label)
         framework = data.get("framework")
         if framework is not None and framework not in FRAMEWORKS:
             raise ConfigError(
                 f"{label}: framework: {framework!r} is not one of {', '.join(FRAMEWORKS)}"
             )
         raw_models = data.get("models")
+        if raw_models is None:
+            raise ConfigError(f"{label}: models: missing; expected a non-empty list of models")
         if not isinstance(raw_models, list) or not raw_models:
-            raise ConfigError(f"{label}: models: expected a non-empty list of models")
-        models = [_model_from_dict(item, f"{label}: models[{i}]") for i, item in enumerate(raw_models)]
+            raise ConfigError(
+                f"{label}: models: expected a non-empty list of models, got {raw_models!r}"
+            )
+        models = [
+            _model_from_dict(item, f"{label}: models[{i}]") for i, item in enumerate(raw_models)
+        ]
         try:
             return cls(tuple(models), inst, framework)
+        except _FieldError as exc:
+            if exc.index is None:
+                raise ConfigError(f"{label}: {exc}") from None
+            raise exc.at(f"{label}: models[{exc.index}]") from None
         except ConfigError as exc:
             raise ConfigError(f"{label}: {exc}") from None
 
@@ -267,12 +326,18 @@ class Mix:
         """A mapping that :meth:`from_dict` reads back into an equal mix."""
         inst = self.instance
         inst_out: Any = inst.name
-        if inst.name not in _catalogue_names() or _catalogue_instance(inst.name) != inst:
+        if INSTANCES.get(inst.name) != inst:
             inst_out = {
                 "cores": inst.cores,
                 "cores_per_chip": inst.cores_per_chip,
                 "chip_memory_gib": inst.chip_memory_gib,
             }
+            if inst.topology != "chain":
+                inst_out["topology"] = inst.topology
+            if inst.framework != "torch-neuron":
+                inst_out["framework"] = inst.framework
+            if inst.name != "custom":
+                inst_out["name"] = inst.name
         out: dict[str, Any] = {"instance": inst_out}
         if self.framework != inst.framework:
             out["framework"] = self.framework
@@ -280,14 +345,22 @@ class Mix:
         return out
 
 
-def _catalogue_names() -> tuple[str, ...]:
-    from .hardware import INSTANCES
+class _StrictLoader(yaml.SafeLoader):
+    """A safe YAML loader that refuses a key repeated in one mapping (YAML keeps the last one)."""
 
-    return tuple(INSTANCES)
-
-
-def _catalogue_instance(name: str) -> Instance:
-    return instance(name)
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, Hashable) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r} in one mapping",
+                    key_node.start_mark,
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def _parse_text(text: str, label: str, json_first: bool) -> object:
@@ -297,7 +370,7 @@ def _parse_text(text: str, label: str, json_first: bool) -> object:
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{label}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -306,28 +379,33 @@ def _parse_text(text: str, label: str, json_first: bool) -> object:
 
 
 def parse_instance(value: object, label: str) -> Instance:
-    """An instance from a mix or scenario file: a catalogue name or ``{cores, cores_per_chip, ...}``."""
+    """An instance from a mix or scenario file: a catalogue name or ``{cores, cores_per_chip}``."""
     if value is None:
-        raise ConfigError(f"{label}: instance: missing; give a catalogue name or {{cores, cores_per_chip}}")
+        raise ConfigError(
+            f"{label}: instance: missing; give a catalogue name or {{cores, cores_per_chip}}"
+        )
     if isinstance(value, str):
         try:
             return instance(value)
         except ConfigError as exc:
             raise ConfigError(f"{label}: instance: {exc}") from None
     if isinstance(value, Mapping):
-        accepted = {"cores", "cores_per_chip", "chip_memory_gib", "topology", "framework", "name"}
-        unknown = set(value) - accepted
+        unknown = [k for k in value if k not in INSTANCE_FIELDS]
         if unknown:
             raise ConfigError(
                 f"{label}: instance: unknown field(s) {', '.join(sorted(map(str, unknown)))}; "
-                f"accepted: {', '.join(sorted(accepted))}"
+                f"accepted: {', '.join(INSTANCE_FIELDS)}"
             )
         if "cores" not in value:
             raise ConfigError(f"{label}: instance.cores: missing")
         try:
             return Instance(**{str(k): v for k, v in value.items()})
         except ConfigError as exc:
-            raise ConfigError(f"{label}: instance: {exc}") from None
+            message = str(exc)
+            head, sep, rest = message.partition(": ")
+            if sep and head.startswith("Instance "):
+                raise ConfigError(f"{label}: instance.{head[len('Instance ') :]}: {rest}") from None
+            raise ConfigError(f"{label}: instance: {message}") from None
     raise ConfigError(
         f"{label}: instance: expected a catalogue name or a mapping, got {type(value).__name__}"
     )
@@ -335,8 +413,10 @@ def parse_instance(value: object, label: str) -> Instance:
 
 def _model_from_dict(item: object, where: str) -> Model:
     if not isinstance(item, Mapping):
-        raise ConfigError(f"{where}: expected a mapping with at least 'name'")
-    unknown = set(item) - set(MODEL_FIELDS)
+        raise ConfigError(
+            f"{where}: expected a mapping with at least 'name', got {type(item).__name__}"
+        )
+    unknown = [k for k in item if k not in MODEL_FIELDS]
     if unknown:
         raise ConfigError(
             f"{where}: unknown field(s) {', '.join(sorted(map(str, unknown)))}; "
@@ -346,67 +426,144 @@ def _model_from_dict(item: object, where: str) -> Model:
         raise ConfigError(f"{where}.name: missing")
     try:
         return Model(**{str(k): v for k, v in item.items()})
-    except ConfigError as exc:
-        # Model messages read "model 'x': cores: ..."; re-anchor them at the file location.
-        message = str(exc)
-        prefix = f"model {item.get('name')!r}: "
-        if message.startswith(prefix):
-            message = message[len(prefix) :]
-            key, _, rest = message.partition(": ")
-            raise ConfigError(f"{where}.{key}: {rest}") from None
-        raise ConfigError(f"{where}: {message}") from None
-    except TypeError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+    except _FieldError as exc:
+        raise exc.at(where) from None
 
 
 def _validate_names(models: tuple[Model, ...]) -> None:
-    seen: set[str] = set()
-    for m in models:
-        if m.name in seen:
-            raise ConfigError(f"models: duplicate model name {m.name!r}; names must be unique")
-        seen.add(m.name)
     if not models:
         raise ConfigError("models: a mix needs at least one model")
+    first: dict[str, int] = {}
+    for i, m in enumerate(models):
+        if m.name in first:
+            raise _FieldError(
+                m.name,
+                "name",
+                f"duplicate model name {m.name!r} (first at models[{first[m.name]}]); "
+                "names must be unique",
+                i,
+            )
+        first[m.name] = i
+
+
+def min_chip_share(cores: int, inst: Instance) -> int:
+    """The fewest of a ``cores``-core copy's cores that must share one chip, however it is placed.
+
+    ``min over starts s of max over chips of |[s, s + cores) ∩ chip|``: a copy's memory is split
+    evenly over its cores, so the chip holding this many of them carries at least
+    ``share x memory_gib / cores``.
+    """
+    n, width = inst.cores, inst.cores_per_chip
+    best = cores
+    for s in range(n - cores + 1):
+        most = 0
+        chip = s // width
+        while chip * width < s + cores:
+            lo, hi = max(s, chip * width), min(s + cores, (chip + 1) * width)
+            most = max(most, hi - lo)
+            chip += 1
+        best = min(best, most)
+    return best
 
 
 def _validate_fit(mix: Mix) -> None:
-    """Reject mixes that cannot fit at all, showing the arithmetic."""
+    """Reject mixes that cannot fit at all, showing the arithmetic.
+
+    Per model: torch-neuronx models use 1 core; a copy fits the instance; a pinned block of
+    ``cores x min_replicas`` cores ends by the last core; a copy's memory on its busiest chip
+    (:func:`min_chip_share`) fits a chip. Across models: pinned blocks of exclusive models overlap
+    no other pinned block; exclusive blocks fit the cores, leaving room for the widest copy of any
+    other model (which may share cores only with non-exclusive models); total memory of
+    ``memory_gib x min_replicas`` fits the machine.
+    """
     inst = mix.instance
-    for m in mix.models:
+    n = inst.cores
+    cap = inst.chip_memory_gib or 0.0
+    for i, m in enumerate(mix.models):
         if mix.framework == "torch-neuronx" and m.cores != 1:
-            raise ConfigError(
-                f"model {m.name!r}: cores: torch-neuronx has no NeuronCore Pipeline, so every "
-                f"model uses 1 core, got {m.cores}"
+            raise _FieldError(
+                m.name,
+                "cores",
+                f"torch-neuronx has no NeuronCore Pipeline, so every model uses 1 core, "
+                f"got {m.cores}",
+                i,
             )
-        if m.cores > inst.cores:
-            raise ConfigError(
-                f"model {m.name!r}: cores: a copy needs {m.cores} cores but {inst.name} has "
-                f"{inst.cores}"
+        if m.cores > n:
+            raise _FieldError(
+                m.name, "cores", f"a copy needs {m.cores} cores but {inst.name} has {n}", i
             )
-        if m.start is not None and m.start + m.cores > inst.cores:
-            raise ConfigError(
-                f"model {m.name!r}: start: a copy of {m.cores} core(s) at core {m.start} ends "
-                f"past core {inst.cores - 1}, the last of {inst.name}"
+        if m.start is not None and m.start + m.width > n:
+            raise _FieldError(
+                m.name,
+                "start",
+                f"a block of {_plural(m.min_replicas, 'copy')} x {_plural(m.cores, 'core')} = "
+                f"{m.width} cores from core {m.start} ends at core {m.start + m.width - 1}, "
+                f"past core {n - 1}, the last of {inst.name}",
+                i,
             )
         if m.memory_gib:
+            share = min_chip_share(m.cores, inst)
             per_core = m.memory_gib / m.cores
-            if per_core > inst.chip_memory_gib + 1e-9:  # type: ignore[operator]
-                raise ConfigError(
-                    f"model {m.name!r}: memory_gib: {m.memory_gib:g} GiB over {m.cores} core(s) is "
-                    f"{per_core:g} GiB per core, more than a whole chip's "
-                    f"{inst.chip_memory_gib:g} GiB"
+            need = share * per_core
+            if need > cap + MEMORY_TOLERANCE_GIB:
+                spread = (
+                    f"{m.memory_gib:g} GiB"
+                    if m.cores == 1
+                    else f"{share} of its {m.cores} cores x {per_core:g} GiB = {need:g} GiB"
                 )
-    exclusive_cores = sum(m.width for m in mix.models if m.exclusive)
-    if exclusive_cores > inst.cores:
-        parts = " + ".join(f"{m.name} {m.cores}x{m.min_replicas}" for m in mix.models if m.exclusive)
+                raise _FieldError(
+                    m.name,
+                    "memory_gib",
+                    f"one copy puts at least {spread} on one chip, more than a chip's {cap:g} GiB",
+                    i,
+                )
+    _validate_pins(mix)
+    exclusive = [m for m in mix.models if m.exclusive]
+    exclusive_cores = sum(m.width for m in exclusive)
+    parts = " + ".join(f"{m.name} {m.cores}x{m.min_replicas}" for m in exclusive)
+    if exclusive_cores > n:
         raise ConfigError(
-            f"exclusive models need {parts} = {exclusive_cores} cores to themselves but "
-            f"{inst.name} has {inst.cores}"
+            f"models: exclusive models need {parts} = {exclusive_cores} cores to themselves but "
+            f"{inst.name} has {n}"
         )
+    others = [m for m in mix.models if not m.exclusive]
+    if exclusive and others:
+        widest = max(others, key=lambda m: m.cores)
+        if exclusive_cores + widest.cores > n:
+            raise ConfigError(
+                f"models: exclusive models need {parts} = {exclusive_cores} cores to themselves, "
+                f"leaving {n} - {exclusive_cores} = {n - exclusive_cores} on {inst.name}, but a "
+                f"copy of {widest.name!r} needs {widest.cores}"
+            )
     memory = sum((m.memory_gib or 0.0) * m.min_replicas for m in mix.models)
-    if memory > inst.memory_gib + 1e-9:
-        raise ConfigError(
-            f"models need {memory:g} GiB of device memory (memory_gib x replicas) but "
-            f"{inst.name} has {inst.chips} chip(s) x {inst.chip_memory_gib:g} GiB = "
-            f"{inst.memory_gib:g} GiB"
+    if memory > inst.memory_gib + MEMORY_TOLERANCE_GIB:
+        terms = " + ".join(
+            f"{m.name} {m.memory_gib:g}x{m.min_replicas}" for m in mix.models if m.memory_gib
         )
+        raise ConfigError(
+            f"models: need {terms} = {memory:g} GiB of device memory (memory_gib x replicas) but "
+            f"{inst.name} has {inst.chips} chip(s) x {cap:g} GiB = {inst.memory_gib:g} GiB"
+        )
+
+
+def _span(start: int, width: int) -> str:
+    return f"nc{start}" if width == 1 else f"nc{start}-nc{start + width - 1}"
+
+
+def _validate_pins(mix: Mix) -> None:
+    pinned = [(i, m) for i, m in enumerate(mix.models) if m.start is not None]
+    for a, (i, m) in enumerate(pinned):
+        for j, other in pinned[a + 1 :]:
+            if not (m.exclusive or other.exclusive):
+                continue
+            s1, s2 = m.start or 0, other.start or 0
+            if s1 < s2 + other.width and s2 < s1 + m.width:
+                holder = m if m.exclusive else other
+                raise _FieldError(
+                    other.name,
+                    "start",
+                    f"its block {_span(s2, other.width)} overlaps the block "
+                    f"{_span(s1, m.width)} of {m.name!r} (models[{i}]), and "
+                    f"{holder.name!r} is exclusive",
+                    j,
+                )

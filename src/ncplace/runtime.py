@@ -9,30 +9,35 @@ marked *(ncplace)*.
 
 1. **Acquiring cores.** ``NEURON_RT_VISIBLE_CORES`` wins over ``NEURON_RT_NUM_CORES``: exactly those
    cores. Else ``NEURON_RT_NUM_CORES=n`` (n >= 1) takes the first run of n consecutive free cores,
-   lowest index first (the driver's rule). Else, with ``NEURONCORE_GROUP_SIZES`` alone, the process
-   takes sum(sizes) cores the same first-fit way *(ncplace)*. Else (or with ``NEURON_RT_NUM_CORES=0``)
-   it takes every core of the instance. An owned core or no free run raises
-   :class:`~ncplace.errors.CoresUnavailable` in the runtime's words. Processes never share a core;
-   :meth:`Process.stop` frees them.
+   lowest index first (the driver's rule). Else, with ``NEURONCORE_GROUP_SIZES`` alone, the
+   process takes sum(sizes) cores the same first-fit way *(ncplace)*. Else (or with
+   ``NEURON_RT_NUM_CORES=0``) it takes every core of the instance. An owned core or no free run
+   raises :class:`~ncplace.errors.CoresUnavailable` in the runtime's words (requested cores, free
+   cores, largest free run). Processes never share a core; :meth:`Process.stop` frees them. With
+   ``NEURON_RT_VISIBLE_CORES`` set, ``NEURON_RT_NUM_CORES`` is not read at all; other variables
+   are kept in the process's environment and ignored. A start that fails takes no core.
 2. **Groups.** ``NEURONCORE_GROUP_SIZES`` carves contiguous groups in order from the process's first
    core (sum above the process's cores: ``ConfigError``). Outside any context the i-th such load
    goes to group ``i mod G``, starts at the group's first core and occupies ``k`` cores from there,
    spilling into the next group when larger; past the process's last core it raises
-   ``PlacementError``. Only loads outside a context count in ``i`` *(ncplace)*.
+   ``PlacementError``. Only loads outside a context, and only loads that succeed, count in ``i``
+   *(ncplace)*. Groups apply under torch-neuronx too, before its round-robin *(ncplace)*.
 3. **Default placement** (no groups, no context, torch-neuron): the window of ``k`` consecutive
    process cores minimising, in order, the largest copy count on a core of the window, the total
    copy count in the window, the start index ("least used"). A copy count is how many loaded model
    copies use a core.
 4. **neuron_cores_context(start_nc, nc_count)**: indices relative to the process's cores.
    ``nc_count=-1`` loads one copy; otherwise ``floor(nc_count / k)`` copies on consecutive k-blocks
-   (zero copies: ``PlacementError``). ``nc_count`` of 0, below -1 or above the process's cores is a
-   ``ValueError`` as in torch-neuron (ours is an ``ncplace.Error``). ``start_nc=-1`` places the whole
-   block of copies by rule 3 *(ncplace)*; a start below -1 or a block past the last core raises
-   ``PlacementError`` *(ncplace: the framework does not check)*. Groups are ignored inside a context.
-   Contexts nest; the innermost applies *(ncplace)*.
+   (zero copies: ``PlacementError``). ``nc_count`` of 0, below -1 or above the process's cores is
+   a ``ValueError`` as in torch-neuron (ours is a ``PlacementError``, an ``ncplace.Error``).
+   ``start_nc=-1`` places the whole block of copies by rule 3 *(ncplace)*; a start below -1 or a
+   block past the last core raises ``PlacementError`` *(ncplace: the framework does not check)*.
+   Groups are ignored inside a context. Contexts nest; the innermost applies *(ncplace)*.
 5. **multicore_context()**: ``floor(process cores / k)`` copies from the process's first core.
 6. **torch-neuronx**: no pipelines (``k`` must be 1); default placement is round-robin over the
    process's cores in load order, wrapping; loads inside contexts do not advance it *(ncplace)*.
+
+A load that raises changes nothing: no copy is counted and no turn is taken.
 """
 
 from __future__ import annotations
@@ -41,7 +46,6 @@ import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Union
 
 from . import envvars
 from .errors import ConfigError, CoresUnavailable, PlacementError
@@ -75,13 +79,18 @@ class _MulticoreContext:
     pass
 
 
-_Context = Union[_CoresContext, _MulticoreContext]
+_Context = _CoresContext | _MulticoreContext
 
 
 class Runtime:
     """One instance and the processes started on it (see the module docstring for the rules)."""
 
     def __init__(self, instance: Instance, framework: str | None = None) -> None:
+        if not isinstance(instance, Instance):
+            raise ConfigError(
+                f"Runtime instance: expected an Instance such as ncplace.instance('inf1.6xlarge'), "
+                f"got {instance!r}"
+            )
         framework = instance.framework if framework is None else framework
         if framework not in FRAMEWORKS:
             raise ConfigError(f"framework {framework!r} is not one of {', '.join(FRAMEWORKS)}")
@@ -100,6 +109,8 @@ class Runtime:
 
     def start_process(self, env: Mapping[str, str] | None = None) -> Process:
         """Start a process with environment ``env``; it acquires its cores now (rule 1)."""
+        if env is not None and not isinstance(env, Mapping):
+            raise ConfigError(f"environment: expected a mapping of names to strings, got {env!r}")
         env = dict(env or {})
         for key, value in env.items():
             if not isinstance(key, str) or not _ENV_NAME.fullmatch(key):
@@ -116,7 +127,8 @@ class Runtime:
             if taken:
                 raise CoresUnavailable(
                     f"NeuronCore(s) not available - Requested:nc{cores[0]}-nc{cores[-1]} "
-                    f"Available:{self._describe_free()} (nc{taken[0]} is owned by another process)"
+                    f"Available:{self._describe_free()} (nc{taken[0]} is owned by another "
+                    f"process; largest free run {self._largest_free_run()})"
                 )
         else:
             count = 0
@@ -234,7 +246,7 @@ class Process:
 
     @contextmanager
     def neuron_cores_context(self, start_nc: int = -1, nc_count: int = -1) -> Iterator[None]:
-        """Place loads inside the block at ``start_nc`` (relative) of ``nc_count`` cores (rule 4)."""
+        """Place loads in the block of ``nc_count`` cores at relative ``start_nc`` (rule 4)."""
         self._check_live()
         n = len(self.cores)
         for label, value in (("start_nc", start_nc), ("nc_count", nc_count)):
@@ -269,6 +281,8 @@ class Process:
     def load(self, name: str, cores: int = 1) -> Loaded:
         """Load model ``name`` whose copies each need ``cores`` consecutive cores."""
         self._check_live()
+        if not isinstance(name, str) or not name:
+            raise PlacementError(f"load: model name must be a non-empty string, got {name!r}")
         if isinstance(cores, bool) or not isinstance(cores, int) or cores < 1:
             raise PlacementError(f"load {name!r}: cores={cores!r}; expected an integer >= 1")
         n = len(self.cores)

@@ -32,9 +32,10 @@ class Score:
     - ``idle_cores``: cores of the instance with no copy.
     - ``exclusive_violations``: cores used by a copy of an ``exclusive`` model that carry any other
       copy as well.
-    - ``chip_crossings``: copies whose cores lie on more than one chip (a pipeline paying link hops).
-    - ``memory_overflow_gib = sum_chips max(0, used - chip_memory)`` with ``used`` the sum over copies
-      of ``memory_gib / cores`` for each of the copy's cores on that chip.
+    - ``chip_crossings``: copies whose cores lie on more than one chip (a pipeline paying link
+      hops).
+    - ``memory_overflow_gib = sum_chips max(0, used - chip_memory)`` with ``used`` the sum over
+      copies of ``memory_gib / len(copy)`` for each of the copy's cores on that chip.
     - ``handles``: loads (model objects the application holds and routes across).
     - ``largest_free_block``: the longest run of consecutive cores with no copy.
     - ``outside_process``: copies using a core their process does not own (or no core at all).
@@ -70,15 +71,33 @@ class Score:
 
 
 def check_models(layout: Layout, mix: Mix) -> None:
-    """Raise :class:`Error` naming models of the mix missing from the layout or loads not in it."""
+    """Raise :class:`Error` when the layout and the mix do not describe the same deployment.
+
+    The layout's machine must have the mix's cores, chip width and chip memory; every model of the
+    mix must have at least one copy in the layout (a load with no copies counts as missing), and
+    every load must name a model of the mix. The message names each offender.
+    """
+    a, b = layout.instance, mix.instance
+    if (a.cores, a.cores_per_chip, a.chip_memory_gib) != (
+        b.cores,
+        b.cores_per_chip,
+        b.chip_memory_gib,
+    ):
+        raise Error(
+            f"the layout is for {a.name} ({a.cores} cores, {a.cores_per_chip} per chip, "
+            f"{a.chip_memory_gib:g} GiB per chip) but the mix is for {b.name} ({b.cores} cores, "
+            f"{b.cores_per_chip} per chip, {b.chip_memory_gib:g} GiB per chip)"
+        )
     names = set(mix.names)
-    placed = set(layout.models())
+    placed = {model for model, _ in layout.copies()}
     missing = [n for n in mix.names if n not in placed]
     unknown = [n for n in layout.models() if n not in names]
     if missing or unknown:
         parts = []
         if missing:
-            parts.append(f"models of the mix missing from the layout: {', '.join(map(repr, missing))}")
+            parts.append(
+                f"models of the mix missing from the layout: {', '.join(map(repr, missing))}"
+            )
         if unknown:
             parts.append(f"loads not in the mix: {', '.join(map(repr, unknown))}")
         raise Error("; ".join(parts))

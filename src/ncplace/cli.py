@@ -1,0 +1,806 @@
+"""The ``ncplace`` command line.
+
+Commands::
+
+    ncplace recommend [MIX]            the optimised layout, its proof, and the code that makes it
+    ncplace compare MIX                every placement technique scored side by side
+    ncplace emulate SCENARIO           the layout a deployment recipe produces
+    ncplace replay SCRIPT --mix MIX    what an existing script does, scored, beside the optimizer
+    ncplace instances                  the instance catalogue
+
+Exit status: 0 success; 1 the mix is infeasible (the solver proved that no layout meets the hard
+rules, or found none in the time limit); 2 bad input (unreadable or malformed files, unknown
+instance, bad options); 3 an internal error (a bug: please report it with ``--debug`` output).
+Errors are one line on stderr, ``ncplace: error: ...``; ``--debug`` adds the traceback.
+
+Long solves show progress on stderr (elapsed time, and the incumbent and bound when the optimizer
+reports them) only when stderr is a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.resources
+import inspect
+import json
+import math
+import os
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from . import __version__
+from .codegen import grid_lines
+from .comparison import layout_to_dict
+from .errors import ConfigError, Error
+from .hardware import FRAMEWORKS, INSTANCES
+from .hardware import instance as find_instance
+from .layout import Layout
+from .mix import Mix
+from .score import Score, score
+
+EXIT_OK = 0
+EXIT_INFEASIBLE = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+
+BUNDLED_MIX = "mix.yaml"
+"""The example mix shipped in ``ncplace/data``: what ``ncplace recommend`` uses without MIX."""
+
+OBJECTIVES = ("peak", "overlap")
+GRID_WIDTH = 120
+DEFAULT_POLICY = "default"
+
+
+class UsageError(Exception):
+    """A bad command line (argparse's complaints included): exit status 2."""
+
+
+class Infeasible(Exception):
+    """The mix cannot be laid out: exit status 1."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+# --- shared helpers -----------------------------------------------------------------------------
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {text!r}")
+    return value
+
+
+def _natural(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _env_item(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return key.strip(), value
+
+
+@contextlib.contextmanager
+def _bundled_mix_path() -> Iterator[Path]:
+    resource = importlib.resources.files("ncplace").joinpath("data").joinpath(BUNDLED_MIX)
+    with importlib.resources.as_file(resource) as path:
+        yield path
+
+
+def load_mix(path: str | None, instance: str | None = None, framework: str | None = None) -> Mix:
+    """The mix at ``path`` (the bundled example when None), on ``instance`` when given."""
+    if instance is not None:
+        try:
+            find_instance(instance)
+        except ConfigError as exc:
+            raise ConfigError(f"--instance: {exc}") from None
+    if path is None:
+        with _bundled_mix_path() as bundled:
+            mix = Mix.from_file(bundled, instance)
+    else:
+        mix = Mix.from_file(path, instance)
+    if framework is not None and framework != mix.framework:
+        try:
+            mix = Mix(mix.models, mix.instance, framework)
+        except ConfigError as exc:
+            raise ConfigError(f"--framework {framework}: {exc}") from None
+    return mix
+
+
+def _write(text: str, output: str | None) -> None:
+    if not text.endswith("\n"):
+        text += "\n"
+    if output is None or output == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {output!r}: {exc.strerror or exc}") from None
+
+
+def _json(data: object) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)
+
+
+def _plot_layout(layout: Layout, mix: Mix | None, path: str, title: str | None = None) -> None:
+    from . import plot
+
+    plot.layout(layout, mix, title=title, path=path)
+
+
+def _grid(layout: Layout) -> str:
+    return "\n".join(grid_lines(layout, GRID_WIDTH))
+
+
+def _mix_title(label: str, mix: Mix) -> str:
+    inst = mix.instance
+    return (
+        f"{label}: {len(mix.models)} model(s) on {inst.name} ({inst.cores} NeuronCores on "
+        f"{inst.chips} chip(s) of {inst.cores_per_chip}), {mix.framework}"
+    )
+
+
+_SCORE_ROWS: tuple[tuple[str, Callable[[Score], str]], ...] = (
+    ("peak load", lambda s: f"{s.peak_load:.3f}"),
+    ("headroom", lambda s: "inf" if math.isinf(s.headroom) else f"{s.headroom:.2f}x"),
+    ("overlap", lambda s: str(s.overlap)),
+    ("max copies/core", lambda s: str(s.max_copies_per_core)),
+    ("idle cores", lambda s: str(s.idle_cores)),
+    ("chip crossings", lambda s: str(s.chip_crossings)),
+    ("exclusive violations", lambda s: str(s.exclusive_violations)),
+    ("memory overflow GiB", lambda s: f"{s.memory_overflow_gib:g}"),
+    ("handles", lambda s: str(s.handles)),
+    ("feasible", lambda s: "yes" if s.feasible else "NO"),
+)
+
+
+def score_table(columns: Sequence[tuple[str, Score | None]]) -> str:
+    """Scores side by side: one metric per line, one column per layout."""
+    header = ["", *(_one_line(name)[:30] for name, _ in columns)]
+    rows = [header]
+    for label, fmt in _SCORE_ROWS:
+        rows.append([label, *("n/a" if s is None else fmt(s) for _, s in columns)])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = []
+    for r in rows:
+        cells = [r[0].ljust(widths[0])] + [
+            c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True)
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def _ratio_text(better: Score, worse: Score, what: str, proven: bool = False) -> str:
+    if better.peak_load <= 0 or worse.peak_load <= 0:
+        return ""
+    ratio = worse.peak_load / better.peak_load
+    if ratio > 1 + 1e-9:
+        return (
+            f"{what}: {ratio:.2f}x the headroom (peak core load {better.peak_load:.3f} instead "
+            f"of {worse.peak_load:.3f}), so traffic can grow {100 * (ratio - 1):.0f}% more before "
+            "the busiest core saturates."
+        )
+    if better.overlap < worse.overlap and abs(better.peak_load - worse.peak_load) <= 1e-9:
+        return (
+            f"{what}: the same peak core load with less overlap "
+            f"({better.overlap} vs {worse.overlap})."
+        )
+    if abs(better.peak_load - worse.peak_load) <= 1e-9:
+        proof = "; the solver proved that no lower peak exists" if proven else ""
+        return f"{what}: the same peak core load ({better.peak_load:.3f}){proof}."
+    return f"{what}: not better (peak core load {better.peak_load:.3f} vs {worse.peak_load:.3f})."
+
+
+# --- progress -----------------------------------------------------------------------------------
+
+
+class Progress:
+    """Progress of a solve on a terminal: elapsed time, and incumbent and bound when known.
+
+    Active only when ``stream`` is a terminal; a daemon thread redraws one line every 0.2 s and
+    :meth:`close` erases it. :meth:`update` is the callback handed to the optimizer when it
+    accepts one (``progress=`` keyword: ``(elapsed_s, incumbent, bound)``).
+    """
+
+    def __init__(self, label: str, time_limit: float | None, stream: TextIO | None = None) -> None:
+        self.stream = sys.stderr if stream is None else stream
+        self.label = label
+        self.time_limit = time_limit
+        self.active = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.incumbent: float | None = None
+        self.bound: float | None = None
+        self._start = time.monotonic()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._width = 0
+
+    def __enter__(self) -> Progress:
+        if self.active:
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def update(
+        self,
+        elapsed: float | None = None,
+        incumbent: float | None = None,
+        bound: float | None = None,
+        *_: object,
+    ) -> None:
+        if incumbent is not None:
+            self.incumbent = incumbent
+        if bound is not None:
+            self.bound = bound
+
+    def line(self) -> str:
+        elapsed = time.monotonic() - self._start
+        text = f"ncplace: {self.label}: {elapsed:.1f} s"
+        if self.time_limit is not None:
+            text += f" of {self.time_limit:g} s"
+        if self.incumbent is not None:
+            text += f", incumbent {self.incumbent:.4g}"
+        if self.bound is not None:
+            text += f", bound {self.bound:.4g}"
+        return text
+
+    def _draw(self, text: str) -> None:
+        pad = max(0, self._width - len(text))
+        self.stream.write("\r" + text + " " * pad)
+        self.stream.flush()
+        self._width = len(text)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            self._draw(self.line())
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+            if self._width:
+                self.stream.write("\r" + " " * self._width + "\r")
+                self.stream.flush()
+
+
+def _optimize(mix: Mix, args: argparse.Namespace, label: str) -> Any:
+    from .optimize import optimize
+
+    kwargs: dict[str, Any] = {
+        "time_limit": args.time_limit,
+        "seed": args.seed,
+        "workers": getattr(args, "workers", None),
+    }
+    for key in ("objective", "split_replicas"):
+        if hasattr(args, key):
+            kwargs[key] = getattr(args, key)
+    with Progress(label, args.time_limit) as progress:
+        if progress.active and "progress" in inspect.signature(optimize).parameters:
+            kwargs["progress"] = progress.update
+        return optimize(mix, **kwargs)
+
+
+def _status(plan: Any) -> str:
+    return str(getattr(plan.status, "value", plan.status))
+
+
+def _certificate_text(plan: Any) -> str:
+    objective = {"peak": "peak load", "overlap": "overlap"}.get(plan.objective_name, "objective")
+    status = _status(plan)
+    proof = " (proven)" if status == "optimal" else ""
+    gap = "n/a" if not math.isfinite(plan.gap) else f"{100 * plan.gap:.3g}%"
+    bound = "n/a" if not math.isfinite(plan.bound) else f"{plan.bound:.4g}"
+    text = (
+        f"Plan: {status}{proof}: {objective} {plan.objective:.4g}, bound {bound}, gap {gap}, "
+        f"{plan.runtime_s:.2f} s ({_one_line(plan.stop_reason)}), CP-SAT "
+        f"(OR-Tools {plan.ortools_version}), seed {plan.seed}"
+    )
+    if getattr(plan, "source", "cp-sat") != "cp-sat":
+        text += f", layout from {plan.source}"
+    return text + "."
+
+
+def _infeasible_message(plan: Any) -> str:
+    status = _status(plan)
+    why = plan.explanation or plan.stop_reason
+    if status == "infeasible":
+        return f"the mix is infeasible: {_one_line(why)}"
+    return f"no layout found ({status}, {_one_line(why)}); try a longer --time-limit"
+
+
+# --- commands -----------------------------------------------------------------------------------
+
+
+def cmd_recommend(args: argparse.Namespace) -> int:
+    from .comparison import compare
+
+    mix = load_mix(args.mix, args.instance, args.framework)
+    label = args.mix or f"bundled example {BUNDLED_MIX}"
+    plan = _optimize(mix, args, "solving")
+    if plan.layout is None:
+        raise Infeasible(_infeasible_message(plan))
+    baselines = compare(mix, optimizer=False)
+    best = baselines.best() or baselines.best(feasible_only=False)
+    code: str | None
+    try:
+        code = plan.code(args.framework)
+        code_error = None
+    except Error as exc:
+        code, code_error = None, _one_line(exc)
+    if args.plot:
+        _plot_layout(plan.layout, mix, args.plot, title=f"ncplace recommend: {mix.instance.name}")
+    if args.format == "code":
+        if code is None:
+            raise Error(f"no placement code for this plan: {code_error}")
+        _write(code, args.output)
+        return EXIT_OK
+    if args.format == "json":
+        data = plan.to_dict()
+        data["baselines"] = [
+            {
+                "policy": r.name,
+                "score": None if r.score is None else r.score.to_dict(),
+                "reason": r.reason,
+            }
+            for r in baselines.rows
+        ]
+        data["best_baseline"] = None if best is None else best.name
+        data["framework"] = args.framework or mix.framework
+        data["code"] = code
+        data["code_error"] = code_error
+        _write(_json(data), args.output)
+        return EXIT_OK
+    lines = [_mix_title(label, mix), "", _grid(plan.layout), ""]
+    columns: list[tuple[str, Score | None]] = [("optimized", plan.score)]
+    others: list[tuple[str, str, Score | None]] = []
+    if DEFAULT_POLICY in baselines.names and baselines.row(DEFAULT_POLICY).score is not None:
+        others.append((DEFAULT_POLICY, DEFAULT_POLICY, baselines.row(DEFAULT_POLICY).score))
+    if best is not None and best.name != DEFAULT_POLICY:
+        others.append((f"best baseline: {best.name}", f"{best.name} (best baseline)", best.score))
+    columns += [(column, other) for column, _, other in others]
+    lines += [score_table(columns), "", _certificate_text(plan)]
+    for _, name, other in others:
+        if other is not None and plan.score is not None:
+            proven = _status(plan) == "optimal"
+            lines.append(_ratio_text(plan.score, other, f"Against {name}", proven))
+    if best is None:
+        lines.append("No baseline policy can express this mix.")
+    lines.append("")
+    if code is None:
+        lines.append(f"No placement code: {code_error}")
+    else:
+        lines += [
+            "Placement code (ncplace recommend --format code -o serve.py writes it alone):",
+            "",
+            code,
+        ]
+    _write("\n".join(lines), args.output)
+    return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .comparison import OPTIMIZED, compare
+
+    mix = load_mix(args.mix, args.instance)
+    if args.no_optimizer:
+        table = compare(mix, optimizer=False)
+    else:
+        with Progress("comparing", None):
+            table = compare(mix, optimizer=True, time_limit=args.time_limit, seed=args.seed)
+    if args.plot:
+        from . import plot
+
+        plot.compare(table, path=args.plot)
+    if args.format == "json":
+        _write(_json(table.to_dict()), args.output)
+    else:
+        _write(_mix_title(args.mix, mix) + "\n\n" + table.to_markdown(), args.output)
+    if OPTIMIZED in table.names:
+        plan = table.row(OPTIMIZED).plan
+        if plan is not None and plan.layout is None and _status(plan) == "infeasible":
+            raise Infeasible(_infeasible_message(plan))
+    return EXIT_OK
+
+
+def layout_metrics(layout: Layout) -> dict[str, Any]:
+    """Metrics of a layout that need no mix (no traffic): copies per core, overlap, ..."""
+    counts = layout.copies_per_core()
+    inst = layout.instance
+    largest = run = 0
+    for c in counts:
+        run = run + 1 if c == 0 else 0
+        largest = max(largest, run)
+    return {
+        "copies_per_core": counts,
+        "overlap": sum(max(0, c - 1) for c in counts),
+        "max_copies_per_core": max(counts, default=0),
+        "idle_cores": sum(1 for c in counts if c == 0),
+        "unallocated_cores": sum(1 for o in layout.owner() if o is None),
+        "chip_crossings": sum(
+            1 for _, cores in layout.copies() if len({inst.chip_of(c) for c in cores}) > 1
+        ),
+        "handles": len(layout.placements),
+        "largest_free_block": largest,
+    }
+
+
+def _processes_text(layout: Layout) -> list[str]:
+    lines = []
+    for i, p in enumerate(layout.processes):
+        cores = f"nc{p.cores[0]}-nc{p.cores[-1]}" if len(p.cores) > 1 else f"nc{p.cores[0]}"
+        env = " ".join(f"{k}={_one_line(v)}" for k, v in sorted(p.env.items()))
+        groups = ", ".join(f"ncg{j}={len(g)}" for j, g in enumerate(p.groups))
+        text = (
+            f"proc{i}: {cores}"
+            + (f", env {env}" if env else "")
+            + (f", groups {groups}" if groups else "")
+        )
+        lines.append(text)
+    return lines
+
+
+def _metrics_text(metrics: dict[str, Any]) -> list[str]:
+    counts = " ".join(str(c) for c in metrics["copies_per_core"])
+    return [
+        f"copies per core: {counts}",
+        f"overlap {metrics['overlap']} (copies beyond the first on a core), at most "
+        f"{metrics['max_copies_per_core']} per core, {metrics['idle_cores']} idle core(s), "
+        f"{metrics['unallocated_cores']} unallocated, {metrics['chip_crossings']} chip "
+        f"crossing(s), {metrics['handles']} handle(s), largest free block "
+        f"{metrics['largest_free_block']}",
+    ]
+
+
+def cmd_emulate(args: argparse.Namespace) -> int:
+    from .scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    layout = scenario.run()
+    metrics = layout_metrics(layout)
+    if args.format == "json":
+        data = {
+            "scenario": args.scenario,
+            "description": scenario.description,
+            "framework": scenario.framework,
+            "layout": layout_to_dict(layout),
+            "metrics": metrics,
+        }
+        _write(_json(data), args.output)
+        return EXIT_OK
+    title = f"{args.scenario}: {layout.instance.describe()}"
+    lines = [_one_line(title)]
+    if scenario.description:
+        lines.append(_one_line(scenario.description))
+    lines += ["", _grid(layout), "", *_processes_text(layout), *_metrics_text(metrics)]
+    _write("\n".join(lines), args.output)
+    return EXIT_OK
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from .dryrun import replay_file
+
+    mix = load_mix(args.mix, args.instance)
+    env = dict(args.env or [])
+    layout = replay_file(args.script, mix, env=env, framework=args.framework)
+    loaded = set(layout.models())
+    if not loaded:
+        raise Error(f"{args.script}: the script loads no model of the mix")
+    missing = [m.name for m in mix.models if m.name not in loaded]
+    sub = mix.with_models(m for m in mix.models if m.name in loaded) if missing else mix
+    script_score = score(layout, sub)
+    plan = None
+    if not args.no_optimizer:
+        plan = _optimize(sub, args, "solving")
+    if args.plot:
+        _plot_layout(layout, sub, args.plot, title=f"{args.script} (replayed)")
+    if args.format == "json":
+        data: dict[str, Any] = {
+            "script": args.script,
+            "env": env,
+            "layout": layout_to_dict(layout),
+            "score": script_score.to_dict(),
+            "models_not_loaded": missing,
+            "optimized": None if plan is None else plan.to_dict(),
+        }
+        _write(_json(data), args.output)
+        return EXIT_OK
+    lines = [
+        _one_line(f"{args.script}: replayed on {mix.instance.name} with mix {args.mix}"),
+        "",
+        _grid(layout),
+        "",
+        *_processes_text(layout),
+        "",
+    ]
+    columns: list[tuple[str, Score | None]] = [("script", script_score)]
+    if plan is not None:
+        columns.append(("optimized", plan.score))
+    lines.append(score_table(columns))
+    if missing:
+        lines += [
+            "",
+            "Not loaded by the script (left out of both scores): "
+            + ", ".join(_one_line(n) for n in missing),
+        ]
+    if plan is not None:
+        lines += ["", _certificate_text(plan)]
+        if plan.score is not None:
+            proven = _status(plan) == "optimal"
+            lines.append(_ratio_text(plan.score, script_score, "The optimizer's layout", proven))
+            lines.append(f"Its code: ncplace recommend {args.mix}")
+        else:
+            lines.append(_infeasible_message(plan))
+    _write("\n".join(lines), args.output)
+    return EXIT_OK
+
+
+def cmd_instances(args: argparse.Namespace) -> int:
+    if args.format == "json":
+        data = [
+            {
+                "name": inst.name,
+                "cores": inst.cores,
+                "chips": inst.chips,
+                "cores_per_chip": inst.cores_per_chip,
+                "chip_memory_gib": inst.chip_memory_gib,
+                "topology": inst.topology,
+                "framework": inst.framework,
+            }
+            for inst in INSTANCES.values()
+        ]
+        _write(_json(data), None)
+        return EXIT_OK
+    header = ("instance", "cores", "chips", "cores/chip", "GiB/chip", "interconnect", "framework")
+    rows = [header] + [
+        (
+            inst.name,
+            str(inst.cores),
+            str(inst.chips),
+            str(inst.cores_per_chip),
+            f"{inst.chip_memory_gib:g}",
+            inst.topology,
+            inst.framework,
+        )
+        for inst in INSTANCES.values()
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    right = {1, 2, 3, 4}
+    lines = [
+        "  ".join(
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        ).rstrip()
+        for r in rows
+    ]
+    _write("\n".join(lines), None)
+    return EXIT_OK
+
+
+# --- the parser ---------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``ncplace`` (every error it finds raises :class:`UsageError`)."""
+    common = _Parser(add_help=False)
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show the traceback of an error",
+    )
+    parser = _Parser(
+        prog="ncplace",
+        description="Where to put PyTorch models on AWS NeuronCores: emulate the Neuron runtime, "
+        "compare placement techniques, optimise with CP-SAT, write the placement code.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"ncplace {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def solver_options(p: argparse.ArgumentParser, default_limit: float) -> None:
+        p.add_argument(
+            "--instance", metavar="NAME", help="instance type (overrides the mix file's)"
+        )
+        p.add_argument(
+            "--time-limit",
+            type=_positive_float,
+            default=default_limit,
+            metavar="S",
+            help=f"solver time limit in seconds (default {default_limit:g})",
+        )
+        p.add_argument(
+            "--seed", type=_natural, default=0, metavar="N", help="solver seed (default 0)"
+        )
+
+    def output_options(p: argparse.ArgumentParser, formats: tuple[str, ...]) -> None:
+        p.add_argument(
+            "--format", choices=formats, default="text", help="output format (default text)"
+        )
+        p.add_argument(
+            "-o", "--output", metavar="FILE", help="write the output to FILE instead of stdout"
+        )
+
+    p = sub.add_parser(
+        "recommend",
+        parents=[common],
+        help="optimise a mix: layout, proof and placement code",
+        description="Optimise a mix with CP-SAT and print the layout, its score beside "
+        "the best baseline, the proof (status, bound, gap) and the placement code. "
+        "Without MIX, the bundled example mix.",
+    )
+    p.add_argument(
+        "mix",
+        nargs="?",
+        metavar="MIX",
+        help="mix file (YAML or JSON); default: the bundled example",
+    )
+    solver_options(p, 10.0)
+    p.add_argument(
+        "--workers",
+        type=_natural,
+        metavar="N",
+        help="parallel CP-SAT workers (default 1, deterministic)",
+    )
+    p.add_argument(
+        "--framework", choices=FRAMEWORKS, help="framework of the code (default: the mix's)"
+    )
+    p.add_argument(
+        "--objective",
+        choices=OBJECTIVES,
+        default="peak",
+        help="peak: peak core load first, then overlap (default); overlap: the reverse",
+    )
+    p.add_argument(
+        "--split-replicas",
+        action="store_true",
+        help="let a model's copies sit apart (one handle per copy)",
+    )
+    output_options(p, ("text", "json", "code"))
+    p.add_argument("--plot", metavar="FILE.png", help="also draw the layout to FILE.png")
+    p.set_defaults(func=cmd_recommend)
+
+    p = sub.add_parser(
+        "compare",
+        parents=[common],
+        help="every placement technique scored side by side",
+        description="Lay the mix out with every baseline policy and the optimizer, "
+        "and score them side by side.",
+    )
+    p.add_argument("mix", metavar="MIX", help="mix file (YAML or JSON)")
+    solver_options(p, 5.0)
+    p.add_argument("--no-optimizer", action="store_true", help="baselines only")
+    output_options(p, ("text", "json"))
+    p.add_argument("--plot", metavar="FILE.png", help="also draw the comparison to FILE.png")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser(
+        "emulate",
+        parents=[common],
+        help="the layout a scenario file produces",
+        description="Replay a scenario (processes, environments, loads) through the "
+        "runtime emulator and show the layout.",
+    )
+    p.add_argument("scenario", metavar="SCENARIO", help="scenario file (YAML or JSON)")
+    output_options(p, ("text", "json"))
+    p.set_defaults(func=cmd_emulate)
+
+    p = sub.add_parser(
+        "replay",
+        parents=[common],
+        help="what an existing placement script does, scored",
+        description="Run a placement script against the emulator (stand-in torch, "
+        "torch_neuron, torch_neuronx), score its layout and show the optimizer's "
+        "beside it. The script's code runs: replay only scripts you would run.",
+    )
+    p.add_argument("script", metavar="SCRIPT", help="Python script that loads the models")
+    p.add_argument(
+        "--mix", required=True, metavar="MIX", help="mix file naming the models the script loads"
+    )
+    p.add_argument(
+        "--env",
+        action="append",
+        type=_env_item,
+        metavar="NAME=VALUE",
+        help="environment variable of the process (repeatable)",
+    )
+    p.add_argument(
+        "--framework",
+        choices=FRAMEWORKS,
+        help="runtime framework (default: what the script imports)",
+    )
+    solver_options(p, 10.0)
+    p.add_argument("--no-optimizer", action="store_true", help="score the script only")
+    output_options(p, ("text", "json"))
+    p.add_argument("--plot", metavar="FILE.png", help="also draw the replayed layout to FILE.png")
+    p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser(
+        "instances",
+        parents=[common],
+        help="the instance catalogue",
+        description="The instance types ncplace knows.",
+    )
+    p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    p.set_defaults(func=cmd_instances)
+    return parser
+
+
+def _fail(message: str, debug: bool, code: int) -> int:
+    if debug:
+        traceback.print_exc()
+    sys.stderr.write(f"ncplace: error: {_one_line(message)}\n")
+    sys.stderr.flush()
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``ncplace`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    parser = build_parser()
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = parser.parse_args(arguments)
+    except UsageError as exc:
+        return _fail(str(exc), False, EXIT_USAGE)
+    except SystemExit as exc:  # --help, --version
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
+    if args.command is None:
+        return _fail(
+            "a command is required: recommend, compare, emulate, replay or instances "
+            "(see 'ncplace --help')",
+            False,
+            EXIT_USAGE,
+        )
+    debug = bool(getattr(args, "debug", False))
+    try:
+        return int(args.func(args))
+    except Infeasible as exc:
+        return _fail(str(exc), debug, EXIT_INFEASIBLE)
+    except Error as exc:
+        return _fail(str(exc), debug, EXIT_USAGE)
+    except BrokenPipeError:
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    except KeyboardInterrupt:
+        sys.stderr.write("ncplace: interrupted\n")
+        return 130
+    except Exception as exc:  # a bug: say so in one line, traceback with --debug
+        return _fail(
+            f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+            debug,
+            EXIT_INTERNAL,
+        )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

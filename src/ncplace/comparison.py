@@ -1,0 +1,325 @@
+"""Every placement technique scored side by side: :func:`compare` and :class:`Comparison`.
+
+Each baseline policy lays the mix out through the runtime emulator; the optimizer (when asked)
+adds a row ``optimized``; every layout is judged by the same pure :func:`~ncplace.score.score`.
+A technique that cannot express the mix keeps its row, marked ``n/a`` with the reason.
+
+Rows are sorted by feasibility (feasible, then infeasible layouts, then ``n/a``), then headroom
+(highest first), then overlap (lowest first), then name, so the first feasible row is the best.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ConfigError, Error
+from .layout import Layout
+from .mix import Mix
+from .policies import POLICIES, describe
+from .score import Score, score
+
+OPTIMIZED = "optimized"
+COLUMNS = (
+    "policy",
+    "feasible",
+    "peak load",
+    "headroom",
+    "overlap",
+    "max copies/core",
+    "idle cores",
+    "chip crossings",
+    "handles",
+    "note",
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One technique's result: its layout and score, or the reason it cannot express the mix.
+
+    ``plan`` holds the optimizer's ``Plan`` on the ``optimized`` row (status, bound, gap).
+    """
+
+    name: str
+    layout: Layout | None
+    score: Score | None
+    reason: str | None = None
+    description: str = ""
+    plan: Any = None
+
+    @property
+    def available(self) -> bool:
+        """True when the technique produced a layout."""
+        return self.layout is not None and self.score is not None
+
+    @property
+    def feasible(self) -> bool:
+        """True when the layout breaks no hard rule (see :class:`~ncplace.score.Score`)."""
+        return self.score is not None and self.score.feasible
+
+    @property
+    def note(self) -> str:
+        """What a reader should know beyond the numbers: why ``n/a``, rules broken, plan status."""
+        parts: list[str] = []
+        if self.plan is not None:
+            parts.append(_plan_note(self.plan))
+        if self.score is None:
+            parts.append(self.reason or "no layout")
+            return "; ".join(p for p in parts if p)
+        s = self.score
+        if s.exclusive_violations:
+            parts.append(f"{s.exclusive_violations} exclusive core(s) shared")
+        if s.memory_overflow_gib:
+            parts.append(f"{s.memory_overflow_gib:.3g} GiB over chip memory")
+        if s.outside_process:
+            parts.append(f"{s.outside_process} copy(ies) outside their process")
+        if s.shared_process_cores:
+            parts.append(f"{s.shared_process_cores} core(s) in several processes")
+        if s.peak_load > 1.0 + 1e-9:
+            parts.append("overloaded (peak load > 1)")
+        return "; ".join(p for p in parts if p)
+
+    def sort_key(self) -> tuple[int, float, int, str]:
+        """(feasible 0 / infeasible 1 / n/a 2, -headroom, overlap, name)."""
+        if self.score is None:
+            return (2, 0.0, 0, self.name)
+        return (
+            0 if self.score.feasible else 1,
+            -self.score.headroom,
+            self.score.overlap,
+            self.name,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready values (``headroom`` of an empty layout is ``None``)."""
+        return {
+            "policy": self.name,
+            "description": self.description,
+            "available": self.available,
+            "feasible": self.feasible if self.available else None,
+            "reason": self.reason,
+            "note": self.note,
+            "score": self.score.to_dict() if self.score is not None else None,
+            "layout": layout_to_dict(self.layout) if self.layout is not None else None,
+            "plan": _plan_to_dict(self.plan) if self.plan is not None else None,
+        }
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The rows of :func:`compare`, best first."""
+
+    mix: Mix
+    rows: tuple[Row, ...]
+
+    def __iter__(self) -> Iterator[Row]:
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(r.name for r in self.rows)
+
+    def row(self, name: str) -> Row:
+        """The row called ``name`` (``KeyError`` listing the rows when there is none)."""
+        for r in self.rows:
+            if r.name == name:
+                return r
+        raise KeyError(f"no row {name!r}; rows: {', '.join(self.names)}")
+
+    def best(self, feasible_only: bool = True) -> Row | None:
+        """The first row in sort order with a layout (a feasible one unless told otherwise).
+
+        ``None`` when no row qualifies: nothing found is explicit, never a silent fallback.
+        """
+        for r in self.rows:
+            if r.available and (r.feasible or not feasible_only):
+                return r
+        return None
+
+    def to_markdown(self) -> str:
+        """A markdown table: one line per row, ``n/a`` with the reason where a technique fails."""
+        lines = [
+            "| " + " | ".join(COLUMNS) + " |",
+            "| " + " | ".join(["---", "---"] + ["---:"] * 7 + ["---"]) + " |",
+        ]
+        for r in self.rows:
+            if r.score is None:
+                cells = [r.name, "n/a", *["-"] * 7, r.note]
+            else:
+                s = r.score
+                cells = [
+                    r.name,
+                    "yes" if s.feasible else "no",
+                    f"{s.peak_load:.3f}",
+                    "inf" if math.isinf(s.headroom) else f"{s.headroom:.2f}",
+                    str(s.overlap),
+                    str(s.max_copies_per_core),
+                    str(s.idle_cores),
+                    str(s.chip_crossings),
+                    str(s.handles),
+                    r.note,
+                ]
+            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The mix (as a mix file writes it) and every row, JSON-ready."""
+        return {"mix": self.mix.to_dict(), "rows": [r.to_dict() for r in self.rows]}
+
+    def to_dataframe(self) -> Any:
+        """A pandas DataFrame indexed by policy, one column per metric (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError(
+                "Comparison.to_dataframe needs pandas; install it with: pip install pandas"
+            ) from None
+        records = []
+        for r in self.rows:
+            s = r.score
+            record: dict[str, Any] = {
+                "policy": r.name,
+                "available": r.available,
+                "feasible": r.feasible if r.available else None,
+            }
+            for key in _FRAME_METRICS:
+                record[key] = getattr(s, key) if s is not None else None
+            record["note"] = r.note
+            records.append(record)
+        return pd.DataFrame.from_records(records, index="policy")
+
+
+_FRAME_METRICS = (
+    "peak_load",
+    "headroom",
+    "overlap",
+    "max_copies_per_core",
+    "idle_cores",
+    "exclusive_violations",
+    "chip_crossings",
+    "memory_overflow_gib",
+    "handles",
+    "largest_free_block",
+)
+
+
+def compare(
+    mix: Mix,
+    *,
+    policies: Iterable[str] | Mapping[str, Callable[[Mix], Layout]] | None = None,
+    optimizer: bool = True,
+    time_limit: float = 5.0,
+    seed: int = 0,
+) -> Comparison:
+    """Lay ``mix`` out with each policy (and the optimizer), score each, best first.
+
+    ``policies``: ``None`` for every registered baseline (:data:`~ncplace.policies.POLICIES`),
+    names of registered baselines, or a mapping ``name -> callable(mix) -> Layout`` of your own.
+    A policy raising an :class:`~ncplace.errors.Error` gets an ``n/a`` row with the message as
+    reason; any other exception is a bug and propagates. ``optimizer=True`` adds the row
+    ``optimized`` from ``ncplace.optimize.optimize(mix, time_limit=..., seed=...)``.
+    """
+    chosen = _resolve(policies)
+    rows = [_run(name, policy, mix) for name, policy in chosen.items()]
+    if optimizer:
+        rows.append(_optimized_row(mix, time_limit, seed))
+    return Comparison(mix, tuple(sorted(rows, key=Row.sort_key)))
+
+
+def _resolve(
+    policies: Iterable[str] | Mapping[str, Callable[[Mix], Layout]] | None,
+) -> dict[str, Callable[[Mix], Layout]]:
+    if policies is None:
+        return dict(POLICIES)
+    if isinstance(policies, Mapping):
+        out = dict(policies)
+    else:
+        if isinstance(policies, str):
+            policies = [policies]
+        out = {}
+        for name in policies:
+            if name not in POLICIES:
+                raise ConfigError(f"unknown policy {name!r}; known policies: {', '.join(POLICIES)}")
+            out[name] = POLICIES[name]
+    if OPTIMIZED in out:
+        raise ConfigError(f"policy name {OPTIMIZED!r} is reserved for the optimizer's row")
+    return out
+
+
+def _run(name: str, policy: Callable[[Mix], Layout], mix: Mix) -> Row:
+    description = describe(policy)
+    try:
+        layout = policy(mix)
+    except Error as exc:
+        return Row(name, None, None, reason=str(exc), description=description)
+    return Row(name, layout, score(layout, mix), description=description)
+
+
+def _optimized_row(mix: Mix, time_limit: float, seed: int) -> Row:
+    description = "CP-SAT: explicit neuron_cores_context blocks minimising peak load, then overlap"
+    try:
+        from .optimize import optimize
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("ncplace.optimize", "ortools"):
+            raise
+        return Row(
+            OPTIMIZED, None, None, reason=f"optimizer unavailable: {exc}", description=description
+        )
+    try:
+        plan = optimize(mix, time_limit=time_limit, seed=seed)
+    except Error as exc:
+        return Row(OPTIMIZED, None, None, reason=str(exc), description=description)
+    layout = plan.layout
+    if layout is None:
+        explanation = getattr(plan, "explanation", None)
+        reason = f"no layout found ({_status(plan)})" + (f": {explanation}" if explanation else "")
+        return Row(OPTIMIZED, None, None, reason=reason, description=description, plan=plan)
+    return Row(OPTIMIZED, layout, score(layout, mix), description=description, plan=plan)
+
+
+def _status(plan: Any) -> str:
+    status = getattr(plan, "status", None)
+    return str(getattr(status, "value", status))
+
+
+def _plan_note(plan: Any) -> str:
+    status = _status(plan)
+    gap = getattr(plan, "gap", None)
+    if status != "optimal" and isinstance(gap, (int, float)) and math.isfinite(gap) and gap > 0:
+        return f"{status}, gap {gap:.1%}"
+    return status
+
+
+def _plan_to_dict(plan: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"status": _status(plan)}
+    for key in ("objective", "bound", "gap", "runtime_s"):
+        value = getattr(plan, key, None)
+        if isinstance(value, float) and not math.isfinite(value):
+            value = None
+        out[key] = value
+    return out
+
+
+def layout_to_dict(layout: Layout) -> dict[str, Any]:
+    """A layout as plain JSON values: instance name, processes and placements."""
+    return {
+        "instance": layout.instance.name,
+        "processes": [
+            {"cores": list(p.cores), "groups": [list(g) for g in p.groups], "env": dict(p.env)}
+            for p in layout.processes
+        ],
+        "placements": [
+            {"model": p.model, "replicas": [list(r) for r in p.replicas], "process": p.process}
+            for p in layout.placements
+        ],
+    }
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")

@@ -1,0 +1,46 @@
+"""The CP-SAT optimizer: explicit placements for a mix, with a proven bound.
+
+``optimize(mix)`` returns a :class:`Plan`: one process owning the used cores, each model loaded
+once with ``neuron_cores_context(start_nc, nc_count = r k)`` so that its ``r`` copies of ``k``
+cores sit back to back behind one handle (or, with ``split_replicas=True``, each copy loaded on
+its own), the status, the objective recomputed by :func:`ncplace.score`, a proven lower bound and
+the gap.
+
+Formulation (interval/cumulative over the core axis; the shared spec is
+``briefs/optmodel.md``). Data: ``N`` cores in chips of ``P``, chip memory ``M``; model ``m`` has
+pipeline size ``k_m``, allowed copy counts ``R_m`` (one value unless ``replicas`` is ``"auto"`` or a
+range), demand ``d_m``, memory ``mem_m`` per copy, ``exclusive`` flag, optional pinned start.
+
+Variables (:mod:`.variables`)
+  ``s_m`` start of the block; ``y_{m,r}`` one-hot copy count; ``e_m = s_m + sum_r r k_m y_{m,r}``;
+  one optional interval ``[s_m, s_m + r k_m)`` per ``r`` present iff ``y_{m,r}``. In split mode one
+  ``k_m``-core interval per copy ``j``, present iff ``r_m > j``, ordered ``s_{m,j+1} >= s_{m,j} + k_m``.
+  Coverage literals ``x_{u,c} <=> s_u <= c < e_u`` only where memory or overlap need them.
+
+Constraints (:mod:`.constraints`)
+  peak ``Cumulative(intervals, D_{m,r}, L)``, ``D_{m,r}`` the scaled ``d_m / r``; blocks inside
+  ``[0, N)`` by domains; exclusivity by one cumulative with demand ``T`` for exclusive intervals and
+  1 for the others against capacity ``T`` (plus ``NoOverlap`` of the exclusive ones); memory
+  ``sum_u (mem_m / k_m) sum_{c in chip} x_{u,c} <= M`` on every chip where it can bind; pins by
+  domain; ``s_a <= s_b`` for interchangeable models; redundant cuts ``L >= D_{m,r} y_{m,r}`` and
+  ``N L >= sum k_m r D_{m,r} y_{m,r}`` (the energy bound).
+
+Objectives (:mod:`.objectives`), lexicographic, solved level by level (:mod:`.solve`):
+  (1) peak ``L``; (2) overlap ``sum_m k_m r_m - sum_c z_c`` with ``z_c => OR_u x_{u,c}``; (3) chip
+  crossings by element tables over the start; (4) moves from ``current``; (5) the highest used
+  core ``max_u e_u``. ``objective="overlap"`` swaps (1) and (2).
+
+Scaling (:mod:`.problem`): exact integer loads with the LCM of the denominators when the demands
+are small rationals, otherwise ``2**40 / sum d`` with rounding down, so the reported bound never
+exceeds the true optimum; the reported objective is always the scorer's value of the layout.
+
+Why this formulation: the cumulative keeps the model at ``O(models x copy counts)`` intervals and
+propagates load by time-tabling and energetic reasoning, where a boolean start-assignment model
+needs ``O(models x cores)`` literals and ``O(cores)`` big linear constraints before the first
+propagation; coverage literals are only paid for where memory or overlap read single cores.
+"""
+
+from .plan import Level, Plan, Status
+from .solve import optimize
+
+__all__ = ["Level", "Plan", "Status", "optimize"]

@@ -1,0 +1,79 @@
+"""The baseline policies as a floor for the optimizer.
+
+Every policy of :data:`ncplace.policies.POLICIES` that can express the mix gives a layout. A
+baseline counts when the scorer finds it feasible and it honours every pinned ``start`` (the
+scorer does not know pins). The best one, in the order of the chosen objective, hints the solver
+when it fits the block model, and is returned instead of the solver's layout whenever that layout
+is worse (a time-out, or a mix whose best layout needs copies apart).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import Error
+from ..layout import Layout
+from ..mix import Mix
+from ..score import Score, score
+
+
+@dataclass(frozen=True)
+class Baseline:
+    name: str
+    layout: Layout
+    score: Score
+
+
+def rank(s: Score, objective: str) -> tuple[float, float]:
+    """The lexicographic key of the first two objectives (smaller is better)."""
+    if objective == "overlap":
+        return (float(s.overlap), s.peak_load)
+    return (s.peak_load, float(s.overlap))
+
+
+def better(a: Score, b: Score, objective: str, tol: float = 1e-9) -> bool:
+    """True when ``a`` beats ``b`` on the first two objectives by more than ``tol``."""
+    ka, kb = rank(a, objective), rank(b, objective)
+    if ka[0] < kb[0] - tol:
+        return True
+    if ka[0] > kb[0] + tol:
+        return False
+    return ka[1] < kb[1] - tol
+
+
+def pins_kept(layout: Layout, mix: Mix) -> bool:
+    """Every pinned model's lowest core is its ``start``."""
+    for m in mix.models:
+        if m.start is None:
+            continue
+        cores = [c for p in layout.placements_of(m.name) for c in p.cores]
+        if not cores or min(cores) != m.start:
+            return False
+    return True
+
+
+def run_baselines(mix: Mix) -> list[Baseline]:
+    """The feasible baselines of ``mix``, best first (by the peak objective order)."""
+    try:
+        from ..policies import POLICIES  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return []
+    out = []
+    for name, policy in dict(POLICIES).items():
+        try:
+            layout = policy(mix)
+            s = score(layout, mix)
+        except Error:
+            continue
+        if s.feasible and pins_kept(layout, mix):
+            out.append(Baseline(str(name), layout, s))
+    return out
+
+
+def best(baselines: list[Baseline], objective: str) -> Baseline | None:
+    """The best baseline on the first two objectives (first in registry order on ties)."""
+    top: Baseline | None = None
+    for b in baselines:
+        if top is None or better(b.score, top.score, objective):
+            top = b
+    return top

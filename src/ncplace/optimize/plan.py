@@ -1,0 +1,164 @@
+"""The result of :func:`ncplace.optimize`: a layout with its certificate."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from ..layout import Layout
+from ..mix import Mix
+from ..score import Score
+
+OBJECTIVES = ("peak", "overlap")
+
+
+class Status(str, Enum):
+    """What the solve proved about the returned layout.
+
+    - ``optimal``: no layout of the block model is better on the first objective.
+    - ``feasible``: a layout that breaks no hard rule, not proven best (see ``gap``).
+    - ``infeasible``: proven that no layout meets the hard rules (see ``explanation``).
+    - ``unknown``: no layout found and nothing proven (e.g. a zero time limit and no baseline).
+    """
+
+    OPTIMAL = "optimal"
+    FEASIBLE = "feasible"
+    INFEASIBLE = "infeasible"
+    UNKNOWN = "unknown"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Level:
+    """One level of the lexicographic solve: its objective, the value kept, and what stopped it."""
+
+    name: str
+    value: float
+    bound: float
+    status: str
+    runtime_s: float
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A layout for ``mix`` with what the solver proved about it.
+
+    ``objective`` is the first-priority value of ``layout`` recomputed by :func:`ncplace.score`
+    (the peak load for ``objective_name == "peak"``, the overlap for ``"overlap"``); ``bound`` is
+    a proven lower bound on that value over all layouts of the model, and
+    ``gap = (objective - bound) / objective`` (0 when optimal or when the objective is 0). When no
+    layout was found, ``layout``, ``score``, ``peak_load`` and ``overlap`` are None and
+    ``objective`` and ``gap`` are infinite; a proven infeasible mix has an infinite ``bound``.
+    ``source`` says which method produced the layout (``"cp-sat"`` or ``"baseline:<name>"``).
+    """
+
+    mix: Mix
+    layout: Layout | None
+    status: Status
+    objective: float
+    bound: float
+    gap: float
+    runtime_s: float
+    stop_reason: str
+    ortools_version: str
+    score: Score | None
+    explanation: str | None
+    peak_load: float | None
+    overlap: int | None
+    objective_name: str = "peak"
+    source: str = "cp-sat"
+    levels: tuple[Level, ...] = ()
+    seed: int = 0
+    split_replicas: bool = False
+    load_scale: int = 1
+    load_exact: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", Status(self.status))
+        if self.objective_name not in OBJECTIVES:
+            raise ValueError(f"Plan objective_name: {self.objective_name!r} not in {OBJECTIVES}")
+        object.__setattr__(self, "levels", tuple(self.levels))
+
+    @property
+    def found(self) -> bool:
+        """True when the plan holds a layout."""
+        return self.layout is not None
+
+    def code(self, framework: str | None = None) -> str:
+        """The placement code reproducing :attr:`layout` (see :func:`ncplace.codegen.plan_code`)."""
+        from ..codegen import plan_code  # type: ignore[import-not-found,unused-ignore]
+
+        return str(plan_code(self, framework))
+
+    def summary(self) -> str:
+        """One line: status, objective, bound, gap and time."""
+        if self.layout is None:
+            text = f"{self.status.value}: no layout ({self.stop_reason})"
+            return f"{text}; {self.explanation}" if self.explanation else text
+        return (
+            f"{self.status.value}: {self.objective_name} {self.objective:.6g}, bound "
+            f"{self.bound:.6g}, gap {100 * self.gap:.3g}%, peak load {self.peak_load:.6g}, "
+            f"overlap {self.overlap}, {self.runtime_s:.2f} s ({self.stop_reason})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the layout's placements, its score and the solver's certificate."""
+        layout = None
+        if self.layout is not None:
+            layout = {
+                "instance": self.layout.instance.name,
+                "cores": self.layout.instance.cores,
+                "processes": [
+                    {"cores": list(p.cores), "env": dict(p.env)} for p in self.layout.processes
+                ],
+                "placements": [
+                    {
+                        "model": p.model,
+                        "process": p.process,
+                        "replicas": [list(r) for r in p.replicas],
+                    }
+                    for p in self.layout.placements
+                ],
+            }
+        return {
+            "mix": self.mix.to_dict(),
+            "layout": layout,
+            "score": None if self.score is None else self.score.to_dict(),
+            "certificate": {
+                "status": self.status.value,
+                "objective_name": self.objective_name,
+                "objective": _finite(self.objective),
+                "bound": _finite(self.bound),
+                "gap": _finite(self.gap),
+                "peak_load": self.peak_load,
+                "overlap": self.overlap,
+                "runtime_s": self.runtime_s,
+                "stop_reason": self.stop_reason,
+                "solver": "OR-Tools CP-SAT",
+                "ortools_version": self.ortools_version,
+                "seed": self.seed,
+                "split_replicas": self.split_replicas,
+                "source": self.source,
+                "load_scale": self.load_scale,
+                "load_exact": self.load_exact,
+                "levels": [
+                    {
+                        "name": lv.name,
+                        "value": _finite(lv.value),
+                        "bound": _finite(lv.bound),
+                        "status": lv.status,
+                        "runtime_s": lv.runtime_s,
+                    }
+                    for lv in self.levels
+                ],
+            },
+            "explanation": self.explanation,
+        }
+
+
+def _finite(x: float) -> float | None:
+    return None if math.isinf(x) or math.isnan(x) else x

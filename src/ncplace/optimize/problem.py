@@ -1,0 +1,209 @@
+"""The placement problem in integers: what the CP-SAT model is built from.
+
+Loads and memory are fractions; CP-SAT needs integers. :func:`build_problem` scales them:
+
+- Loads. Model ``m`` with ``r`` copies puts ``d_m / r`` on each core of each copy. When every
+  ``d_m`` is a small rational (``Fraction(d).limit_denominator(10**6)`` gives the same float back,
+  e.g. ``900 / 2000 = 9/20``), the scale ``S`` is the least common multiple of the denominators of
+  all ``d_m / r`` and the integer loads ``D_{m,r} = S d_m / r`` are exact. Otherwise (or when that
+  LCM is too large) ``S = 2**40 / sum_m d_m`` and ``D_{m,r} = floor(S d_m / r)``. Rounding down
+  makes every integer load at most ``S`` times the true load, so any lower bound ``B`` on the
+  integer peak gives the valid lower bound ``B / S`` on the true peak (never above the optimum),
+  while a layout's reported peak is always recomputed by the scorer.
+- Memory. A copy's ``memory_gib`` is split evenly over its ``k`` cores. Per-core memory and the
+  chip size are scaled exactly the same way when rational and small, else by ``10**6`` with the
+  per-core memory rounded up and the chip size rounded down, so the integer rule implies the real
+  one (a plan never overflows a chip).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from fractions import Fraction
+
+from ..mix import Mix
+
+EXACT_DENOMINATOR = 10**6
+"""Largest denominator tried when reading a float as a fraction."""
+
+LOAD_RANGE = 2**40
+"""Integer loads are kept below this (CP-SAT works in int64; its LP relaxation in doubles)."""
+
+MEMORY_SCALE = 10**6
+"""Fallback scale of memory (micro-GiB) when memory sizes are not small rationals."""
+
+
+@dataclass(frozen=True)
+class ModelData:
+    """One model of the mix in integer form.
+
+    ``replicas`` are the allowed copy counts ``r`` (ascending); ``demand[i]`` is the scaled load
+    each core of a copy carries when ``replicas[i]`` copies are placed. ``memory`` is the scaled
+    memory per core of a copy. ``key`` groups interchangeable models (same cores, allowed copy
+    counts, demand, exclusivity and memory, no pin): the model orders their starts to break that
+    symmetry.
+    """
+
+    index: int
+    name: str
+    cores: int
+    replicas: tuple[int, ...]
+    demand: tuple[int, ...]
+    exclusive: bool
+    memory: int
+    start: int | None
+
+    @property
+    def key(self) -> tuple[object, ...] | None:
+        if self.start is not None:
+            return None
+        return (self.cores, self.replicas, self.demand, self.exclusive, self.memory)
+
+    @property
+    def min_width(self) -> int:
+        return self.cores * self.replicas[0]
+
+    @property
+    def max_width(self) -> int:
+        return self.cores * self.replicas[-1]
+
+    def demand_of(self, r: int) -> int:
+        return self.demand[self.replicas.index(r)]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """The integer data of one solve: models, machine, scales, and the mode (block or split)."""
+
+    mix: Mix
+    models: tuple[ModelData, ...]
+    cores: int
+    cores_per_chip: int
+    chip_memory: int
+    load_scale: int
+    load_exact: bool
+    memory_scale: int
+    split: bool
+
+    @property
+    def chips(self) -> int:
+        return self.cores // self.cores_per_chip
+
+    def reduced(self, keep: dict[int, set[str]]) -> Problem:
+        """The problem with only the models in ``keep`` and, for each, only the named rules.
+
+        Rules are ``"exclusive"``, ``"start"`` and ``"memory"``; used to find a small set of
+        models and rules that still cannot be met (see :mod:`.explain`).
+        """
+        models = []
+        for m in self.models:
+            if m.index not in keep:
+                continue
+            rules = keep[m.index]
+            models.append(
+                replace(
+                    m,
+                    exclusive=m.exclusive and "exclusive" in rules,
+                    start=m.start if "start" in rules else None,
+                    memory=m.memory if "memory" in rules else 0,
+                )
+            )
+        return replace(self, models=tuple(models))
+
+
+def _rational(x: float) -> Fraction | None:
+    q = Fraction(x).limit_denominator(EXACT_DENOMINATOR)
+    return q if float(q) == x else None
+
+
+def allowed_replicas(mix: Mix, index: int) -> tuple[int, ...]:
+    """The copy counts model ``index`` may take: its integer, or ``min..max`` when chosen."""
+    model = mix.models[index]
+    n = mix.instance.cores
+    low = model.min_replicas
+    high = model.max_replicas(n)
+    high = max(low, min(high, max(1, n // model.cores)))
+    return tuple(range(low, high + 1))
+
+
+def _load_scale(demands: list[float], replicas: list[tuple[int, ...]]) -> tuple[int, bool]:
+    total = max(sum(demands), 1e-12)
+    rationals = [_rational(d) for d in demands]
+    if all(q is not None for q in rationals):
+        lcm = 1
+        for q, rs in zip(rationals, replicas, strict=True):
+            assert q is not None
+            for r in rs:
+                lcm = math.lcm(lcm, (q / r).denominator)
+                if lcm * total > LOAD_RANGE:
+                    break
+        if lcm * total <= LOAD_RANGE:
+            return lcm, True
+    return max(1, int(LOAD_RANGE / total)), False
+
+
+def _memory_scale(per_core: list[float], chip: float) -> tuple[int, bool]:
+    values = [*per_core, chip]
+    rationals = [_rational(v) for v in values]
+    if all(q is not None for q in rationals):
+        lcm = 1
+        for q in rationals:
+            assert q is not None
+            lcm = math.lcm(lcm, q.denominator)
+        if lcm * max(values) <= LOAD_RANGE:
+            return lcm, True
+    return MEMORY_SCALE, False
+
+
+def build_problem(mix: Mix, split: bool) -> Problem:
+    """Scale ``mix`` to integers (see the module docstring for the rounding rules)."""
+    inst = mix.instance
+    replicas = [allowed_replicas(mix, i) for i in range(len(mix.models))]
+    demands = [m.demand for m in mix.models]
+    scale, exact = _load_scale(demands, replicas)
+    per_core = [(m.memory_gib or 0.0) / m.cores for m in mix.models]
+    chip = float(inst.chip_memory_gib or 0.0)
+    mem_scale, mem_exact = _memory_scale(per_core, chip)
+    models = []
+    for i, m in enumerate(mix.models):
+        q = _rational(m.demand) if exact else None
+        if q is not None:
+            loads = tuple(int(q * scale / r) for r in replicas[i])
+        else:
+            loads = tuple(math.floor(scale * m.demand / r) for r in replicas[i])
+        if mem_exact:
+            mem = _rational(per_core[i])
+            assert mem is not None
+            memory = int(mem * mem_scale)
+        else:
+            memory = math.ceil(per_core[i] * mem_scale)
+        models.append(
+            ModelData(
+                index=i,
+                name=m.name,
+                cores=m.cores,
+                replicas=replicas[i],
+                demand=loads,
+                exclusive=m.exclusive,
+                memory=memory,
+                start=m.start,
+            )
+        )
+    if mem_exact:
+        chip_q = _rational(chip)
+        assert chip_q is not None
+        chip_memory = int(chip_q * mem_scale)
+    else:
+        chip_memory = math.floor(chip * mem_scale)
+    return Problem(
+        mix=mix,
+        models=tuple(models),
+        cores=inst.cores,
+        cores_per_chip=inst.cores_per_chip,
+        chip_memory=chip_memory,
+        load_scale=scale,
+        load_exact=exact,
+        memory_scale=mem_scale,
+        split=split,
+    )

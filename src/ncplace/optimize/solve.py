@@ -1,0 +1,434 @@
+"""The lexicographic solve: :func:`optimize`.
+
+Levels are solved one after another on the same CP-SAT model: minimise level ``i``, add
+``expr_i <= value_i`` (its best value found, proven optimal or not), hint the solution found and
+minimise level ``i + 1``. This rather than one weighted sum because the weights that make a sum
+lexicographic (``w_i > max(rest)``) multiply loads scaled to ``2**40`` by copy counts and core
+counts, overflowing what CP-SAT's LP relaxation handles well, and a weighted objective weakens the
+bound on the first level, which is the one the plan reports. Each level gets a share of the time
+limit (the first ``6/(6 + later levels)``, the others equal parts of what is left, unused time
+rolling forward); the plan reports the first level's status and bound.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import ortools
+from ortools.sat.python import cp_model
+
+from ..errors import ConfigError
+from ..layout import Layout
+from ..mix import Mix
+from ..score import score
+from .baselines import Baseline, best, better, run_baselines
+from .constraints import add_rules, peak_bounds
+from .explain import describe, diagnose, precheck
+from .layouts import assignment_of, explicit, layout_from, sort_symmetric
+from .objectives import (
+    Assignment,
+    crossings_expr,
+    high_end_expr,
+    moves_expr,
+    overlap_expr,
+)
+from .plan import OBJECTIVES, Level, Plan, Status
+from .problem import Problem, build_problem
+from .variables import Variables
+
+FIRST_LEVEL_WEIGHT = 6.0
+HINT_SHARE = 0.2
+DIAGNOSIS_CHECK_S = 1.0
+
+
+@dataclass
+class _Built:
+    model: cp_model.CpModel
+    vars: Variables
+    peak: cp_model.IntVar
+
+
+def _build(problem: Problem, skip_symmetry: set[int] | None = None) -> _Built:
+    model = cp_model.CpModel()
+    v = _variables(model, problem)
+    peak = add_rules(v, skip_symmetry)
+    return _Built(model, v, peak)
+
+
+def _variables(model: cp_model.CpModel, problem: Problem) -> Variables:
+    from .variables import build_variables
+
+    return build_variables(model, problem)
+
+
+def _solver(budget: float, seed: int, workers: int) -> cp_model.CpSolver:
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(0.0, budget)
+    solver.parameters.num_workers = workers
+    solver.parameters.random_seed = seed
+    return solver
+
+
+def _assignment(solver: cp_model.CpSolver, v: Variables) -> dict[int, Assignment]:
+    out: dict[int, Assignment] = {}
+    for m in v.problem.models:
+        copies = next(
+            r for r, lit in v.counts[m.index] if lit is True or solver.boolean_value(lit)  # type: ignore[arg-type]
+        )
+        units = v.units_of(m.index)
+        starts = tuple(int(solver.value(u.start)) for u in units[: (copies if v.problem.split else 1)])
+        out[m.index] = (copies, starts)
+    return out
+
+
+def _hint(built: _Built, assignment: dict[int, Assignment]) -> None:
+    model, v = built.model, built.vars
+    model.clear_hints()
+    for m in v.problem.models:
+        copies, starts = assignment[m.index]
+        for r, lit in v.counts[m.index]:
+            if lit is not True:
+                model.add_hint(lit, r == copies)  # type: ignore[arg-type]
+        for j, u in enumerate(v.units_of(m.index)):
+            model.add_hint(u.start, starts[j] if j < len(starts) else 0)
+
+
+def _hint_all(model: cp_model.CpModel, values: list[int]) -> None:
+    """Hint every variable that existed at the last solve with its value there; the variables
+    of the next level are functions of these, which CP-SAT completes by propagation."""
+    model.clear_hints()
+    hint = model.proto.solution_hint
+    for index, value in enumerate(values):
+        hint.vars.append(index)
+        hint.values.append(int(value))
+
+
+def _complete_hint(model: cp_model.CpModel, budget: float, seed: int) -> bool:
+    """Extend a partial hint to every variable: solve with the hinted variables fixed (pure
+    propagation, milliseconds) and hint the whole solution. Without it CP-SAT's hint search may
+    stall on the auxiliary per-core variables and fall back to a cold search. Returns False
+    (leaving the hint as it was) when the hint cannot be completed."""
+    if not len(model.proto.solution_hint.vars):
+        return False
+    solver = _solver(budget, seed, 1)
+    solver.parameters.fix_variables_to_their_hinted_value = True
+    status = solver.solve(model)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return False
+    _hint_all(model, list(solver.response_proto.solution))
+    return True
+
+
+def _current_assignment(current: Layout | None, problem: Problem) -> dict[int, Assignment | None]:
+    if current is None:
+        return {}
+    out: dict[int, Assignment | None] = {}
+    for m in problem.models:
+        sub = assignment_of(_only(current, m.name), problem.reduced({m.index: set()}))
+        out[m.index] = None if sub is None else sub.get(m.index)
+    return out
+
+
+def _only(layout: Layout, name: str) -> Layout:
+    return Layout(layout.instance, layout.processes, layout.placements_of(name))
+
+
+def _validate(
+    mix: Mix,
+    time_limit: float,
+    seed: int,
+    workers: int | None,
+    current: Layout | None,
+    objective: str,
+    split_replicas: bool,
+) -> None:
+    if not isinstance(mix, Mix):
+        raise ConfigError(f"optimize: mix must be a Mix, got {type(mix).__name__}")
+    if (
+        isinstance(time_limit, bool)
+        or not isinstance(time_limit, (int, float))
+        or not math.isfinite(time_limit)
+        or time_limit < 0
+    ):
+        raise ConfigError(f"optimize: time_limit must be a number of seconds >= 0, got {time_limit!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
+        raise ConfigError(f"optimize: seed must be an integer in 0..2**31-1, got {seed!r}")
+    if workers is not None and (
+        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+    ):
+        raise ConfigError(f"optimize: workers must be an integer >= 1 or None, got {workers!r}")
+    if current is not None:
+        if not isinstance(current, Layout):
+            raise ConfigError(f"optimize: current must be a Layout, got {type(current).__name__}")
+        if current.instance.cores != mix.instance.cores:
+            raise ConfigError(
+                f"optimize: current layout has {current.instance.cores} cores, the mix's "
+                f"instance {mix.instance.cores}"
+            )
+    if objective not in OBJECTIVES:
+        raise ConfigError(
+            f"optimize: objective {objective!r} is not one of {', '.join(OBJECTIVES)}"
+        )
+    if not isinstance(split_replicas, bool):
+        raise ConfigError(f"optimize: split_replicas must be True or False, got {split_replicas!r}")
+
+
+@dataclass
+class _LevelSpec:
+    name: str
+    make: Callable[[], cp_model.LinearExprT | None]
+    scale: float = 1.0
+
+
+def _status_text(status: int) -> str:
+    return {
+        cp_model.OPTIMAL: "optimal",
+        cp_model.FEASIBLE: "time limit",
+        cp_model.INFEASIBLE: "infeasible",
+        cp_model.UNKNOWN: "time limit (no solution)",
+        cp_model.MODEL_INVALID: "model invalid",
+    }.get(status, "unknown")
+
+
+def optimize(
+    mix: Mix,
+    *,
+    time_limit: float = 10.0,
+    seed: int = 0,
+    workers: int | None = None,
+    current: Layout | None = None,
+    objective: str = "peak",
+    split_replicas: bool = False,
+) -> Plan:
+    """Find explicit placements for ``mix`` that minimise the peak core load (then overlap, chip
+    crossings, moves from ``current``, and the highest used core), with a proven bound.
+
+    ``objective="overlap"`` puts overlap first and peak load second. ``split_replicas=True`` lets
+    each copy sit apart (one handle per copy). ``workers`` defaults to 1, which with ``seed`` makes
+    the search deterministic: the same mix and seed give the same layout whenever the search ends
+    before the time limit. The plan is never worse, on the first two objectives, than the best
+    feasible baseline policy. See :mod:`ncplace.optimize` for the model.
+    """
+    _validate(mix, time_limit, seed, workers, current, objective, split_replicas)
+    start = time.perf_counter()
+    deadline = start + float(time_limit)
+    problem = build_problem(mix, split_replicas)
+    baselines = run_baselines(mix)
+    top = best(baselines, objective)
+    common = {
+        "mix": mix,
+        "objective_name": objective,
+        "ortools_version": ortools.__version__,
+        "seed": seed,
+        "split_replicas": split_replicas,
+        "load_scale": problem.load_scale,
+        "load_exact": problem.load_exact,
+    }
+
+    reason = precheck(problem)
+    if reason is not None:
+        return _finish(
+            problem, None, top, Status.INFEASIBLE, math.inf, "infeasible", reason, (), start, common
+        )
+
+    current_of = _current_assignment(current, problem)
+    built = _build(problem, skip_symmetry=set(current_of) if current is not None else None)
+    hint = _pick_hint(problem, baselines, objective, current, current_of)
+    if hint is not None:
+        _hint(built, sort_symmetric(problem, hint) if current is None else hint)
+
+    levels = _levels(built, problem, objective, current_of if current is not None else None)
+    records: list[Level] = []
+    assignment: dict[int, Assignment] | None = None
+    first_status = Status.UNKNOWN
+    first_bound = _trivial_bound(built, problem, objective)
+    stop = "time limit 0" if time_limit == 0 else "time limit (no solution)"
+    weights = [FIRST_LEVEL_WEIGHT] + [1.0] * (len(levels) - 1)
+    n_workers = workers or 1
+    for i, spec in enumerate(levels):
+        now = time.perf_counter()
+        budget = max(0.0, deadline - now) * weights[i] / sum(weights[i:])
+        if i == 0 and budget <= 0:
+            break
+        expr = spec.make()
+        if expr is None:
+            continue
+        built.model.minimize(expr)
+        _complete_hint(built.model, HINT_SHARE * budget, seed)
+        solver = _solver(max(0.0, deadline - time.perf_counter()) * weights[i] / sum(weights[i:]), seed, n_workers)
+        status = solver.solve(built.model)
+        found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+        value = solver.objective_value if found else math.inf
+        bound = solver.best_objective_bound if status != cp_model.INFEASIBLE else math.inf
+        records.append(
+            Level(
+                spec.name,
+                value / spec.scale,
+                bound / spec.scale,
+                _status_text(status),
+                time.perf_counter() - now,
+            )
+        )
+        if i == 0:
+            stop = _status_text(status)
+            if status == cp_model.MODEL_INVALID:
+                stop += ": " + built.model.validate()
+            if status == cp_model.OPTIMAL:
+                first_status = Status.OPTIMAL
+            elif status == cp_model.FEASIBLE:
+                first_status = Status.FEASIBLE
+            elif status == cp_model.INFEASIBLE:
+                first_status = Status.INFEASIBLE
+            if math.isfinite(bound):
+                first_bound = max(first_bound, _to_real(bound, spec))
+            else:
+                first_bound = math.inf
+            if not found:
+                break
+        if not found:
+            continue
+        assignment = _assignment(solver, built.vars)
+        built.model.add(expr <= int(round(value)))  # type: ignore[operator]
+        _hint_all(built.model, list(solver.response_proto.solution))
+
+    explanation = None
+    if first_status == Status.INFEASIBLE:
+        diag_deadline = max(deadline, time.perf_counter() + 0.25 * time_limit)
+        keep = diagnose(problem, lambda p: _infeasible(p, seed, diag_deadline), diag_deadline)
+        explanation = describe(problem, keep)
+    layout = None if assignment is None else layout_from(problem, assignment)
+    return _finish(
+        problem, layout, top, first_status, first_bound, stop, explanation, records, start, common
+    )
+
+
+def _infeasible(problem: Problem, seed: int, deadline: float) -> bool:
+    if precheck(problem) is not None:
+        return True
+    built = _build(problem)
+    budget = min(DIAGNOSIS_CHECK_S, deadline - time.perf_counter())
+    if budget <= 0:
+        return False
+    return _solver(budget, seed, 1).solve(built.model) == cp_model.INFEASIBLE
+
+
+def _to_real(bound: float, spec: _LevelSpec) -> float:
+    return bound / spec.scale
+
+
+def _trivial_bound(built: _Built, problem: Problem, objective: str) -> float:
+    if objective == "overlap":
+        return float(max(0, sum(m.min_width for m in problem.models) - problem.cores))
+    lo, _ = peak_bounds(built.vars)
+    return lo / problem.load_scale
+
+
+def _levels(
+    built: _Built,
+    problem: Problem,
+    objective: str,
+    current_of: dict[int, Assignment | None] | None,
+) -> list[_LevelSpec]:
+    v = built.vars
+    peak = _LevelSpec("peak", lambda: built.peak, float(problem.load_scale))
+    overlap = _LevelSpec("overlap", lambda: overlap_expr(v))
+    first_two = [overlap, peak] if objective == "overlap" else [peak, overlap]
+    rest = [_LevelSpec("chip crossings", lambda: crossings_expr(v))]
+    if current_of is not None:
+        current = current_of
+        rest.append(_LevelSpec("moves", lambda: moves_expr(v, current)))
+    rest.append(_LevelSpec("high end", lambda: high_end_expr(v)))
+    return first_two + rest
+
+
+def _pick_hint(
+    problem: Problem,
+    baselines: list[Baseline],
+    objective: str,
+    current: Layout | None,
+    current_of: dict[int, Assignment | None],
+) -> dict[int, Assignment] | None:
+    candidates = []
+    for b in baselines:
+        a = assignment_of(b.layout, problem)
+        if a is not None:
+            candidates.append((b.score, a))
+    if current is not None and all(current_of.get(m.index) for m in problem.models):
+        try:
+            s = score(current, problem.mix)
+        except ValueError:
+            s = None
+        if s is not None and s.feasible:
+            candidates.append((s, {i: a for i, a in current_of.items() if a is not None}))
+    top = None
+    for s, a in candidates:
+        if top is None or better(s, top[0], objective):
+            top = (s, a)
+    return None if top is None else top[1]
+
+
+def _finish(
+    problem: Problem,
+    layout: Layout | None,
+    top: Baseline | None,
+    status: Status,
+    bound: float,
+    stop: str,
+    explanation: str | None,
+    records: tuple[Level, ...] | list[Level],
+    start: float,
+    common: dict[str, object],
+) -> Plan:
+    mix = problem.mix
+    objective = str(common["objective_name"])
+    sc = None if layout is None else score(layout, mix)
+    source = "cp-sat"
+    if top is not None and (sc is None or better(top.score, sc, objective)):
+        layout = explicit(top.layout, mix)
+        sc = score(layout, mix)
+        source = f"baseline:{top.name}"
+        if status == Status.INFEASIBLE:
+            explanation = (
+                f"the block model is infeasible ({explanation}); returning baseline {top.name!r},"
+                f" which places copies apart"
+            )
+            stop = "block model infeasible; best baseline returned"
+        else:
+            stop = f"{stop}; best baseline {top.name!r} returned"
+        status = Status.FEASIBLE
+    if sc is None or layout is None:
+        value = math.inf
+        gap = math.inf
+        if status != Status.INFEASIBLE:
+            status = Status.UNKNOWN
+        peak_load = None
+        overlap = None
+    else:
+        value = float(sc.overlap) if objective == "overlap" else sc.peak_load
+        if status == Status.UNKNOWN:
+            status = Status.FEASIBLE
+        if status == Status.OPTIMAL and problem.load_exact:
+            bound = value
+        bound = min(bound, value)
+        gap = 0.0 if status == Status.OPTIMAL or value <= 0 else (value - bound) / value
+        peak_load = sc.peak_load
+        overlap = sc.overlap
+    return Plan(
+        layout=layout,
+        status=status,
+        objective=value,
+        bound=bound,
+        gap=gap,
+        runtime_s=time.perf_counter() - start,
+        stop_reason=stop,
+        score=sc,
+        explanation=explanation,
+        peak_load=peak_load,
+        overlap=overlap,
+        source=source,
+        levels=tuple(records),
+        **common,  # type: ignore[arg-type]
+    )

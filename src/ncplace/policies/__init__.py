@@ -1,0 +1,32 @@
+"""Baseline policies: each documented placement technique, driven through the runtime emulator.
+
+``POLICIES`` maps a name to a :class:`Policy` (``policy(mix) -> Layout`` with a one-line
+``description``); the CLI's choices come from it. Each module's ``place`` docstring shows the code
+a user of that technique would write.
+
+=============  ==============================================================================
+name           technique
+=============  ==============================================================================
+default        one process on all cores, each copy a plain load (least-used placement)
+round_robin    torch-neuronx's default: plain loads round-robin over the cores
+group_sizes    ``NEURONCORE_GROUP_SIZES`` with one group per copy, loads in mix order
+multicore      every model loaded once under ``multicore_context()``
+processes      one process per model with ``NEURON_RT_NUM_CORES = cores x replicas``
+greedy         explicit ``neuron_cores_context`` blocks on the least-loaded windows
+=============  ==============================================================================
+"""
+
+from __future__ import annotations
+
+from . import default, greedy, group_sizes, multicore, processes, round_robin
+from .base import Baseline, Policy, describe
+
+POLICIES: dict[str, Policy] = {
+    module.__name__.rsplit(".", 1)[-1]: Baseline(
+        module.__name__.rsplit(".", 1)[-1], module.DESCRIPTION, module.place
+    )
+    for module in (default, round_robin, group_sizes, multicore, processes, greedy)
+}
+"""Every baseline policy by name, in the order tables list them."""
+
+__all__ = ["POLICIES", "Baseline", "Policy", "describe"]

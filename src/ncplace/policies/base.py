@@ -1,0 +1,73 @@
+"""What a baseline policy is, and the few helpers the baselines share.
+
+A policy lays a :class:`~ncplace.mix.Mix` out the way one documented placement technique would:
+it drives the :class:`~ncplace.runtime.Runtime` emulator with the same environment variables,
+contexts and ``torch.jit.load`` calls a user of that technique would write, and returns the
+emulator's :class:`~ncplace.layout.Layout`. When the technique cannot express the mix at all it
+raises :class:`~ncplace.errors.PlacementError` saying why, with the arithmetic.
+
+Baselines cannot choose copy counts, so they place ``model.min_replicas`` copies of each model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from ..layout import Layout
+from ..mix import Mix, Model
+from ..runtime import Process, Runtime
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """A baseline: ``policy(mix) -> Layout``, with a one-line ``description`` the CLI shows."""
+
+    @property
+    def description(self) -> str: ...
+
+    def __call__(self, mix: Mix) -> Layout: ...
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A registered policy: a name, a one-line description and the function that places a mix.
+
+    The function's docstring shows the code a user of the technique would write.
+    """
+
+    name: str
+    description: str
+    place: Callable[[Mix], Layout]
+
+    def __call__(self, mix: Mix) -> Layout:
+        return self.place(mix)
+
+
+def describe(policy: Callable[[Mix], Layout]) -> str:
+    """A policy's one-line description: its ``description``, else its docstring's first line."""
+    text = getattr(policy, "description", None)
+    if isinstance(text, str) and text.strip():
+        return text.strip()
+    doc = getattr(policy, "__doc__", None) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def runtime_for(mix: Mix) -> Runtime:
+    """A fresh emulator for the mix's instance and framework."""
+    return Runtime(mix.instance, mix.framework)
+
+
+def load_each_copy(process: Process, models: Iterable[Model]) -> None:
+    """``min_replicas`` plain loads of each model, in order, outside any context."""
+    for m in models:
+        for _ in range(m.min_replicas):
+            process.load(m.name, cores=m.cores)
+
+
+def copies_sum(models: Iterable[Model]) -> tuple[str, int]:
+    """``("bert 4x2 + resnet 1x3", 11)``: the cores one block per model needs, as arithmetic."""
+    models = list(models)
+    terms = " + ".join(f"{m.name} {m.cores}x{m.min_replicas}" for m in models)
+    return terms, sum(m.width for m in models)

@@ -1,0 +1,78 @@
+"""The notebooks run top to bottom without error, and are stored clean (no outputs, no counts)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
+
+NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
+EXPECTED = {
+    "01-the-guide-replayed.ipynb",
+    "02-optimising-a-mix.ipynb",
+    "03-benchmark-results.ipynb",
+}
+CELL_TIMEOUT_S = 120
+
+
+@pytest.fixture
+def this_python_kernel(tmp_path, monkeypatch):
+    """A ``python3`` kernel spec that runs the interpreter running the tests.
+
+    ``JUPYTER_PATH`` is searched before every other kernel directory, so this spec wins over any
+    ``python3`` kernel installed elsewhere on the machine.
+    """
+    spec_dir = tmp_path / "kernels" / "python3"
+    spec_dir.mkdir(parents=True)
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (tests)",
+        "language": "python",
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    return "python3"
+
+
+def test_the_three_notebooks_are_there():
+    assert {p.name for p in NOTEBOOKS} >= EXPECTED
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_stored_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    assert code, f"{path.name} has no code cells"
+    for i, cell in enumerate(code):
+        assert cell.get("outputs") == [], f"{path.name}: code cell {i} has outputs"
+        assert cell.get("execution_count") is None, f"{path.name}: code cell {i} has a count"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_runs_without_error(path, this_python_kernel):
+    nb = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(
+        nb,
+        timeout=CELL_TIMEOUT_S,
+        kernel_name=this_python_kernel,
+        resources={"metadata": {"path": str(NOTEBOOKS_DIR)}},
+        allow_errors=False,
+    )
+    client.execute()
+    errors = [
+        out
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+        if out.get("output_type") == "error"
+    ]
+    assert errors == []

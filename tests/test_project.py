@@ -1,0 +1,36 @@
+"""The project's own promises: the README quickstart and CI run the same commands."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def quickstart_commands() -> list[str]:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Quickstart", 1)[1]
+    block = re.search(r"```(?:bash|sh)?\n(.*?)```", section, re.S)
+    assert block is not None, "the Quickstart has no code block"
+    return [line for line in block.group(1).splitlines() if line.strip()]
+
+
+def test_readme_opens_with_a_two_command_quickstart():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme.index("## Quickstart") < readme.index("\n## ", readme.index("## Quickstart") + 1)
+    commands = quickstart_commands()
+    assert len(commands) == 2
+    assert "ncplace" in commands[0]
+    assert "pytest" in commands[1]
+
+
+def test_ci_runs_the_readme_test_command():
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert quickstart_commands()[1] in ci.splitlines()
+    assert "set -euo pipefail" in ci
+
+
+def test_notebooks_and_examples_are_where_the_readme_says():
+    for folder in ("examples", "notebooks", "benchmarks", "src/ncplace"):
+        assert (ROOT / folder).is_dir(), folder
