@@ -247,9 +247,13 @@ def _build(mix: Mix) -> _Model:
                 per_core = (m.memory_gib or 0.0) / m.cores
                 if not per_core:
                     continue
-                for s, j in zip(domains[i], x[i], strict=True):
+                first = max(0, chip.start - m.width + 1)
+                last = min(n - m.width, chip.stop - 1)
+                near = [domains[i][0]] if m.start is not None else range(first, last + 1)
+                for s in near:
                     inside = max(0, min(s + m.width, chip.stop) - max(s, chip.start))
-                    entries[j] += per_core * inside
+                    if inside:
+                        entries[x[i][s - domains[i][0]]] += per_core * inside
             if entries:
                 rows.add(entries, -math.inf, inst.chip_memory_gib)
     for group in _identical_groups(mix):

@@ -7,8 +7,9 @@
   Minimisation makes ``a_c - 1 = max(0, copies(c) - 1)``, and fixing the sum ``<= v`` keeps the
   overlap ``<= v``.
 - ``crossings``: copies whose ``k`` cores span two chips. For a block of ``r`` copies at start
-  ``s`` it is the table ``T_r[s] = #{j < r : floor((s + jk) / P) != floor((s + jk + k - 1) / P)}``,
-  read with an element constraint and selected by ``y_{m,r}``; in split mode one 0/1 table per copy.
+  ``s = P h + q`` it is ``T_r[q] = #{j < r : floor((q + jk) / P) != floor((q + jk + k - 1) / P)}``
+  (periodic in ``P``), read with an element constraint and selected by ``y_{m,r}``; in split mode
+  the table of one copy.
 - ``moves``: models whose block (start and copy count; in split mode every copy's start) differs
   from ``current``; ``stay_m`` implies equality, and ``moves = sum_m (1 - stay_m)``.
 - ``high_end``: ``H = max_u e_u``, the highest used core plus one; minimising it keeps the free
@@ -38,40 +39,53 @@ def overlap_expr(v: Variables) -> cp_model.LinearExprT:
     return sum(covers) - v.problem.cores
 
 
-def _crossing_table(n: int, chip: int, k: int, r: int) -> list[int]:
-    out = []
-    for s in range(n):
-        count = 0
-        for j in range(r):
-            first = s + j * k
-            if first // chip != (first + k - 1) // chip:
-                count += 1
-        out.append(count)
-    return out
+def _crossing_table(chip: int, k: int, r: int) -> list[int]:
+    """``T_r[q]``: copies crossing a chip boundary in a block of ``r`` copies of ``k`` cores that
+    starts at offset ``q`` in its chip (the pattern repeats every chip, so ``q`` suffices)."""
+    return [
+        sum(1 for j in range(r) if (q + j * k) // chip != (q + j * k + k - 1) // chip)
+        for q in range(chip)
+    ]
 
 
 def crossings_expr(v: Variables) -> cp_model.LinearExprT | None:
-    """Copies spanning two chips, or None when no copy can ever cross."""
+    """Copies spanning two chips, or None when no copy can ever cross.
+
+    The start is split as ``s = P h + q`` (``0 <= q < P``) and the count read from the small
+    table ``T_r[q]`` with an element constraint: ``P`` entries instead of ``N``.
+    """
     model, p = v.model, v.problem
+    chip = p.cores_per_chip
     terms = []
     for u in v.units:
         m = u.model
         if m.cores < 2:
             continue
-        options = [(m.cores, u.present)] if u.copy is not None else list(v.counts[m.index])
-        for r_or_k, lit in options:
-            r = 1 if u.copy is not None else r_or_k
-            table = _crossing_table(p.cores, p.cores_per_chip, m.cores, r)
-            lo, hi = bounds(u.start)
-            reach = table[lo : hi + 1]
-            if max(reach) == 0:
+        options = [(1, u.present)] if u.copy is not None else list(v.counts[m.index])
+        tables = [(_crossing_table(chip, m.cores, r), lit) for r, lit in options]
+        if all(max(t) == 0 for t, _ in tables):
+            continue
+        name = f"{m.index}_{u.copy}"
+        lo, hi = bounds(u.start)
+        offset: cp_model.IntVar | None = None
+        if any(min(t) != max(t) for t, _ in tables):
+            offset = model.new_int_var(0, chip - 1, f"q_{name}")
+            chip_index = model.new_int_var(lo // chip, hi // chip, f"h_{name}")
+            model.add(u.start == chip * chip_index + offset)
+        for (table, lit), (r, _) in zip(tables, options, strict=True):
+            if max(table) == 0:
                 continue
-            value = model.new_int_var(min(reach), max(reach), f"cross_{m.index}_{u.copy}_{r}")
-            model.add_element(u.start, table, value)
+            value: cp_model.LinearExprT
+            if min(table) == max(table):
+                value = table[0]
+            else:
+                assert offset is not None
+                value = model.new_int_var(min(table), max(table), f"cross_{name}_{r}")
+                model.add_element(offset, table, value)
             if lit is True:
                 terms.append(value)
                 continue
-            chosen = model.new_int_var(0, max(reach), f"crossed_{m.index}_{u.copy}_{r}")
+            chosen = model.new_int_var(0, max(table), f"crossed_{name}_{r}")
             model.add(chosen == value).only_enforce_if(lit)  # type: ignore[arg-type]
             model.add(chosen == 0).only_enforce_if(~lit)  # type: ignore[operator]
             terms.append(chosen)
