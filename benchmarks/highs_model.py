@@ -39,8 +39,10 @@ Objectives, solved lexicographically
 The reported ``objective`` is not the solver's float: the starts are rounded and the layout is
 rescored exactly (:func:`layout_from_starts` + ``ncplace.score``). The relative and absolute MIP
 gaps are set to ``1e-9`` so that "optimal" means optimal to the scorer's 1e-6, not HiGHS's default
-0.01 %. ``bound`` is HiGHS's dual bound, clipped to the objective (float noise can leave it a few
-1e-9 above the exact peak of an optimal layout).
+0.01 %. ``bound`` is HiGHS's dual bound clipped to the objective; an "optimal" whose dual bound is
+more than 1e-6 below the rescored peak is reported as ``feasible`` with that bound. ``feasible``
+says whether the rescored layout keeps every hard rule (HiGHS accepts rows violated by its 1e-6
+feasibility tolerance; the generated mixes never come that close).
 """
 
 from __future__ import annotations
@@ -85,7 +87,8 @@ class HighsResult:
     - ``peak_runtime_s``: model building plus level 1 (time to the proven peak);
       ``build_s``: the building part; ``runtime_s``: everything, level 2 included.
     - ``overlap`` and ``overlap_status``: level 2's result (``None`` when it was not run).
-    - ``starts``: model name -> first core of its block.
+    - ``starts``: model name -> first core of its block; ``feasible``: ``ncplace.score`` finds
+      the layout keeps every hard rule.
     """
 
     status: str
@@ -101,6 +104,7 @@ class HighsResult:
     columns: int = 0
     rows: int = 0
     build_s: float = 0.0
+    feasible: bool | None = None
 
     def __post_init__(self) -> None:
         if self.starts is not None:
@@ -335,7 +339,8 @@ def _load(h: Any, highspy: Any, model: _Model) -> None:
 def _status(highspy: Any, h: Any) -> tuple[str, bool]:
     """(status word, has a primal solution) from HiGHS's model status."""
     ms = h.getModelStatus()
-    has = h.getInfo().primal_solution_status == 2
+    feasible = int(highspy.SolutionStatus.kSolutionStatusFeasible)
+    has = int(h.getInfo().primal_solution_status) == feasible
     if ms == highspy.HighsModelStatus.kOptimal:
         return "optimal", has
     if ms == highspy.HighsModelStatus.kInfeasible:
@@ -411,7 +416,8 @@ def solve_highs(
             first = ncplace.score(layout_from_starts(mix, starts), mix).overlap
             result = {"overlap": first, "status": "feasible"}
     total = time.perf_counter() - began
-    final_peak = ncplace.score(layout_from_starts(mix, starts), mix).peak_load
+    final = ncplace.score(layout_from_starts(mix, starts), mix)
+    final_peak = final.peak_load
     gap = _gap(final_peak, bound)
     return HighsResult(
         status,
@@ -427,6 +433,7 @@ def solve_highs(
         ncols,
         nrows,
         build,
+        final.feasible,
     )
 
 

@@ -25,19 +25,22 @@ Definitions used in the CSV and the summary:
   building excluded on both sides) when both proved optimality;
 - ``agree``: both proved the block optimum and the two values are equal within 1e-6
   (``yes``/``NO``); ``consistent``: neither method's bound exceeds the other's objective by more
-  than 1e-6, and neither calls a mix infeasible that the other solved (``NO`` would mean a bug).
+  than 1e-6, neither calls a mix infeasible that the other solved, and HiGHS's rescored layout
+  keeps every hard rule (``highs_feasible``); ``NO`` would mean a bug.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import math
 import shlex
 import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +49,7 @@ from ncplace import Mix
 
 from .highs_model import solve_highs
 from .suites import SUITES, Case
-from .summary import TOLERANCE, gap_text, num, short, summary
+from .summary import TOLERANCE, gap_text, machine, num, short, summary
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "out"
 
@@ -100,6 +103,7 @@ def columns(policies: Iterable[str]) -> list[str]:
         "highs_solve_time",
         "highs_total_time",
         "highs_overlap",
+        "highs_feasible",
         "highs_rows",
         "highs_columns",
         "ratio_default",
@@ -198,6 +202,7 @@ def _highs(mix: Mix, case: Case, time_limit: float, row: dict[str, Any]) -> None
     row["highs_solve_time"] = result.peak_runtime_s - result.build_s
     row["highs_total_time"] = result.runtime_s
     row["highs_overlap"] = result.overlap
+    row["highs_feasible"] = result.feasible
     row["highs_rows"] = result.rows
     row["highs_columns"] = result.columns
 
@@ -231,6 +236,8 @@ def _agreement(row: dict[str, Any]) -> None:
         checks.append(hb <= block + TOLERANCE)
     if block_status == "infeasible" or h_status == "infeasible":
         checks.append(block is None and h is None)
+    if row.get("highs_feasible") is False:
+        checks.append(False)
     if checks:
         row["consistent"] = "yes" if all(checks) else "NO"
 
@@ -299,14 +306,16 @@ def run(
     command: str = "",
     echo: Callable[[str], None] = print,
 ) -> list[dict[str, Any]]:
-    """Run ``suite`` and write ``out_dir/<suite>.csv`` and ``.md``; returns the rows."""
+    """Run ``suite``; write ``out_dir/<suite>.csv``, ``.meta.json`` and ``.md``; return the rows.
+
+    The CSV is written row by row (flushed), so an interrupted run keeps what it measured.
+    """
     cases = SUITES[suite]()
     if first is not None:
         cases = cases[:first]
     policies = _policies()
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path = out_dir / f"{suite}.csv"
-    md_path = out_dir / f"{suite}.md"
     header = columns(policies)
     rows = []
     began = time.perf_counter()
@@ -321,10 +330,39 @@ def run(
             writer.writerow({k: _fmt(row.get(k)) for k in header})
             handle.flush()
             echo(progress_line(i, len(cases), row))
-    elapsed = time.perf_counter() - began
-    md_path.write_text(summary(rows, suite, command, elapsed, list(policies)), encoding="utf-8")
-    echo(f"wrote {csv_path} and {md_path} ({elapsed:.0f} s)")
+    meta = {
+        "suite": suite,
+        "command": command,
+        "elapsed_s": time.perf_counter() - began,
+        "finished": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
+        "machine": machine(),
+        "policies": list(policies),
+    }
+    (out_dir / f"{suite}.meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    md_path = write_summary(out_dir, suite)
+    echo(f"wrote {csv_path} and {md_path} ({meta['elapsed_s']:.0f} s)")
     return rows
+
+
+def read_rows(csv_path: Path) -> list[dict[str, Any]]:
+    """Rows of a results CSV, with the ``*_feasible`` cells back as booleans."""
+    with csv_path.open(encoding="utf-8", newline="") as handle:
+        rows: list[dict[str, Any]] = list(csv.DictReader(handle))
+    for row in rows:
+        for key, value in row.items():
+            if key.endswith("_feasible") and value in ("yes", "no"):
+                row[key] = value == "yes"
+    return rows
+
+
+def write_summary(out_dir: Path, suite: str) -> Path:
+    """(Re)write ``out_dir/<suite>.md`` from the suite's CSV and ``.meta.json``."""
+    rows = read_rows(out_dir / f"{suite}.csv")
+    meta_path = out_dir / f"{suite}.meta.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
+    md_path = out_dir / f"{suite}.md"
+    md_path.write_text(summary(rows, suite, meta), encoding="utf-8")
+    return md_path
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -339,11 +377,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--no-highs", action="store_true", help="skip the HiGHS MIP")
     parser.add_argument("--first", type=int, default=None, help="run only the first N cases")
+    parser.add_argument(
+        "--summarize",
+        action="store_true",
+        help="only rewrite DIR/<suite>.md from an earlier run's CSV",
+    )
     args = parser.parse_args(argv)
     if args.time_limit is not None and not args.time_limit > 0:
         parser.error(f"--time-limit: must be a number of seconds > 0, got {args.time_limit}")
     if args.first is not None and args.first < 1:
         parser.error(f"--first: must be >= 1, got {args.first}")
+    if args.summarize:
+        if not (args.out / f"{args.suite}.csv").exists():
+            parser.error(f"--summarize: no {args.out / (args.suite + '.csv')} to summarize")
+        print(f"wrote {write_summary(args.out, args.suite)}")
+        return 0
     argv_list = list(sys.argv[1:] if argv is None else argv)
     command = "python -m benchmarks.run " + " ".join(shlex.quote(a) for a in argv_list)
 

@@ -19,7 +19,6 @@ import platform
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -117,26 +116,29 @@ def _triple(data: list[float]) -> str:
     return " / ".join(f"{percentile(data, q):.2f}" for q in (50, 90, 100))
 
 
-def summary(
-    rows: Sequence[Row],
-    suite: str,
-    command: str,
-    elapsed: float,
-    policies: Sequence[str],
-) -> str:
-    """The markdown summary of a suite run."""
+def summary(rows: Sequence[Row], suite: str, meta: dict[str, Any]) -> str:
+    """The markdown summary of a suite run; ``meta`` holds the run's ``command``, ``elapsed_s``,
+    ``finished``, ``machine`` and ``policies`` (what :func:`benchmarks.run.run` records)."""
+    policies = meta.get("policies") or [
+        k.removesuffix("_feasible")
+        for k in (rows[0] if rows else {})
+        if k.endswith("_feasible") and k != "highs_feasible"
+    ]
+    elapsed = meta.get("elapsed_s")
+    when = f"Finished {meta.get('finished', '?')}"
+    if elapsed is not None:
+        when += f" after {float(elapsed) / 60:.1f} min"
     out = [f"# ncplace benchmarks: `{suite}` suite", ""]
     out += [
-        f"Command: `{command}`  ",
-        f"Finished {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC "
-        f"after {elapsed / 60:.1f} min; {len(rows)} instances.",
+        f"Command: `{meta.get('command', '?')}`  ",
+        f"{when}; {len(rows)} instances.",
         "",
         "## Machine",
         "",
         "| | |",
         "|---|---|",
     ]
-    out += [f"| {k} | {v} |" for k, v in machine().items()]
+    out += [f"| {k} | {v} |" for k, v in (meta.get("machine") or {}).items()]
     out += _quality(rows)
     out += _proofs(rows)
     out += _times(rows)
@@ -263,15 +265,25 @@ def _times(rows: Sequence[Row]) -> list[str]:
 def _targets(rows: Sequence[Row]) -> list[str]:
     out = []
     six = [r for r in rows if r["instance"] == "inf1.6xlarge" and int(r["models"]) <= 40]
+    by_family: dict[str, list[Row]] = defaultdict(list)
+    for r in six:
+        by_family[r["family"]].append(r)
     if six:
-        ok = sum(1 for r in six if r.get("opt_block_status") == "optimal")
-        times = values(six, "opt_time")
-        med = f"{statistics.median(times):.2f} s" if times else "-"
-        worst = f"{max(times):.2f} s" if times else "-"
         out.append(
-            f"- inf1.6xlarge, up to 40 models (target: proven optimal, median under 1 s on 2 "
-            f"cores): {_pct(ok, len(six))} proven optimal, median time {med}, worst {worst}"
+            "- inf1.6xlarge, up to 40 models (target: proven optimal, median under 1 s on 2 "
+            "cores), CP-SAT's block level:"
         )
+        for label, group in [("all", six), *sorted(by_family.items())]:
+            ok = sum(1 for r in group if r.get("opt_block_status") == "optimal")
+            times = values(group, "opt_time")
+            gaps = values(group, "opt_gap")
+            med = f"{statistics.median(times):.2f} s" if times else "-"
+            worst = f"{max(times):.2f} s" if times else "-"
+            worst_gap = f"{100 * max(gaps):.2f}%" if gaps else "-"
+            out.append(
+                f"  - {label}: {_pct(ok, len(group))} proven optimal, median time {med} "
+                f"(worst {worst}), worst plan gap {worst_gap}"
+            )
     big = [r for r in rows if r["instance"] == "inf1.24xlarge" and int(r["models"]) == 300]
     if big:
         gaps = values(big, "opt_gap")

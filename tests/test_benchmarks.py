@@ -110,7 +110,7 @@ def test_highs_optimum_equals_brute_force_and_the_scorer(seed):
     assert result.gap == 0.0
     scored = ncplace.score(result.layout(mix), mix)
     assert scored.peak_load == pytest.approx(result.objective, abs=1e-12)
-    assert scored.feasible
+    assert scored.feasible and result.feasible
     assert result.overlap == scored.overlap == expected[1]
     assert result.overlap_status == "optimal"
 
@@ -304,10 +304,14 @@ def test_quick_suite_slice_writes_the_csv_and_summary(tmp_path, capsys):
     for r in rows:
         assert r["highs_status"] == "optimal"
         assert float(r["highs_objective"]) > 0
-    summary = (tmp_path / "quick.md").read_text(encoding="utf-8")
-    assert "## Machine" in summary and "## Time by size" in summary
+    summary_text = (tmp_path / "quick.md").read_text(encoding="utf-8")
+    assert "## Machine" in summary_text and "## Time by size" in summary_text
+    assert "| cpus (nproc) |" in summary_text
     out = capsys.readouterr().out
     assert "[  1/2] uniform" in out and "[  2/2] skewed" in out
+    (tmp_path / "quick.md").unlink()
+    assert run.main(["--suite", "quick", "--out", str(tmp_path), "--summarize"]) == 0
+    assert (tmp_path / "quick.md").read_text(encoding="utf-8") == summary_text
 
 
 def test_runner_comparison_columns():

@@ -321,6 +321,29 @@ def test_malformed_mix_files_exit_2(capsys, tmp_path, text, message):
         assert err.startswith("ncplace: error: bad.yaml") and message in err
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "instance: inf1.xlarge\nmodels: [{name: a, cores: 8}]\n",
+            "bad.yaml: models[0].cores: a copy needs 8 cores but inf1.xlarge has 4",
+        ),
+        (
+            "instance: inf1.xlarge\nmodels: [{name: a, exclusive: true, replicas: 5}]\n",
+            "exclusive models need a 1x5 = 5 cores to themselves but inf1.xlarge has 4",
+        ),
+    ],
+)
+def test_mixes_that_cannot_fit_at_all_exit_1(capsys, tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    for command in ("recommend", "compare"):
+        code, out, err = run_main(capsys, command, str(path), "--time-limit", "0")
+        assert (code, out) == (1, "")
+        assert err.startswith("ncplace: error: ") and message in err
+        assert err.count("\n") == 1
+
+
 def test_replay_errors_name_the_script_and_line(capsys, tmp_path, mix_file):
     script = tmp_path / "serve.py"
     script.write_text("import torch\n\nm = torch.jit.load('nowhere.pt')\n")

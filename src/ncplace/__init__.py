@@ -7,7 +7,7 @@ explicit ``neuron_cores_context`` placements with CP-SAT, and generate the code 
 from .codegen import generate_code, generate_scripts
 from .comparison import Comparison, compare
 from .dryrun import replay, replay_file
-from .errors import ConfigError, CoresUnavailable, Error, PlacementError
+from .errors import ConfigError, CoresUnavailable, Error, InfeasibleMix, PlacementError
 from .hardware import INSTANCES, Instance, instance
 from .layout import Layout, Placement, ProcessSpan
 from .mix import Mix, Model
@@ -26,6 +26,7 @@ __all__ = [
     "ConfigError",
     "CoresUnavailable",
     "Error",
+    "InfeasibleMix",
     "Instance",
     "Layout",
     "Loaded",

@@ -37,7 +37,7 @@ from typing import Any, TextIO
 from . import __version__
 from .codegen import grid_lines
 from .comparison import layout_to_dict
-from .errors import ConfigError, Error
+from .errors import ConfigError, Error, InfeasibleMix
 from .hardware import FRAMEWORKS, INSTANCES
 from .hardware import instance as find_instance
 from .layout import Layout
@@ -782,7 +782,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = bool(getattr(args, "debug", False))
     try:
         return int(args.func(args))
-    except Infeasible as exc:
+    except (Infeasible, InfeasibleMix) as exc:
         return _fail(str(exc), debug, EXIT_INFEASIBLE)
     except Error as exc:
         return _fail(str(exc), debug, EXIT_USAGE)

@@ -22,3 +22,11 @@ class CoresUnavailable(Error):
 
 class PlacementError(Error):
     """A model load, policy or plan cannot be placed on the cores available."""
+
+
+class InfeasibleMix(ConfigError):
+    """A mix that cannot fit its instance at all; the message shows the arithmetic.
+
+    A :class:`ConfigError` (the mix, as written, cannot be used) that callers can tell apart from a
+    malformed file: the command line exits 1 for it, as for a mix the optimizer proves infeasible.
+    """

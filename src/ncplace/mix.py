@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, InfeasibleMix
 from .hardware import FRAMEWORKS, INSTANCES, Instance, instance
 
 MODEL_FIELDS = (
@@ -59,10 +59,18 @@ class _FieldError(ConfigError):
         super().__init__(f"model {name!r}: {key}: {detail}")
 
     def at(self, where: str) -> ConfigError:
-        return ConfigError(f"{where}.{self.key}: {self.detail}")
+        kind = InfeasibleMix if isinstance(self, InfeasibleMix) else ConfigError
+        return kind(f"{where}.{self.key}: {self.detail}")
 
     def __reduce__(self) -> tuple[type[ConfigError], tuple[str]]:
         return (ConfigError, (str(self),))
+
+
+class _InfeasibleFieldError(_FieldError, InfeasibleMix):
+    """A field that makes the mix impossible on its instance."""
+
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[str]]:
+        return (InfeasibleMix, (str(self),))
 
 
 def _is_int(value: object) -> bool:
@@ -320,7 +328,7 @@ class Mix:
                 raise ConfigError(f"{label}: {exc}") from None
             raise exc.at(f"{label}: models[{exc.index}]") from None
         except ConfigError as exc:
-            raise ConfigError(f"{label}: {exc}") from None
+            raise type(exc)(f"{label}: {exc}") from None
 
     def to_dict(self) -> dict[str, Any]:
         """A mapping that :meth:`from_dict` reads back into an equal mix."""
@@ -467,6 +475,16 @@ def min_chip_share(cores: int, inst: Instance) -> int:
 
 
 def _validate_fit(mix: Mix) -> None:
+    """Raise :class:`InfeasibleMix` for a mix that cannot fit at all (see :func:`_check_fit`)."""
+    try:
+        _check_fit(mix)
+    except _FieldError as exc:
+        raise _InfeasibleFieldError(exc.name, exc.key, exc.detail, exc.index) from None
+    except ConfigError as exc:
+        raise InfeasibleMix(str(exc)) from None
+
+
+def _check_fit(mix: Mix) -> None:
     """Reject mixes that cannot fit at all, showing the arithmetic.
 
     Per model: torch-neuronx models use 1 core; a copy fits the instance; a pinned block of

@@ -14,30 +14,41 @@ range), demand ``d_m``, memory ``mem_m`` per copy, ``exclusive`` flag, optional 
 Variables (:mod:`.variables`)
   ``s_m`` start of the block; ``y_{m,r}`` one-hot copy count; ``e_m = s_m + sum_r r k_m y_{m,r}``;
   one optional interval ``[s_m, s_m + r k_m)`` per ``r`` present iff ``y_{m,r}``. In split mode one
-  ``k_m``-core interval per copy ``j``, present iff ``r_m > j``, ordered ``s_{m,j+1} >= s_{m,j} + k_m``.
-  Coverage literals ``x_{u,c} <=> s_u <= c < e_u`` only where memory or overlap need them.
+  ``k_m``-core interval per copy ``j``, present iff ``r_m > j``, ordered
+  ``s_{m,j+1} >= s_{m,j} + k_m``. No literal says which unit covers which core: every per-core
+  quantity is read from a cumulative constraint over the intervals.
 
 Constraints (:mod:`.constraints`)
   peak ``Cumulative(intervals, D_{m,r}, L)``, ``D_{m,r}`` the scaled ``d_m / r``; blocks inside
-  ``[0, N)`` by domains; exclusivity by one cumulative with demand ``T`` for exclusive intervals and
-  1 for the others against capacity ``T`` (plus ``NoOverlap`` of the exclusive ones); memory
-  ``sum_u (mem_m / k_m) sum_{c in chip} x_{u,c} <= M`` on every chip where it can bind; pins by
-  domain; ``s_a <= s_b`` for interchangeable models; redundant cuts ``L >= D_{m,r} y_{m,r}`` and
-  ``N L >= sum k_m r D_{m,r} y_{m,r}`` (the energy bound).
+  ``[0, N)`` by domains; exclusivity by one cumulative with demand ``T`` for exclusive intervals
+  and 1 for the others against capacity ``T`` (plus ``NoOverlap`` of the exclusive ones); memory
+  by per-core variables ``a_c >= sum_{u covering c} mem_m / k_m`` (a cumulative whose one-core
+  filler interval at ``c`` has demand ``M - a_c``) and ``sum_{c in chip} a_c <= M`` on every chip
+  where the rule can bind; pins by domain; ``s_a <= s_b`` for interchangeable models; redundant
+  cuts ``L >= sum_r D_{m,r} y_{m,r}`` and ``N L >= sum_m sum_r k_m r D_{m,r} y_{m,r}`` (energy).
 
 Objectives (:mod:`.objectives`), lexicographic, solved level by level (:mod:`.solve`):
-  (1) peak ``L``; (2) overlap ``sum_m k_m r_m - sum_c z_c`` with ``z_c => OR_u x_{u,c}``; (3) chip
-  crossings by element tables over the start; (4) moves from ``current``; (5) the highest used
-  core ``max_u e_u``. ``objective="overlap"`` swaps (1) and (2).
+  (1) peak ``L``; (2) overlap ``sum_c (a_c - 1)`` with ``1 <= a_c``, ``a_c >= copies on c`` (the
+  same filler-cumulative device); (3) chip crossings, ``T_r[s mod P]`` by element constraints on
+  ``s = P h + q``; (4) moves from ``current``; (5) the highest used core ``max_u e_u``.
+  ``objective="overlap"`` swaps (1) and (2).
 
 Scaling (:mod:`.problem`): exact integer loads with the LCM of the denominators when the demands
 are small rationals, otherwise ``2**40 / sum d`` with rounding down, so the reported bound never
 exceeds the true optimum; the reported objective is always the scorer's value of the layout.
 
-Why this formulation: the cumulative keeps the model at ``O(models x copy counts)`` intervals and
-propagates load by time-tabling and energetic reasoning, where a boolean start-assignment model
-needs ``O(models x cores)`` literals and ``O(cores)`` big linear constraints before the first
-propagation; coverage literals are only paid for where memory or overlap read single cores.
+Never worse than a baseline (:mod:`.baselines`): the best feasible baseline that keeps the mix's
+copy counts hints the solve and is returned instead whenever the solver's layout is worse on the
+first two objectives; the bound is then taken over both (see :func:`.solve._finish`), and
+``sum_m k_m d_m / N``, a lower bound on the peak of any layout at all, can prove such a layout
+optimal.
+
+Why this formulation: the cumulative keeps the model at ``O(models x copy counts)`` intervals
+plus ``O(cores)`` per-core variables, and propagates load by time-tabling and energetic
+reasoning. A boolean start-assignment model (``x_{m,s}``, the HiGHS benchmark's) needs
+``O(models x cores)`` literals and ``O(cores)`` long linear rows; tried here as an alternative it
+found worse layouts and weaker bounds in the same time, and per-(unit, core) coverage literals for
+memory and overlap made presolve alone take seconds on 300 models.
 """
 
 from .plan import Level, Plan, Status

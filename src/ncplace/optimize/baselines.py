@@ -1,10 +1,15 @@
 """The baseline policies as a floor for the optimizer.
 
 Every policy of :data:`ncplace.policies.POLICIES` that can express the mix gives a layout. A
-baseline counts when the scorer finds it feasible and it honours every pinned ``start`` (the
-scorer does not know pins). The best one, in the order of the chosen objective, hints the solver
-when it fits the block model, and is returned instead of the solver's layout whenever that layout
-is worse (a time-out, or a mix whose best layout needs copies apart).
+baseline counts when the scorer finds it feasible, it honours every pinned ``start`` (the scorer
+does not know pins) and it places the copy counts the mix allows (``replicas``: the integer, or
+within the range). The last rule leaves out ``multicore``, which replicates every model on every
+core whatever ``replicas`` says: its lower peak is bought with copies the user did not ask for
+(and their memory and model switching); with ``replicas="auto"`` the optimizer may choose as many.
+
+The best baseline, in the order of the chosen objective, hints the solver when it fits the block
+model, and is returned instead of the solver's layout whenever that layout is worse (a time-out,
+or a mix whose best layout needs copies apart).
 """
 
 from __future__ import annotations
@@ -52,6 +57,17 @@ def pins_kept(layout: Layout, mix: Mix) -> bool:
     return True
 
 
+def copies_allowed(layout: Layout, mix: Mix) -> bool:
+    """Every model has as many copies as its ``replicas`` allows."""
+    from .problem import allowed_replicas
+
+    counts = {name: 0 for name in mix.names}
+    for name, _ in layout.copies():
+        if name in counts:
+            counts[name] += 1
+    return all(counts[m.name] in allowed_replicas(mix, i) for i, m in enumerate(mix.models))
+
+
 def run_baselines(mix: Mix) -> list[Baseline]:
     """The feasible baselines of ``mix``, best first (by the peak objective order)."""
     try:
@@ -65,7 +81,7 @@ def run_baselines(mix: Mix) -> list[Baseline]:
             s = score(layout, mix)
         except Error:
             continue
-        if s.feasible and pins_kept(layout, mix):
+        if s.feasible and pins_kept(layout, mix) and copies_allowed(layout, mix):
             out.append(Baseline(str(name), layout, s))
     return out
 

@@ -24,12 +24,14 @@ per-core load of a copy of ``m`` when it has ``r`` copies, ``L`` the peak-load v
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import defaultdict
 
 from ortools.sat.python import cp_model
 
-from .variables import Variables
+from .problem import ModelData
+from .variables import Unit, Variables
 
 
 def peak_bounds(v: Variables) -> tuple[int, int]:
@@ -38,7 +40,9 @@ def peak_bounds(v: Variables) -> tuple[int, int]:
     if not p.models:
         return 0, 0
     single = max(min(m.demand) for m in p.models)
-    energy = sum(min(r * m.cores * d for r, d in zip(m.replicas, m.demand, strict=True)) for m in p.models)
+    energy = sum(
+        min(r * m.cores * d for r, d in zip(m.replicas, m.demand, strict=True)) for m in p.models
+    )
     lo = max(single, math.ceil(energy / p.cores))
     hi = sum(max(m.demand) for m in p.models)
     return lo, max(lo, hi)
@@ -53,8 +57,8 @@ def add_peak(v: Variables) -> cp_model.IntVar:
     demands = [_demand(u, i) for u in v.units for i in range(len(u.intervals))]
     model.add_cumulative(intervals, demands, peak)
     for m in p.models:
-        model.add(peak >= _model_load(v, m.index))
-    energy = {m.index: _energy(v, m.index) for m in p.models}
+        model.add(peak >= _model_load(v, m))
+    energy = {m.index: _energy(v, m) for m in p.models}
     model.add(p.cores * peak >= sum(energy.values()))
     exclusive = [m for m in p.models if m.exclusive]
     if exclusive and all(len(m.replicas) == 1 for m in exclusive):
@@ -65,20 +69,18 @@ def add_peak(v: Variables) -> cp_model.IntVar:
     return peak
 
 
-def _demand(unit, i: int) -> cp_model.LinearExprT:  # type: ignore[no-untyped-def]
+def _demand(unit: Unit, i: int) -> cp_model.LinearExprT:
     return unit.demands[i] if len(unit.demands) > i else unit.demands[0]
 
 
-def _model_load(v: Variables, index: int) -> cp_model.LinearExprT:
-    m = v.problem.models[index]
-    return sum(_times(d, lit) for d, (_, lit) in zip(m.demand, v.counts[index], strict=True))
+def _model_load(v: Variables, m: ModelData) -> cp_model.LinearExprT:
+    return sum(_times(d, lit) for d, (_, lit) in zip(m.demand, v.counts[m.index], strict=True))
 
 
-def _energy(v: Variables, index: int) -> cp_model.LinearExprT:
-    m = v.problem.models[index]
+def _energy(v: Variables, m: ModelData) -> cp_model.LinearExprT:
     return sum(
         _times(r * m.cores * d, lit)
-        for d, (r, lit) in zip(m.demand, v.counts[index], strict=True)
+        for d, (r, lit) in zip(m.demand, v.counts[m.index], strict=True)
     )
 
 
@@ -162,7 +164,7 @@ def add_symmetry(v: Variables, skip: set[int] | None = None) -> None:
         if m.key is not None and (skip is None or m.index not in skip):
             groups[m.key].append(m.index)
     for members in groups.values():
-        for a, b in zip(members, members[1:], strict=False):
+        for a, b in itertools.pairwise(members):
             first_a = v.units_of(a)[0].start
             first_b = v.units_of(b)[0].start
             v.model.add(first_a <= first_b)

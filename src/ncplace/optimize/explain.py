@@ -20,9 +20,15 @@ Keep = dict[int, set[str]]
 RULES = ("exclusive", "start", "memory")
 
 
+def _n(count: int, word: str) -> str:
+    if count == 1:
+        return f"1 {word}"
+    return f"{count} {word[:-1]}ies" if word.endswith("y") else f"{count} {word}s"
+
+
 def _width_text(m: ModelData) -> str:
     r = m.replicas[0]
-    text = f"{r} cop{'y' if r == 1 else 'ies'} x {m.cores} core(s) = {m.min_width} cores"
+    text = f"{_n(r, 'copy')} x {_n(m.cores, 'core')} = {_n(m.min_width, 'core')}"
     return ("at least " + text) if len(m.replicas) > 1 else text
 
 
@@ -34,8 +40,7 @@ def precheck(problem: Problem) -> str | None:
     for m in problem.models:
         if m.min_width > n:
             return (
-                f"model {m.name!r}: block width: {_width_text(m)} {mode}, but {name} has {n} "
-                f"cores"
+                f"model {m.name!r}: block width: {_width_text(m)} {mode}, but {name} has {n} cores"
             )
         if m.start is not None and m.start + m.min_width > n:
             return (
@@ -103,51 +108,79 @@ def describe(problem: Problem, keep: Keep) -> str:
             bits.append(f"{gib:g} GiB per copy = {gib / m.cores:g} GiB per core")
         items.append(f"{m.name!r} ({', '.join(bits)})")
     used_rules = sorted({r for m in models for r in keep[m.index]})
+    rule_text = "/".join(used_rules) or "block"
     text = (
-        f"no layout of {inst.name} ({inst.cores} cores) meets the {'/'.join(used_rules) or 'block'} "
-        f"rule(s) of {', '.join(items)}"
+        f"no layout of {inst.name} ({inst.cores} cores) meets the {rule_text} rule(s) of "
+        f"{', '.join(items)}"
     )
     facts = []
+    n = inst.cores
     exclusive = [m for m in models if "exclusive" in keep[m.index]]
+    others = [m for m in models if m not in exclusive]
     if exclusive:
-        others = [m for m in models if m not in exclusive]
         widths = [m.min_width for m in exclusive]
         need = sum(widths)
-        fact = (
-            f"exclusive blocks need {' + '.join(map(str, widths))} = {need} core(s) to "
-            f"themselves"
-        )
+        sum_text = " + ".join(map(str, widths)) + (f" = {need}" if len(widths) > 1 else "")
         if others:
             widest = max(others, key=lambda m: m.min_width)
-            fact += (
-                f", and {widest.name!r} needs {widest.min_width} more: {need + widest.min_width}"
-                f" {'>' if need + widest.min_width > inst.cores else '<='} {inst.cores} cores"
-            )
-        else:
-            fact += f" of {inst.cores}"
+            total = need + widest.min_width
+            if total > n:
+                facts.append(
+                    f"exclusive blocks need {sum_text} core(s) to themselves and {widest.name!r} "
+                    f"needs {widest.min_width} more: {total} > {n} cores"
+                )
+        elif need > n:
+            facts.append(f"exclusive blocks need {sum_text} > {n} cores")
+    walls = [m for m in exclusive if "start" in keep[m.index] and m.start is not None]
+    if walls:
+        taken = {c for m in walls for c in range(m.start or 0, (m.start or 0) + m.min_width)}
+        runs, run = [], 0
+        for c in range(n):
+            if c in taken:
+                if run:
+                    runs.append(run)
+                run = 0
+            else:
+                run += 1
+        if run:
+            runs.append(run)
+        held = ", ".join(
+            f"{m.name!r} holds cores {m.start}..{m.start + m.min_width - 1}"  # type: ignore[operator]
+            for m in walls
+        )
+        free = " and ".join(map(str, runs)) if runs else "no"
+        fact = f"pinned and exclusive, {held}, leaving runs of {free} free core(s)"
+        movable = [m for m in others if m.start is None]
+        if movable:
+            widest = max(movable, key=lambda m: m.min_width)
+            fact += f"; {widest.name!r} needs {widest.min_width} consecutive cores"
         facts.append(fact)
-    pinned = [m for m in models if "start" in keep[m.index] and m.start is not None]
+    pinned = [
+        m for m in models if "start" in keep[m.index] and m.start is not None and m not in walls
+    ]
     if pinned:
         facts.append(
-            "pinned blocks occupy "
+            "pinned blocks: "
             + ", ".join(
-                f"{m.name!r} cores {m.start}..{m.start + m.min_width - 1}"  # type: ignore[operator]
+                f"{m.name!r} on cores {m.start}..{m.start + m.min_width - 1}"  # type: ignore[operator]
                 for m in pinned
             )
         )
     memory = [m for m in models if "memory" in keep[m.index]]
     if memory:
         parts = []
-        total = 0.0
+        gib_total = 0.0
         for m in memory:
             gib = mix_models[m.name].memory_gib or 0.0
-            total += gib * m.replicas[0]
+            gib_total += gib * m.replicas[0]
             parts.append(f"{m.replicas[0]} x {gib:g}")
+        per_core = ", ".join(
+            f"{(mix_models[m.name].memory_gib or 0.0) / m.cores:g}" for m in memory
+        )
         facts.append(
-            f"memory: {' + '.join(parts)} = {total:g} GiB to spread over chips of "
-            f"{inst.cores_per_chip} cores and {inst.chip_memory_gib:g} GiB each, at "
-            f"{', '.join(f'{(mix_models[m.name].memory_gib or 0.0) / m.cores:g}' for m in memory)}"
-            f" GiB per core"
+            f"memory: {' + '.join(parts)} = {gib_total:g} GiB to fit on chips of "
+            f"{_n(inst.cores_per_chip, 'core')} holding {inst.chip_memory_gib:g} GiB each, at "
+            f"{per_core} GiB per core"
         )
     if facts:
         text += ": " + "; ".join(facts)

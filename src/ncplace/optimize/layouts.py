@@ -8,6 +8,7 @@ placement per model (its copies round-robin behind one handle) or, in split mode
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 
 from ..layout import Layout, Placement, ProcessSpan
@@ -25,7 +26,9 @@ def one_process(mix: Mix, placements: list[Placement]) -> Layout:
     """A layout of one process owning the used span, with ``placements`` in it."""
     used = [c for p in placements for c in p.cores]
     lo, hi = (min(used), max(used)) if used else (0, mix.instance.cores - 1)
-    span = ProcessSpan(tuple(range(lo, hi + 1)), (), {"NEURON_RT_VISIBLE_CORES": visible_cores(lo, hi)})
+    span = ProcessSpan(
+        tuple(range(lo, hi + 1)), (), {"NEURON_RT_VISIBLE_CORES": visible_cores(lo, hi)}
+    )
     return Layout(mix.instance, (span,), tuple(placements))
 
 
@@ -61,14 +64,14 @@ def assignment_of(layout: Layout, problem: Problem) -> dict[int, Assignment] | N
             if len(r) != m.cores or list(r) != list(range(r[0], r[0] + m.cores)):
                 return None
             starts.append(r[0])
-        if any(b < a + m.cores for a, b in zip(starts, starts[1:], strict=False)):
+        if any(b < a + m.cores for a, b in itertools.pairwise(starts)):
             return None
         if not starts or starts[0] < 0 or starts[-1] + m.cores > problem.cores:
             return None
         if problem.split:
             out[m.index] = (len(copies), tuple(starts))
         else:
-            if any(b != a + m.cores for a, b in zip(starts, starts[1:], strict=False)):
+            if any(b != a + m.cores for a, b in itertools.pairwise(starts)):
                 return None
             out[m.index] = (len(copies), (starts[0],))
     return out

@@ -86,8 +86,8 @@ def crossings_expr(v: Variables) -> cp_model.LinearExprT | None:
                 terms.append(value)
                 continue
             chosen = model.new_int_var(0, max(table), f"crossed_{name}_{r}")
-            model.add(chosen == value).only_enforce_if(lit)  # type: ignore[arg-type]
-            model.add(chosen == 0).only_enforce_if(~lit)  # type: ignore[operator]
+            model.add(chosen == value).only_enforce_if(lit)
+            model.add(chosen == 0).only_enforce_if(~lit)
             terms.append(chosen)
     if not terms:
         return None
@@ -107,7 +107,7 @@ def moves_expr(v: Variables, current: Mapping[int, Assignment | None]) -> cp_mod
         stay = model.new_bool_var(f"stay_{m.index}")
         for r, lit in v.counts[m.index]:
             if r == copies and lit is not True:
-                model.add_implication(stay, lit)  # type: ignore[arg-type]
+                model.add_implication(stay, lit)
         units = v.units_of(m.index)
         for u, s in zip(units, starts, strict=False):
             model.add(u.start == s).only_enforce_if(stay)

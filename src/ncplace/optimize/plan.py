@@ -53,7 +53,12 @@ class Plan:
     ``gap = (objective - bound) / objective`` (0 when optimal or when the objective is 0). When no
     layout was found, ``layout``, ``score``, ``peak_load`` and ``overlap`` are None and
     ``objective`` and ``gap`` are infinite; a proven infeasible mix has an infinite ``bound``.
-    ``source`` says which method produced the layout (``"cp-sat"`` or ``"baseline:<name>"``).
+    ``source`` says which method produced the layout (``"cp-sat"`` or ``"baseline:<name>"``: a
+    baseline is returned when it beats the solver's layout, and then ``bound`` is a bound over the
+    block model and that baseline together). ``levels`` records every lexicographic level solved
+    (name, value kept, bound, CP-SAT status, seconds); ``load_scale`` is the integer scale of the
+    loads and ``load_exact`` whether it represents them exactly. ``stop_reason`` says what ended
+    the first level (``"optimal"``, ``"time limit"``, ``"infeasible"``, ...).
     """
 
     mix: Mix

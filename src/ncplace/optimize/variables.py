@@ -63,11 +63,6 @@ class Variables:
     def units_of(self, index: int) -> list[Unit]:
         return [u for u in self.units if u.model.index == index]
 
-    def copies(self, index: int) -> cp_model.LinearExprT:
-        """The number of copies of model ``index``: ``sum_r r y_{m,r}``."""
-        return sum(r * lit if not isinstance(lit, bool) else r * int(lit) for r, lit in self.counts[index])
-
-
 
 def bounds(var: cp_model.IntVar) -> tuple[int, int]:
     """The smallest and largest value in the domain of ``var``."""
@@ -93,11 +88,13 @@ def _count_literals(model: cp_model.CpModel, m: ModelData) -> list[tuple[int, Li
     lits: list[tuple[int, Literal]] = [
         (r, model.new_bool_var(f"y_{m.index}_{r}")) for r in m.replicas
     ]
-    model.add_exactly_one([lit for _, lit in lits])  # type: ignore[misc]
+    model.add_exactly_one([lit for _, lit in lits])
     return lits
 
 
-def _start_var(model: cp_model.CpModel, m: ModelData, n: int, size: int, name: str) -> cp_model.IntVar:
+def _start_var(
+    model: cp_model.CpModel, m: ModelData, n: int, size: int, name: str
+) -> cp_model.IntVar:
     if m.start is not None:
         return model.new_int_var(m.start, m.start, name)
     return model.new_int_var(0, max(0, n - size), name)
@@ -114,7 +111,7 @@ def _block_unit(v: Variables, m: ModelData) -> None:
         intervals.append(model.new_fixed_size_interval_var(s, options[0][0], f"b_{m.index}"))
     else:
         end = model.new_int_var(m.min_width, n, f"e_{m.index}")
-        model.add(end == s + sum(size * lit for size, lit in options))  # type: ignore[operator]
+        model.add(end == s + sum(size * lit for size, lit in options))
         for size, lit in options:
             intervals.append(
                 model.new_optional_fixed_size_interval_var(s, size, lit, f"b_{m.index}_{size}")
@@ -140,7 +137,7 @@ def _split_units(v: Variables, m: ModelData) -> None:
         demand: cp_model.LinearExprT = m.demand[0]
     else:
         demand = model.new_int_var(min(m.demand), max(m.demand), f"dem_{m.index}")
-        model.add(demand == sum(d * lit for d, (_, lit) in zip(m.demand, counts, strict=True)))  # type: ignore[operator]
+        model.add(demand == sum(d * lit for d, (_, lit) in zip(m.demand, counts, strict=True)))
     previous: Unit | None = None
     for j in range(m.replicas[-1]):
         present: Literal
@@ -148,7 +145,7 @@ def _split_units(v: Variables, m: ModelData) -> None:
             present = True
         else:
             present = model.new_bool_var(f"p_{m.index}_{j}")
-            model.add(present == sum(lit for r, lit in counts if r > j))  # type: ignore[arg-type]
+            model.add(present == sum(lit for r, lit in counts if r > j))
         if j == 0:
             s = _start_var(model, m, n, k, f"s_{m.index}_{j}")
         else:
@@ -156,14 +153,12 @@ def _split_units(v: Variables, m: ModelData) -> None:
         if present is True:
             interval = model.new_fixed_size_interval_var(s, k, f"c_{m.index}_{j}")
         else:
-            interval = model.new_optional_fixed_size_interval_var(
-                s, k, present, f"c_{m.index}_{j}"
-            )
-            model.add(s == 0).only_enforce_if(~present)  # type: ignore[operator]
+            interval = model.new_optional_fixed_size_interval_var(s, k, present, f"c_{m.index}_{j}")
+            model.add(s == 0).only_enforce_if(~present)
         if previous is not None:
             gap = model.add(s >= previous.start + k)
             if present is not True:
-                gap.only_enforce_if(present)  # type: ignore[arg-type]
+                gap.only_enforce_if(present)
         unit = Unit(
             model=m,
             copy=j,
