@@ -26,7 +26,7 @@ XL = instance("inf1.xlarge")
 EXPECTED_TABLE = """\
 | policy | feasible | peak load | headroom | overlap | max copies/core | idle cores | chip crossings | handles | note |
 | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |
-| multicore | yes | 0.650 | 1.54 | 8 | 3 | 0 | 0 | 3 |  |
+| multicore | yes | 0.650 | 1.54 | 8 | 3 | 0 | 0 | 3 | copies not as the mix asks: a 2 (asks 1), b 4 (asks 2), c 4 (asks 1) |
 | default | yes | 0.750 | 1.33 | 1 | 2 | 0 | 0 | 4 |  |
 | greedy | yes | 0.750 | 1.33 | 1 | 2 | 0 | 0 | 3 |  |
 | group_sizes | n/a | - | - | - | - | - | - | - | group_sizes: one group per copy needs a 2x1 + b 1x2 + c 1x1 = 5 cores but inf1.xlarge has 4; NeuronCore Groups cannot share cores |
@@ -88,7 +88,10 @@ def test_rows_sorted_by_feasibility_headroom_overlap_name(pipelined):
     multicore, default = c.row("multicore").score, c.row("default").score
     assert multicore is not None and default is not None
     assert (multicore.peak_load, default.peak_load) == (pytest.approx(0.4), pytest.approx(0.7))
-    assert c.row("multicore").note == "4 exclusive core(s) shared"
+    assert c.row("multicore").note == (
+        "copies not as the mix asks: p 2 (asks 1), x 4 (asks 1), y 4 (asks 1) and 1 more; "
+        "4 exclusive core(s) shared"
+    )
     assert c.row("default").note == "1 exclusive core(s) shared"
     # greedy: p on nc0-1, then x, y, z on nc2, nc3, nc2: the pipeline's 0.5 is the peak
     greedy = c.row("greedy").score
@@ -280,3 +283,14 @@ def test_an_optimizer_without_a_layout_is_na(small, monkeypatch):
 def test_exports():
     for name in ("POLICIES", "Policy", "compare", "Comparison"):
         assert name in ncplace.__all__ and hasattr(ncplace, name)
+
+
+def test_a_policy_that_changes_copy_counts_says_so():
+    inst = ncplace.Instance(cores=4, cores_per_chip=4)
+    mix = ncplace.Mix(
+        [ncplace.Model("a"), ncplace.Model("b", replicas=2), ncplace.Model("c", replicas=[1, 4])],
+        instance=inst,
+    )
+    table = ncplace.compare(mix, policies=["multicore", "default"], optimizer=False)
+    assert table.row("multicore").note == "copies not as the mix asks: a 4 (asks 1), b 4 (asks 2)"
+    assert table.row("default").note == ""

@@ -1,7 +1,8 @@
 """ncplace: where to put PyTorch models on AWS Inferentia and Trainium NeuronCores.
 
 Emulate the Neuron runtime's documented placement, compare the documented techniques, optimise
-explicit ``neuron_cores_context`` placements with CP-SAT, and generate the code that reproduces them.
+explicit ``neuron_cores_context`` placements with CP-SAT, and generate the code that reproduces
+them.
 """
 
 from .codegen import generate_code, generate_scripts
@@ -33,8 +34,8 @@ __all__ = [
     "Mix",
     "Model",
     "Placement",
-    "Plan",
     "PlacementError",
+    "Plan",
     "Policy",
     "Process",
     "ProcessSpan",

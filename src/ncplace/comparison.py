@@ -17,7 +17,7 @@ from typing import Any
 
 from .errors import ConfigError, Error
 from .layout import Layout
-from .mix import Mix
+from .mix import Mix, Model
 from .policies import POLICIES, describe
 from .score import Score, score
 
@@ -49,6 +49,7 @@ class Row:
     reason: str | None = None
     description: str = ""
     plan: Any = None
+    copies_note: str = ""
 
     @property
     def available(self) -> bool:
@@ -70,6 +71,8 @@ class Row:
             parts.append(self.reason or "no layout")
             return "; ".join(p for p in parts if p)
         s = self.score
+        if self.copies_note:
+            parts.append(self.copies_note)
         if s.exclusive_violations:
             parts.append(f"{s.exclusive_violations} exclusive core(s) shared")
         if s.memory_overflow_gib:
@@ -258,7 +261,40 @@ def _run(name: str, policy: Callable[[Mix], Layout], mix: Mix) -> Row:
         layout = policy(mix)
     except Error as exc:
         return Row(name, None, None, reason=str(exc), description=description)
-    return Row(name, layout, score(layout, mix), description=description)
+    return Row(
+        name,
+        layout,
+        score(layout, mix),
+        description=description,
+        copies_note=copies_note(layout, mix),
+    )
+
+
+def copies_note(layout: Layout, mix: Mix, shown: int = 3) -> str:
+    """Say which models a layout gives a copy count the mix does not allow (``""`` when none).
+
+    A technique such as ``multicore`` replicates every model over every core whatever the mix
+    asks; its lower peak load then comes from copies (and device memory) the user did not plan.
+    """
+    placed = {name: 0 for name in mix.names}
+    for model, _ in layout.copies():
+        if model in placed:
+            placed[model] += 1
+    n = mix.instance.cores
+    off = [
+        f"{m.name} {placed[m.name]} (asks {_asked(m, n)})"
+        for m in mix.models
+        if not m.min_replicas <= placed[m.name] <= m.max_replicas(n)
+    ]
+    if not off:
+        return ""
+    more = f" and {len(off) - shown} more" if len(off) > shown else ""
+    return f"copies not as the mix asks: {', '.join(off[:shown])}{more}"
+
+
+def _asked(model: Model, cores: int) -> str:
+    low, high = model.min_replicas, model.max_replicas(cores)
+    return str(low) if low == high else f"{low}-{high}"
 
 
 def _optimized_row(mix: Mix, time_limit: float, seed: int) -> Row:
