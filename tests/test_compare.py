@@ -294,3 +294,27 @@ def test_a_policy_that_changes_copy_counts_says_so():
     table = ncplace.compare(mix, policies=["multicore", "default"], optimizer=False)
     assert table.row("multicore").note == "copies not as the mix asks: a 4 (asks 1), b 4 (asks 2)"
     assert table.row("default").note == ""
+
+
+def test_equal_headroom_and_overlap_rank_by_chip_crossings():
+    mix = Mix(
+        [Model("a", cores=2), Model("b", cores=2)], ncplace.Instance(cores=8, cores_per_chip=4)
+    )
+    inst = mix.instance
+
+    def fixed(starts: dict[str, int]):
+        def place(m: Mix) -> ncplace.Layout:
+            placements = [
+                ncplace.Placement(name, (tuple(range(s, s + 2)),)) for name, s in starts.items()
+            ]
+            return ncplace.Layout.single_process(inst, placements)
+
+        return place
+
+    table = compare(
+        mix,
+        policies={"a_straddles": fixed({"a": 3, "b": 0}), "z_aligned": fixed({"a": 4, "b": 0})},
+        optimizer=False,
+    )
+    assert table.names == ("z_aligned", "a_straddles")
+    assert [r.score.chip_crossings for r in table] == [0, 1]

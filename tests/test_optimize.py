@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -404,6 +405,7 @@ def test_plan_is_frozen() -> None:
         ({"objective": "speed"}, "objective 'speed'"),
         ({"split_replicas": "yes"}, "split_replicas"),
         ({"current": "layout"}, "current must be a Layout"),
+        ({"progress": 3}, "progress must be a callable"),
     ],
 )
 def test_bad_arguments_raise_config_errors(kwargs: dict[str, object], match: str) -> None:
@@ -448,3 +450,79 @@ def test_torch_neuronx_mix() -> None:
     check(plan, mix)
     assert plan.objective == pytest.approx(1.0)
     assert all(len(p.cores) == 1 for p in plan.layout.placements)  # type: ignore[union-attr]
+
+
+def _progress_mix() -> Mix:
+    """Fourteen models of 1-2 cores with uneven demands on 8 cores: several improving
+    solutions and bound steps before the optimum."""
+    return Mix(
+        [
+            Model(f"m{i}", cores=1 + (i % 3 == 0), rate=7 + 13 * i % 37, throughput=40)
+            for i in range(14)
+        ],
+        instance=Instance(cores=8, cores_per_chip=4),
+    )
+
+
+@pytest.mark.parametrize("objective", ["peak", "overlap"])
+def test_progress_is_monotone_and_ends_at_the_plan(objective: str) -> None:
+    mix = _progress_mix()
+    calls: list[tuple[float, float | None, float | None]] = []
+    plan = optimize(mix, time_limit=2, objective=objective, progress=lambda *a: calls.append(a))
+    check(plan, mix)
+    assert len(calls) >= 2
+    assert calls[-1][1:] == (plan.objective, plan.bound)
+    elapsed = [c[0] for c in calls]
+    assert elapsed == sorted(elapsed) and elapsed[0] >= 0
+    incumbents = [c[1] for c in calls]
+    bounds = [c[2] for c in calls]
+    assert all(x is not None for x in incumbents + bounds)
+    for a, b in itertools.pairwise(incumbents):
+        assert b <= a + 1e-9  # type: ignore[operator]
+    for a, b in itertools.pairwise(bounds):
+        assert b >= a - 1e-9  # type: ignore[operator]
+    assert all(b <= x + 1e-9 for x, b in zip(incumbents, bounds, strict=True))  # type: ignore[operator]
+    if objective == "overlap":
+        assert all(float(x).is_integer() for x in incumbents)  # type: ignore[arg-type]
+
+
+def test_progress_reports_real_units() -> None:
+    # Peak 2.0 is the optimum of 5 unit models on 4 cores, whatever the integer scale.
+    mix = Mix([Model(f"m{i}", rate=3, throughput=3) for i in range(5)], instance=four())
+    calls: list[tuple[float, float | None, float | None]] = []
+    plan = optimize(mix, time_limit=2, progress=lambda *a: calls.append(a))
+    assert plan.status is Status.OPTIMAL
+    assert calls[-1][1:] == (2.0, 2.0)
+    assert all(x is not None and x >= 1.25 for _, x, _ in calls)  # total work / 4 cores
+
+
+def test_progress_of_an_infeasible_mix_ends_without_values() -> None:
+    inst = Instance(cores=4, cores_per_chip=2, chip_memory_gib=8)
+    mix = Mix([Model(n, memory_gib=5) for n in "abc"], instance=inst)
+    calls: list[tuple[float, float | None, float | None]] = []
+    plan = optimize(mix, time_limit=2, progress=lambda *a: calls.append(a))
+    assert plan.status is Status.INFEASIBLE
+    assert calls and calls[-1][1:] == (None, None)
+
+
+def test_progress_callback_errors_propagate() -> None:
+    def fail(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        optimize(_progress_mix(), time_limit=2, progress=fail)
+
+
+def test_cli_progress_shows_the_plan_numbers() -> None:
+    import io
+
+    from ncplace.cli import Progress
+
+    mix = _progress_mix()
+    shown = Progress("solving", 2.0, io.StringIO())  # not a terminal: draws nothing itself
+    assert not shown.active
+    plan = optimize(mix, time_limit=2, progress=shown.update)
+    line = shown.line()
+    assert line.startswith("ncplace: solving: ")
+    assert f"incumbent {plan.objective:.4g}" in line
+    assert line.endswith(f"bound {plan.bound:.4g}")

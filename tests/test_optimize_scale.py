@@ -146,3 +146,45 @@ def test_certificate_holds_on_random_small_mixes(
     assert plan.peak_load == s.peak_load and plan.overlap == s.overlap
     if plan.status is Status.OPTIMAL:
         assert plan.gap == 0.0
+
+
+def test_time_limited_solves_are_reproducible() -> None:
+    """60 models on 64 cores cannot be proven in 0.5 s: the first level is cut by the
+    deterministic budget, and the same mix and seed still give the same plan, run after run."""
+    from ncplace.optimize.budget import DTIME_PER_SECOND
+
+    rng = random.Random(0)
+    mix = Mix(
+        [
+            Model(
+                f"m{i}",
+                cores=rng.choice([1, 1, 2, 2, 3, 4]),
+                rate=rng.randrange(100, 500, 10),
+                throughput=1000,
+            )
+            for i in range(60)
+        ],
+        instance=instance("inf1.24xlarge"),
+    )
+    plans = [optimize(mix, time_limit=0.5, seed=5) for _ in range(3)]
+    if any("not reproducible" in p.stop_reason for p in plans):
+        pytest.skip("machine too slow or loaded: the wall-clock safety limit stopped a solve")
+    first = plans[0]
+    assert first.stop_reason == "time limit (deterministic)"
+    assert first.status is Status.FEASIBLE
+    assert first.layout is not None
+    spent = sum(level.deterministic_time for level in first.levels)
+    assert 0 < spent <= DTIME_PER_SECOND * 0.5 * 1.01
+    for other in plans[1:]:
+        assert other.layout is not None
+        assert other.layout.canonical() == first.layout.canonical()
+        assert (other.objective, other.bound, other.status) == (
+            first.objective,
+            first.bound,
+            first.status,
+        )
+        assert [
+            (lv.name, lv.value, lv.bound, lv.status, lv.deterministic_time) for lv in other.levels
+        ] == [
+            (lv.name, lv.value, lv.bound, lv.status, lv.deterministic_time) for lv in first.levels
+        ]

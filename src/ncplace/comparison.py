@@ -5,7 +5,8 @@ adds a row ``optimized``; every layout is judged by the same pure :func:`~ncplac
 A technique that cannot express the mix keeps its row, marked ``n/a`` with the reason.
 
 Rows are sorted by feasibility (feasible, then infeasible layouts, then ``n/a``), then headroom
-(highest first), then overlap (lowest first), then name, so the first feasible row is the best.
+(highest first), then overlap, then chip crossings (lowest first), then name: the optimizer's own
+priorities, so the first feasible row is the best.
 """
 
 from __future__ import annotations
@@ -85,14 +86,16 @@ class Row:
             parts.append("overloaded (peak load > 1)")
         return "; ".join(p for p in parts if p)
 
-    def sort_key(self) -> tuple[int, float, int, str]:
-        """(feasible 0 / infeasible 1 / n/a 2, -headroom, overlap, name)."""
+    def sort_key(self) -> tuple[int, float, int, int, str]:
+        """(feasible 0 / infeasible 1 / n/a 2, -headroom, overlap, chip crossings, name): the
+        optimizer's own priorities, so a row above another is better by the first that differs."""
         if self.score is None:
-            return (2, 0.0, 0, self.name)
+            return (2, 0.0, 0, 0, self.name)
         return (
             0 if self.score.feasible else 1,
             -self.score.headroom,
             self.score.overlap,
+            self.score.chip_crossings,
             self.name,
         )
 

@@ -11,7 +11,6 @@ it with the numbers.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from .problem import ModelData, Problem
@@ -65,23 +64,23 @@ def _rules_of(m: ModelData) -> set[str]:
 def diagnose(
     problem: Problem,
     infeasible: Callable[[Problem], bool],
-    deadline: float,
+    exhausted: Callable[[], bool],
 ) -> Keep:
     """A small set of models and their rules that is still infeasible (see module doc).
 
-    ``infeasible(p)`` must return True only when ``p`` is proven infeasible. Stops shrinking at
-    ``deadline`` (a ``time.perf_counter()`` value) and returns what it has.
+    ``infeasible(p)`` must return True only when ``p`` is proven infeasible. Stops shrinking as
+    soon as ``exhausted()`` (its time budget, see :class:`.budget.Budget`) and returns what it has.
     """
     keep: Keep = {m.index: _rules_of(m) for m in problem.models}
     for m in reversed(problem.models):
-        if time.perf_counter() >= deadline:
+        if exhausted():
             return keep
         trial = {i: set(r) for i, r in keep.items() if i != m.index}
         if trial and infeasible(problem.reduced(trial)):
             keep = trial
     for i in sorted(keep):
         for rule in sorted(keep[i]):
-            if time.perf_counter() >= deadline:
+            if exhausted():
                 return keep
             trial = {j: set(r) for j, r in keep.items()}
             trial[i].discard(rule)

@@ -34,13 +34,16 @@ class Status(str, Enum):
 
 @dataclass(frozen=True)
 class Level:
-    """One level of the lexicographic solve: its objective, the value kept, and what stopped it."""
+    """One level of the lexicographic solve: its objective, the value kept, and what stopped it
+    (``status``: ``"optimal"``, ``"time limit"``, ...), with its wall time and CP-SAT's
+    deterministic time (see :mod:`.budget`)."""
 
     name: str
     value: float
     bound: float
     status: str
     runtime_s: float
+    deterministic_time: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -57,8 +60,16 @@ class Plan:
     baseline is returned when it beats the solver's layout, and then ``bound`` is a bound over the
     block model and that baseline together). ``levels`` records every lexicographic level solved
     (name, value kept, bound, CP-SAT status, seconds); ``load_scale`` is the integer scale of the
-    loads and ``load_exact`` whether it represents them exactly. ``stop_reason`` says what ended
-    the first level (``"optimal"``, ``"time limit"``, ``"infeasible"``, ...).
+    loads and ``load_exact`` whether it represents them exactly.
+
+    ``stop_reason`` says what ended the first level: ``"optimal"``, ``"infeasible"``, ``"time
+    limit (deterministic)"`` (``workers=1``: the deterministic budget ran out, so the same inputs
+    give this same plan again), ``"time limit (wall clock)"`` (``workers > 1``), ``"time limit
+    (wall-clock safety limit)"``, ``"time limit (no solution)"``, ``"time limit 0"``, ``"model
+    invalid: ..."``; ``"; best baseline ... returned"`` follows when a baseline beat the solver,
+    and ``"; not reproducible: the wall-clock safety limit stopped <what>"`` when a safety limit,
+    not the deterministic budget, ended any solve (a level by name, ``hint``, ``diagnosis`` or
+    ``budget``): only then may the same inputs give another plan.
     """
 
     mix: Mix
@@ -157,6 +168,7 @@ class Plan:
                         "bound": _finite(lv.bound),
                         "status": lv.status,
                         "runtime_s": lv.runtime_s,
+                        "deterministic_time": lv.deterministic_time,
                     }
                     for lv in self.levels
                 ],

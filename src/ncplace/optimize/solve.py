@@ -13,14 +13,25 @@ before every level the hint is completed to every variable by a solve with the h
 fixed (:func:`_complete_hint`), so CP-SAT starts from a full feasible solution instead of a
 cold search.
 
-Time: each level gets a share of what is left, in the ratio 9 : 1 : 0.5 : 0.5 ... (the first
-level is the one the plan reports; it gets 90 % when there is no hint, since then finding any
-layout is the hard part), unused time rolling forward.
+Time (:mod:`.budget`): ``time_limit`` is a budget of nominal seconds. Each level gets a share of
+what is left, in the ratio 9 : 1 : 0.5 : 0.5 ... (the first level is the one the plan reports; it
+gets 90 % when there is no hint, since then finding any layout is the hard part), and what a
+level leaves unused rolls forward. With ``workers=1`` a share is CP-SAT deterministic time
+(``max_deterministic_time``, :data:`.budget.DTIME_PER_SECOND` units per nominal second) and a
+level is charged the deterministic time it used, so every share is the same on every run; each
+solve also has a wall-clock safety limit of :data:`.budget.WALL_FACTOR` times its share plus
+:data:`.budget.WALL_SLACK_S` seconds. With ``workers > 1`` shares are wall-clock seconds.
 
 Determinism: ``workers=1`` (the default) runs CP-SAT's portfolio interleaved on one thread
-(``interleave_search``), which is deterministic: the same mix and seed give the same layout
-whenever the solves end on their own; a solve cut by the clock stops where the machine's speed
-put it. ``workers > 1`` runs the parallel portfolio, faster but not reproducible.
+(``interleave_search``), which is deterministic, and stops it on the deterministic clock: the same
+mix, seed, ``time_limit``, ``current``, options and OR-Tools version give the same layout, bound
+and status on every run and machine, whether the solves end on their own or on the time limit;
+only ``runtime_s``, the levels' ``runtime_s`` and the progress callback's ``elapsed_s`` vary.
+The one exception is a solve stopped by its wall-clock safety limit (a machine several times
+slower than expected, or heavily loaded): ``plan.stop_reason`` then ends with ``"; not
+reproducible: the wall-clock safety limit stopped <levels>"``. The explanation of an infeasible
+mix is reproducible on the same terms. ``workers > 1`` runs the parallel portfolio against the
+wall clock: faster on many cores, not reproducible.
 """
 
 from __future__ import annotations
@@ -37,7 +48,8 @@ from ..errors import ConfigError
 from ..layout import Layout
 from ..mix import Mix
 from ..score import score
-from .baselines import Baseline, best, better, run_baselines
+from .baselines import Baseline, best, better, rank, run_baselines
+from .budget import Budget
 from .constraints import add_rules, peak_bounds
 from .explain import describe, diagnose, precheck
 from .layouts import assignment_of, explicit, layout_from, sort_symmetric
@@ -50,6 +62,7 @@ from .objectives import (
 )
 from .plan import OBJECTIVES, Level, Plan, Status
 from .problem import Problem, build_problem
+from .progress import ProgressCallback, Reporter, read_assignment
 from .variables import Variables, build_variables
 
 ORTOOLS_VERSION = version("ortools")
@@ -58,6 +71,9 @@ LATER_LEVEL_WEIGHT = 0.5
 """Time shares: 9 for the first level, 1 for the second, 0.5 for each later one."""
 HINT_SHARE = 0.2
 DIAGNOSIS_CHECK_S = 1.0
+DIAGNOSIS_SHARE = 0.25
+"""Explaining an infeasible mix: at most ``DIAGNOSIS_CHECK_S`` nominal seconds per check, and in
+all what the solve left unused or ``DIAGNOSIS_SHARE * time_limit``, whichever is more."""
 
 
 @dataclass
@@ -74,9 +90,10 @@ def _build(problem: Problem, skip_symmetry: set[int] | None = None) -> _Built:
     return _Built(model, v, peak)
 
 
-def _solver(budget: float, seed: int, workers: int) -> cp_model.CpSolver:
+def _solver(budget: Budget, share: float, seed: int, workers: int) -> cp_model.CpSolver:
+    """A solver limited to ``share`` nominal seconds of ``budget`` (see :mod:`.budget`)."""
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.0, budget)
+    budget.set_limits(solver, share)
     solver.parameters.num_workers = workers
     solver.parameters.random_seed = seed
     if workers == 1:
@@ -84,18 +101,6 @@ def _solver(budget: float, seed: int, workers: int) -> cp_model.CpSolver:
         # better at improving a hinted solution than the lone default search.
         solver.parameters.interleave_search = True
     return solver
-
-
-def _assignment(solver: cp_model.CpSolver, v: Variables) -> dict[int, Assignment]:
-    out: dict[int, Assignment] = {}
-    for m in v.problem.models:
-        copies = next(r for r, lit in v.counts[m.index] if lit is True or solver.boolean_value(lit))
-        units = v.units_of(m.index)
-        starts = tuple(
-            int(solver.value(u.start)) for u in units[: (copies if v.problem.split else 1)]
-        )
-        out[m.index] = (copies, starts)
-    return out
 
 
 def _hint(built: _Built, assignment: dict[int, Assignment]) -> None:
@@ -120,16 +125,17 @@ def _hint_all(model: cp_model.CpModel, values: list[int]) -> None:
         hint.values.append(int(value))
 
 
-def _complete_hint(model: cp_model.CpModel, budget: float, seed: int) -> bool:
+def _complete_hint(model: cp_model.CpModel, budget: Budget, share: float, seed: int) -> bool:
     """Extend a partial hint to every variable: solve with the hinted variables fixed (pure
     propagation, milliseconds) and hint the whole solution. Without it CP-SAT's hint search may
     stall on the auxiliary per-core variables and fall back to a cold search. Returns False
     (leaving the hint as it was) when the hint cannot be completed."""
     if not len(model.proto.solution_hint.vars):
         return False
-    solver = _solver(budget, seed, 1)
+    solver = _solver(budget, share, seed, 1)
     solver.parameters.fix_variables_to_their_hinted_value = True
     status = solver.solve(model)
+    budget.charge(solver, status, "hint")
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return False
     _hint_all(model, list(solver.response_proto.solution))
@@ -219,19 +225,32 @@ def optimize(
     current: Layout | None = None,
     objective: str = "peak",
     split_replicas: bool = False,
+    progress: ProgressCallback | None = None,
 ) -> Plan:
     """Find explicit placements for ``mix`` that minimise the peak core load (then overlap, chip
     crossings, moves from ``current``, and the highest used core), with a proven bound.
 
     ``objective="overlap"`` puts overlap first and peak load second. ``split_replicas=True`` lets
     each copy sit apart (one handle per copy). ``workers`` defaults to 1, which with ``seed`` makes
-    the search deterministic: the same mix and seed give the same layout whenever the search ends
-    before the time limit. The plan is never worse, on the first two objectives, than the best
-    feasible baseline policy. See :mod:`ncplace.optimize` for the model.
+    the result reproducible even when the time limit cuts the search: ``time_limit`` is then spent
+    on CP-SAT's deterministic clock (about ``time_limit`` wall seconds on large mixes, less on
+    small ones, at most ``3 time_limit`` plus about a second per level before a wall-clock safety
+    limit stops it; see :mod:`.solve` and :mod:`.budget` for exactly what is reproducible).
+    ``workers > 1`` runs a parallel search on the wall clock, not reproducible.
+    ``progress(elapsed_s, incumbent, bound)`` is called with the first objective's incumbent and
+    bound during the first level and once at the end with the plan's (:mod:`.progress`). The plan
+    is never worse, on the first two objectives, than the best feasible baseline policy. See
+    :mod:`ncplace.optimize` for the model.
     """
     _validate(mix, time_limit, seed, workers, current, objective, split_replicas)
+    if progress is not None and not callable(progress):
+        raise ConfigError(
+            f"optimize: progress must be a callable (elapsed_s, incumbent, bound) or None, got "
+            f"{type(progress).__name__}"
+        )
     start = time.perf_counter()
-    deadline = start + float(time_limit)
+    n_workers = workers or 1
+    budget = Budget(float(time_limit), deterministic=n_workers == 1, start=start)
     problem = build_problem(mix, split_replicas)
     baselines = run_baselines(mix)
     top = best(baselines, objective)
@@ -247,9 +266,14 @@ def optimize(
 
     reason = precheck(problem)
     if reason is not None:
-        return _finish(
+        plan = _finish(
             problem, None, top, Status.INFEASIBLE, math.inf, "infeasible", reason, (), start, common
         )
+        if progress is not None:
+            Reporter(progress, start, problem, objective, math.inf, math.inf, None).end(
+                plan.objective, plan.bound
+            )
+        return plan
 
     current_of = _current_assignment(current, problem)
     built = _build(problem, skip_symmetry=set(current_of) if current is not None else None)
@@ -267,24 +291,32 @@ def optimize(
     assignment: dict[int, Assignment] | None = None
     first_status = Status.UNKNOWN
     first_bound = _trivial_bound(built, problem, objective)
+    reporter = Reporter(
+        progress,
+        start,
+        problem,
+        objective,
+        rank(top.score, objective)[0] if top is not None else math.inf,
+        first_bound,
+        universal_bound(mix) if objective == "peak" else None,
+    )
+    reporter.begin()
     stop = "time limit 0" if time_limit == 0 else "time limit (no solution)"
-    n_workers = workers or 1
     for i, spec in enumerate(levels):
         now = time.perf_counter()
-        budget = max(0.0, deadline - now) * weights[i] / sum(weights[i:])
-        if i == 0 and budget <= 0:
+        if i == 0 and budget.share(weights[i:]) <= 0:
             break
         expr = spec.make()
         if expr is None:
             continue
         built.model.minimize(expr)
-        _complete_hint(built.model, HINT_SHARE * budget, seed)
-        solver = _solver(
-            max(0.0, deadline - time.perf_counter()) * weights[i] / sum(weights[i:]),
-            seed,
-            n_workers,
-        )
-        status = solver.solve(built.model)
+        _complete_hint(built.model, budget, HINT_SHARE * budget.share(weights[i:]), seed)
+        solver = _solver(budget, budget.share(weights[i:]), seed, n_workers)
+        watch = reporter.attach(solver, built.vars, spec.scale) if i == 0 else None
+        status = solver.solve(built.model, watch)
+        if i == 0:
+            reporter.detach()
+        cut = budget.charge(solver, status, spec.name)
         found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
         value = solver.objective_value if found else math.inf
         bound = solver.best_objective_bound if status != cp_model.INFEASIBLE else math.inf
@@ -295,10 +327,11 @@ def optimize(
                 bound / spec.scale,
                 _status_text(status),
                 time.perf_counter() - now,
+                solver.response_proto.deterministic_time,
             )
         )
         if i == 0:
-            stop = _status_text(status)
+            stop = _stop_text(status, budget, cut)
             if status == cp_model.MODEL_INVALID:
                 stop += ": " + built.model.validate()
             if status == cp_model.OPTIMAL:
@@ -315,29 +348,53 @@ def optimize(
                 break
         if not found:
             continue
-        assignment = _assignment(solver, built.vars)
+        assignment = read_assignment(solver, built.vars)
         built.model.add(expr <= round(value))
         _hint_all(built.model, list(solver.response_proto.solution))
 
     explanation = None
     if first_status == Status.INFEASIBLE:
-        diag_deadline = max(deadline, time.perf_counter() + 0.25 * time_limit)
-        keep = diagnose(problem, lambda p: _infeasible(p, seed, diag_deadline), diag_deadline)
+        diag = Budget(max(budget.left(), DIAGNOSIS_SHARE * time_limit), budget.deterministic)
+        keep = diagnose(problem, lambda p: _infeasible(p, seed, diag), diag.exhausted)
         explanation = describe(problem, keep)
+    stop += _not_reproducible(budget)
     layout = None if assignment is None else layout_from(problem, assignment)
-    return _finish(
+    plan = _finish(
         problem, layout, top, first_status, first_bound, stop, explanation, records, start, common
     )
+    reporter.end(plan.objective, plan.bound)
+    return plan
 
 
-def _infeasible(problem: Problem, seed: int, deadline: float) -> bool:
+def _infeasible(problem: Problem, seed: int, budget: Budget) -> bool:
     if precheck(problem) is not None:
         return True
-    built = _build(problem)
-    budget = min(DIAGNOSIS_CHECK_S, deadline - time.perf_counter())
-    if budget <= 0:
+    if budget.exhausted():
         return False
-    return _solver(budget, seed, 1).solve(built.model) == cp_model.INFEASIBLE
+    built = _build(problem)
+    solver = _solver(budget, min(DIAGNOSIS_CHECK_S, budget.left()), seed, 1)
+    status = solver.solve(built.model)
+    budget.charge(solver, status, "diagnosis")
+    return status == cp_model.INFEASIBLE
+
+
+def _stop_text(status: object, budget: Budget, cut: bool) -> str:
+    """What ended the first level (see :attr:`.plan.Plan.stop_reason`)."""
+    text = _status_text(status)
+    if status == cp_model.FEASIBLE:
+        if cut:
+            text += " (wall-clock safety limit)"
+        else:
+            text += " (deterministic)" if budget.deterministic else " (wall clock)"
+    return text
+
+
+def _not_reproducible(budget: Budget) -> str:
+    if not budget.wall_cuts:
+        return ""
+    return "; not reproducible: the wall-clock safety limit stopped " + ", ".join(
+        dict.fromkeys(budget.wall_cuts)
+    )
 
 
 def _to_real(bound: float, spec: _LevelSpec) -> float:

@@ -1,0 +1,106 @@
+"""Time budgets: a deterministic clock by default, the wall clock for parallel search.
+
+CP-SAT stops a search on either of two clocks: wall time (``max_time_in_seconds``), which
+depends on the machine and its load, or *deterministic time* (``max_deterministic_time``), a count
+of work units that CP-SAT advances identically on every run of the same model with the same
+parameters. With one worker and ``interleave_search`` (see :func:`.solve._solver`) the search
+itself is deterministic, so a solve cut by the deterministic clock ends at the same point, with
+the same solution, on every run and every machine.
+
+:class:`Budget` (``deterministic=True``, the default ``workers=1``) spends ``time_limit``
+*nominal seconds*: a solve given a share of ``t`` nominal seconds gets
+``max_deterministic_time = DTIME_PER_SECOND * t`` and is charged the deterministic time it
+reports, divided by ``DTIME_PER_SECOND``: what one level leaves unused rolls forward to the next
+by a deterministic amount. Every budget decision is then a function of the mix, the seed and
+``time_limit`` alone. A wall-clock safety limit ``WALL_FACTOR * t + WALL_SLACK_S`` seconds is set
+on every solve as well, so that a slow or overloaded machine still stops; a solve ended by it is
+recorded (:attr:`Budget.wall_cuts`) and the plan's ``stop_reason`` says the result is not
+reproducible.
+
+``DTIME_PER_SECOND``: measured with this solver (OR-Tools 9.15, one worker, interleaved
+portfolio) on the benchmark generator's mixes, one deterministic unit took 1.2 to 7 CPU seconds
+(about 1.2-2.5 s on 16-core mixes of 20-40 models, 5-7 s on 64-core mixes of 60-300 models,
+where large-neighbourhood search spends wall time that CP-SAT does not count). ``0.2`` units per
+nominal second makes the big time-limited solves last about ``time_limit`` on an idle machine,
+and smaller ones (which mostly end on their own, proven) about a third to two thirds of it.
+
+``deterministic=False`` (``workers > 1``, CP-SAT's parallel portfolio, not reproducible anyway):
+plain wall-clock shares of what is left of ``time_limit``, as the search itself is not
+deterministic.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from ortools.sat.python import cp_model
+
+DTIME_PER_SECOND = 0.2
+"""CP-SAT deterministic time units per nominal second of ``time_limit`` (see the module doc)."""
+
+WALL_FACTOR = 3.0
+WALL_SLACK_S = 0.5
+"""The wall-clock safety limit of a solve given ``t`` nominal seconds:
+``WALL_FACTOR * t + WALL_SLACK_S`` seconds."""
+
+
+@dataclass
+class Budget:
+    """``total`` nominal seconds to share between solves (see the module doc)."""
+
+    total: float
+    deterministic: bool
+    start: float = field(default_factory=time.perf_counter)
+    spent: float = 0.0
+    wall_cuts: list[str] = field(default_factory=list)
+
+    def left(self) -> float:
+        """Nominal seconds not yet spent (deterministic), or wall seconds left (parallel)."""
+        if self.deterministic:
+            return max(0.0, self.total - self.spent)
+        return max(0.0, self.total - (time.perf_counter() - self.start))
+
+    def exhausted(self) -> bool:
+        """True when nothing is left, or (deterministic) when the wall-clock safety limit of the
+        whole budget, ``WALL_FACTOR * total + WALL_SLACK_S`` seconds, has passed (recorded in
+        :attr:`wall_cuts`): for loops of many short solves, whose Python-side work CP-SAT's
+        deterministic clock does not see."""
+        if self.left() <= 0:
+            return True
+        if self.deterministic:
+            wall = time.perf_counter() - self.start
+            if wall > WALL_FACTOR * self.total + WALL_SLACK_S:
+                self.wall_cuts.append("budget")
+                return True
+        return False
+
+    def share(self, weights: list[float]) -> float:
+        """``left() * weights[0] / sum(weights)``: the next solve's share."""
+        total = sum(weights)
+        return self.left() * weights[0] / total if total > 0 else 0.0
+
+    def set_limits(self, solver: cp_model.CpSolver, share: float) -> None:
+        """Limit ``solver`` to ``share`` nominal seconds (see the module doc)."""
+        share = max(0.0, share)
+        if self.deterministic:
+            solver.parameters.max_deterministic_time = DTIME_PER_SECOND * share
+            solver.parameters.max_time_in_seconds = WALL_FACTOR * share + WALL_SLACK_S
+        else:
+            solver.parameters.max_time_in_seconds = share
+
+    def charge(self, solver: cp_model.CpSolver, status: object, what: str) -> bool:
+        """Charge the solve that just ended to the budget; True (and ``what`` recorded in
+        :attr:`wall_cuts`) when the wall-clock safety limit, not the deterministic one, ended it
+        before it finished."""
+        if not self.deterministic:
+            return False
+        response = solver.response_proto
+        self.spent += response.deterministic_time / DTIME_PER_SECOND
+        limit = solver.parameters.max_deterministic_time
+        cut = status in (cp_model.FEASIBLE, cp_model.UNKNOWN) and (
+            response.deterministic_time < limit * (1 - 1e-9)
+        )
+        if cut:
+            self.wall_cuts.append(what)
+        return cut
