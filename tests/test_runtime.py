@@ -790,3 +790,17 @@ def test_group_loads_start_at_group_i_mod_g(sizes: list[int], ks: list[int]) -> 
 def test_neuronx_groups_come_before_round_robin() -> None:
     p = rt8("torch-neuronx").start_process({"NEURONCORE_GROUP_SIZES": "1,2"})
     assert [p.load(f"m{i}").replicas for i in range(3)] == [((0,),), ((1,),), ((0,),)]
+
+
+def test_unload_frees_copy_counts_for_later_default_loads():
+    rt = Runtime(Instance(cores=4, cores_per_chip=4))
+    p = rt.start_process()
+    a = p.load("a", cores=2)
+    p.load("b", cores=2)
+    assert p.copy_counts() == (1, 1, 1, 1)
+    p.unload(a)
+    assert p.copy_counts() == (0, 0, 1, 1)
+    assert [m.name for m in p.loaded] == ["b"]
+    assert p.load("c", cores=1).replicas == ((0,),)
+    with pytest.raises(PlacementError, match="model 'a' is not loaded in this process"):
+        p.unload(a)

@@ -119,19 +119,6 @@ def match_model(path: str, mix: Mix, loads: Mapping[str, int] | None = None) -> 
     )
 
 
-def _unload(process: Process, loaded: Loaded) -> None:
-    """Remove ``loaded`` from ``process`` and release its copies' counts (runtime unload)."""
-    for i, item in enumerate(process.loaded):
-        if item is loaded:
-            del process.loaded[i]
-            break
-    else:
-        raise Error(f"model {loaded.name!r} is not loaded in this process")
-    for copy in loaded.replicas:
-        for c in copy:
-            process._copies[process.cores.index(c)] -= 1
-
-
 class _Session:
     """One script run: its private environment, stand-in modules and lazily started process."""
 
@@ -186,13 +173,13 @@ class _Session:
 
     def set_neuron_cores(self, module: object, start_nc: int = -1, nc_count: int = -1) -> None:
         process, handle = self._handle(module, "set_neuron_cores")
-        _unload(process, handle._loaded)
+        process.unload(handle._loaded)
         with process.neuron_cores_context(start_nc, nc_count):
             handle._loaded = process.load(handle.model, cores=self.replay.mix[handle.model].cores)
 
     def set_multicore(self, module: object) -> None:
         process, handle = self._handle(module, "set_multicore")
-        _unload(process, handle._loaded)
+        process.unload(handle._loaded)
         with process.multicore_context():
             handle._loaded = process.load(handle.model, cores=self.replay.mix[handle.model].cores)
 

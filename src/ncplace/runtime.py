@@ -305,6 +305,21 @@ class Process:
         self.loaded.append(loaded)
         return loaded
 
+    def unload(self, loaded: Loaded) -> None:
+        """Unload ``loaded`` (as ``set_neuron_cores`` / ``set_multicore`` do before reloading):
+        its copies leave the process's copy counts, so later default placements see the cores
+        as less used. Group turns and round-robin positions are not given back."""
+        self._check_live()
+        for i, item in enumerate(self.loaded):
+            if item is loaded:
+                del self.loaded[i]
+                break
+        else:
+            raise PlacementError(f"model {loaded.name!r} is not loaded in this process")
+        for copy in loaded.replicas:
+            for c in copy:
+                self._copies[self.cores.index(c)] -= 1
+
     def _starts(self, name: str, k: int) -> list[int]:
         """Relative start index of each copy of a ``k``-core load."""
         n = len(self.cores)
