@@ -526,3 +526,19 @@ def test_cli_progress_shows_the_plan_numbers() -> None:
     assert line.startswith("ncplace: solving: ")
     assert f"incumbent {plan.objective:.4g}" in line
     assert line.endswith(f"bound {plan.bound:.4g}")
+
+
+def test_packing_bound_proves_two_big_models_share_a_core() -> None:
+    # Five models of 0.6 on four cores: the energy bound is 0.75, but two of them must share a
+    # core (no two fit under 1.2 otherwise), which the bin-packing bound sees before any search.
+    from ncplace.optimize.packing import packing_bound
+    from ncplace.optimize.problem import build_problem
+
+    mix = Mix([Model(f"m{i}", rate=3, throughput=5) for i in range(5)], instance=four())
+    problem = build_problem(mix, False)
+    scale = problem.load_scale
+    assert packing_bound(problem, round(0.6 * scale), round(3 * scale)) == round(1.2 * scale)
+    plan = optimize(mix, time_limit=0.05)
+    check(plan, mix)
+    assert plan.status is Status.OPTIMAL
+    assert plan.objective == pytest.approx(1.2) and plan.bound == pytest.approx(1.2)

@@ -253,3 +253,31 @@ def test_every_level_matches_brute_force(seed: int) -> None:
     s = score(plan.layout, mix)
     high = max(c for _, copy in plan.layout.copies() for c in copy) + 1
     assert (round(s.peak_load, 9), s.overlap, s.chip_crossings, high) == expected
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_packing_bound_never_exceeds_the_brute_force_optimum(split: bool) -> None:
+    """The bin-packing bound holds for every layout of the model, block or split."""
+    from ncplace.optimize.packing import packing_bound
+    from ncplace.optimize.problem import build_problem
+
+    raised = 0
+    for seed in range(60):
+        mix = tiny_mix(seed)
+        options = [
+            (_split_options if split else _block_options)(mix, i) for i in range(len(mix.models))
+        ]
+        peaks = [v[0] for c in itertools.product(*options) if (v := _evaluate(mix, c))]
+        if not peaks:
+            continue
+        problem = build_problem(mix, split)
+        single = max(min(m.demand) for m in problem.models)
+        energy = sum(
+            min(r * m.cores * d for r, d in zip(m.replicas, m.demand, strict=True))
+            for m in problem.models
+        )
+        lo = max(single, -(-energy // problem.cores))
+        bound = packing_bound(problem, lo, sum(max(m.demand) for m in problem.models))
+        assert bound / problem.load_scale <= min(peaks) + TOL, seed
+        raised += bound > lo
+    assert raised >= 5  # above the single-copy and energy bounds on several mixes

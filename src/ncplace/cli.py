@@ -224,8 +224,9 @@ class Progress:
     """Progress of a solve on a terminal: elapsed time, and incumbent and bound when known.
 
     Active only when ``stream`` is a terminal; a daemon thread redraws one line every 0.2 s and
-    :meth:`close` erases it. :meth:`update` is the callback handed to the optimizer when it
-    accepts one (``progress=`` keyword: ``(elapsed_s, incumbent, bound)``).
+    :meth:`close` erases it. :meth:`update` is the ``progress=(elapsed_s, incumbent, bound)``
+    callback of :func:`ncplace.optimize` (see :mod:`ncplace.optimize.progress`): it keeps the last
+    incumbent and bound, in the plan's units, which :meth:`line` shows beside the elapsed time.
     """
 
     def __init__(self, label: str, time_limit: float | None, stream: TextIO | None = None) -> None:

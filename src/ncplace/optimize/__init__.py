@@ -49,6 +49,32 @@ reasoning. A boolean start-assignment model (``x_{m,s}``, the HiGHS benchmark's)
 ``O(models x cores)`` literals and ``O(cores)`` long linear rows; tried here as an alternative it
 found worse layouts and weaker bounds in the same time, and per-(unit, core) coverage literals for
 memory and overlap made presolve alone take seconds on 300 models.
+
+What was measured for speed (``benchmarks.generator`` ``scale`` mixes, one worker, 2 cores shared
+with another benchmark run, ``time_limit=10`` on inf1.6xlarge and 30 on inf1.24xlarge):
+
+- Kept: the bin-packing bound of :mod:`.packing` (dual feasible functions). On 16 models / 16
+  cores it lifts the bound from the energy bound 0.70 to 0.740-0.786 (seeds 0-4): two plans end
+  with gap 5.5 % and 2.0 % instead of 11.6 % and 7.7 %, the search being unchanged. It costs
+  under 5 ms on 300 models. On 20-40 models it adds nothing: their items are small.
+- Kept: budgets in deterministic time (:mod:`.budget`), for reproducibility, and a cap on the
+  tie-break levels' time (:func:`.solve._share`): a 16-model mix whose peak is proven in 0.03 s
+  returned in 8.2 s (its chip-crossings level ran out the clock), now in 1.1 s.
+- Tried, no gain: ``linearization_level=2`` and the ``lb_tree_search``, ``objective_lb_search``,
+  ``objective_shaving`` and ``probing`` subsolvers (the interleaved one-thread portfolio ignores
+  ``extra_subsolvers``: identical runs); the cumulative overload checker and timetable
+  edge-finding (same wall time, 15 mixes of 20-40 models: better incumbent on 6, worse on 7,
+  bound unchanged); channelling the starts to ``x_{m,s}`` literals with per-core linear load rows
+  (worse incumbents in the same deterministic time: 0.7805 vs 0.746, 0.741 vs 0.7145, ...).
+- Issue 4's targets. inf1.6xlarge, 10 models: proven optimal in a median 0.07 s (0.03-0.36 s);
+  16 models: 2 of 5 proven (1.1 s, 2.0 s); 20, 30 and 40 models: none proven, gaps 0.64-3.97 %,
+  0.74-0.91 %, 0.40-1.13 % after a median 4.8, 7.4 and 8.0 s (the wall-clock budget before gave
+  0.64-3.97 %, 0.64-1.62 %, 0.51-0.78 % in 7.4-10 s). Their bound stays at the energy bound
+  (exclusive cores removed), and HiGHS finds no better layouts; a 30 s two-worker CP-SAT run asked
+  for a layout at most 0.0005-0.001 above that bound (20 models, seeds 0 and 3; 40 models, seed
+  4) neither found one nor proved there is none. So "proven optimal, median under 1 s" is not met
+  beyond about 16 models. inf1.24xlarge, 300 models: gap 0.77 / 0.94 / 0.70 % (seeds 0-2) in
+  32 / 23 / 20 s: the 1 % target is met.
 """
 
 from .plan import Level, Plan, Status

@@ -5,24 +5,26 @@ depends on the machine and its load, or *deterministic time* (``max_deterministi
 of work units that CP-SAT advances identically on every run of the same model with the same
 parameters. With one worker and ``interleave_search`` (see :func:`.solve._solver`) the search
 itself is deterministic, so a solve cut by the deterministic clock ends at the same point, with
-the same solution, on every run and every machine.
+the same solution, on every run (CP-SAT counts work, not time: the same OR-Tools build on another
+machine gives the same too, barring floating-point differences between CPUs in its LP).
 
 :class:`Budget` (``deterministic=True``, the default ``workers=1``) spends ``time_limit``
 *nominal seconds*: a solve given a share of ``t`` nominal seconds gets
-``max_deterministic_time = DTIME_PER_SECOND * t`` and is charged the deterministic time it
-reports, divided by ``DTIME_PER_SECOND``: what one level leaves unused rolls forward to the next
-by a deterministic amount. Every budget decision is then a function of the mix, the seed and
-``time_limit`` alone. A wall-clock safety limit ``WALL_FACTOR * t + WALL_SLACK_S`` seconds is set
-on every solve as well, so that a slow or overloaded machine still stops; a solve ended by it is
-recorded (:attr:`Budget.wall_cuts`) and the plan's ``stop_reason`` says the result is not
-reproducible.
+``max_deterministic_time = rate * t`` and is charged the deterministic time it reports, divided
+by ``rate`` (:func:`dtime_rate`, a function of the instance's core count only): what one level
+leaves unused rolls forward to the next by a deterministic amount. Every budget decision is then
+a function of the mix, the seed and ``time_limit`` alone. A wall-clock safety limit of
+``WALL_FACTOR * t + WALL_SLACK_S`` seconds is set on every solve as well, so that a slow or
+overloaded machine still stops; a solve ended by it is recorded (:attr:`Budget.wall_cuts`) and
+the plan's ``stop_reason`` says the result is not reproducible.
 
-``DTIME_PER_SECOND``: measured with this solver (OR-Tools 9.15, one worker, interleaved
-portfolio) on the benchmark generator's mixes, one deterministic unit took 1.2 to 7 CPU seconds
-(about 1.2-2.5 s on 16-core mixes of 20-40 models, 5-7 s on 64-core mixes of 60-300 models,
-where large-neighbourhood search spends wall time that CP-SAT does not count). ``0.2`` units per
-nominal second makes the big time-limited solves last about ``time_limit`` on an idle machine,
-and smaller ones (which mostly end on their own, proven) about a third to two thirds of it.
+The rate: measured with this solver (OR-Tools 9.15, one worker, interleaved portfolio) on the
+benchmark generator's mixes, one deterministic unit took 1.2 to 3.2 CPU seconds on 16-core mixes
+of 16-40 models (0.3-0.86 units per second) and 5-7 s on 64-core mixes of 60-300 models
+(0.15-0.2 units per second: large-neighbourhood search there spends time that CP-SAT does not
+count). :data:`DTIME_PER_SECOND` ``= 0.2`` for more than :data:`SMALL_CORES` cores and
+:data:`SMALL_DTIME_PER_SECOND` ``= 0.4`` up to it make time-limited solves last roughly
+``time_limit`` (0.5 to 1.3 times it) on an idle machine; solves that end on their own take less.
 
 ``deterministic=False`` (``workers > 1``, CP-SAT's parallel portfolio, not reproducible anyway):
 plain wall-clock shares of what is left of ``time_limit``, as the search itself is not
@@ -39,6 +41,16 @@ from ortools.sat.python import cp_model
 DTIME_PER_SECOND = 0.2
 """CP-SAT deterministic time units per nominal second of ``time_limit`` (see the module doc)."""
 
+SMALL_CORES = 16
+SMALL_DTIME_PER_SECOND = 0.4
+"""The rate on instances of at most ``SMALL_CORES`` cores."""
+
+
+def dtime_rate(cores: int) -> float:
+    """Deterministic time units per nominal second on an instance of ``cores`` cores."""
+    return SMALL_DTIME_PER_SECOND if cores <= SMALL_CORES else DTIME_PER_SECOND
+
+
 WALL_FACTOR = 3.0
 WALL_SLACK_S = 0.5
 """The wall-clock safety limit of a solve given ``t`` nominal seconds:
@@ -52,8 +64,15 @@ class Budget:
     total: float
     deterministic: bool
     start: float = field(default_factory=time.perf_counter)
+    rate: float = DTIME_PER_SECOND
     spent: float = 0.0
     wall_cuts: list[str] = field(default_factory=list)
+
+    def used(self) -> float:
+        """Nominal seconds spent (deterministic), or wall seconds since the start (parallel)."""
+        if self.deterministic:
+            return self.spent
+        return time.perf_counter() - self.start
 
     def left(self) -> float:
         """Nominal seconds not yet spent (deterministic), or wall seconds left (parallel)."""
@@ -84,7 +103,7 @@ class Budget:
         """Limit ``solver`` to ``share`` nominal seconds (see the module doc)."""
         share = max(0.0, share)
         if self.deterministic:
-            solver.parameters.max_deterministic_time = DTIME_PER_SECOND * share
+            solver.parameters.max_deterministic_time = self.rate * share
             solver.parameters.max_time_in_seconds = WALL_FACTOR * share + WALL_SLACK_S
         else:
             solver.parameters.max_time_in_seconds = share
@@ -96,7 +115,7 @@ class Budget:
         if not self.deterministic:
             return False
         response = solver.response_proto
-        self.spent += response.deterministic_time / DTIME_PER_SECOND
+        self.spent += response.deterministic_time / self.rate
         limit = solver.parameters.max_deterministic_time
         cut = status in (cp_model.FEASIBLE, cp_model.UNKNOWN) and (
             response.deterministic_time < limit * (1 - 1e-9)

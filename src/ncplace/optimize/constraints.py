@@ -4,7 +4,8 @@ Notation: ``N`` cores, chips of ``P`` cores holding ``M`` (scaled) memory, ``D_{
 per-core load of a copy of ``m`` when it has ``r`` copies, ``L`` the peak-load variable.
 
 - Peak: ``Cumulative(intervals, D, L)``: at every core the loads of the intervals covering it sum
-  to at most ``L``. Redundant linear cuts help the LP relaxation and the bound:
+  to at most ``L``; ``L``'s lower bound includes the bin-packing bound of :mod:`.packing`.
+  Redundant linear cuts help the LP relaxation and the bound:
   ``L >= sum_r D_{m,r} y_{m,r}`` for each model, and the energy cut
   ``N L >= sum_m sum_r r k_m D_{m,r} y_{m,r}`` (total load is spread over at most ``N`` cores;
   over ``N - W`` cores for the non-exclusive models when the exclusive ones take a fixed ``W``).
@@ -30,12 +31,14 @@ from collections import defaultdict
 
 from ortools.sat.python import cp_model
 
+from .packing import packing_bound
 from .problem import ModelData
 from .variables import Unit, Variables
 
 
 def peak_bounds(v: Variables) -> tuple[int, int]:
-    """Integer bounds on the peak valid for every layout: per-model loads and energy."""
+    """Integer bounds on the peak valid for every layout: per-model loads, energy, and the
+    bin-packing bound of :mod:`.packing`."""
     p = v.problem
     if not p.models:
         return 0, 0
@@ -44,8 +47,8 @@ def peak_bounds(v: Variables) -> tuple[int, int]:
         min(r * m.cores * d for r, d in zip(m.replicas, m.demand, strict=True)) for m in p.models
     )
     lo = max(single, math.ceil(energy / p.cores))
-    hi = sum(max(m.demand) for m in p.models)
-    return lo, max(lo, hi)
+    hi = max(lo, sum(max(m.demand) for m in p.models))
+    return packing_bound(p, lo, hi), hi
 
 
 def add_peak(v: Variables) -> cp_model.IntVar:
