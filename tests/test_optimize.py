@@ -542,3 +542,74 @@ def test_packing_bound_proves_two_big_models_share_a_core() -> None:
     check(plan, mix)
     assert plan.status is Status.OPTIMAL
     assert plan.objective == pytest.approx(1.2) and plan.bound == pytest.approx(1.2)
+
+
+def test_block_infeasible_mix_suggests_copies_apart():
+    inst = ncplace.Instance(cores=5, cores_per_chip=1)
+    mix = ncplace.Mix(
+        [
+            ncplace.Model("e", start=2, exclusive=True),
+            ncplace.Model("a", cores=2, replicas=2, rate=1, throughput=2),
+        ],
+        instance=inst,
+    )
+    plan = ncplace.optimize(mix, time_limit=2)
+    assert plan.status == ncplace.Status.INFEASIBLE and plan.layout is None
+    assert plan.explanation.endswith(
+        "copies placed apart may fit: try split_replicas=True (--split-replicas)"
+    )
+    apart = ncplace.optimize(mix, time_limit=2, split_replicas=True)
+    assert apart.status == ncplace.Status.OPTIMAL
+    assert ncplace.score(apart.layout, mix).peak_load == pytest.approx(apart.objective, abs=1e-6)
+    assert apart.objective == pytest.approx(1.0)
+
+
+def _finish_with_baseline(mix, status, block_bound, baseline_layout):
+    from ncplace.optimize.baselines import Baseline
+    from ncplace.optimize.problem import build_problem
+    from ncplace.optimize.solve import _finish
+
+    problem = build_problem(mix, False)
+    common = {
+        "mix": mix,
+        "objective_name": "peak",
+        "ortools_version": "test",
+        "seed": 0,
+        "split_replicas": False,
+        "load_scale": problem.load_scale,
+        "load_exact": problem.load_exact,
+    }
+    top = Baseline("by-hand", baseline_layout, ncplace.score(baseline_layout, mix))
+    return _finish(problem, None, top, status, block_bound, "optimal", None, (), 0.0, common)
+
+
+def test_a_baseline_returned_for_a_later_level_keeps_a_proven_first_level():
+    inst = ncplace.Instance(cores=4, cores_per_chip=4)
+    mix = ncplace.Mix(
+        [ncplace.Model("a", rate=3, throughput=4), ncplace.Model("b", rate=1, throughput=4)],
+        instance=inst,
+    )
+    layout = ncplace.Layout.single_process(
+        inst, [ncplace.Placement("a", ((0,),)), ncplace.Placement("b", ((1,),))]
+    )
+    proven = _finish_with_baseline(mix, ncplace.Status.OPTIMAL, 0.75, layout)
+    assert (proven.status, proven.objective, proven.bound, proven.gap) == ("optimal", 0.75, 0.75, 0)
+    # A first level proven only down to 0.5 does not prove the baseline's 0.75.
+    unproven = _finish_with_baseline(mix, ncplace.Status.OPTIMAL, 0.5, layout)
+    assert unproven.status == ncplace.Status.FEASIBLE
+    assert unproven.bound == pytest.approx(0.5) and unproven.gap == pytest.approx(1 / 3)
+
+
+def test_a_baseline_outside_an_infeasible_block_model_is_bounded_by_the_floor_only():
+    inst = ncplace.Instance(cores=4, cores_per_chip=4)
+    mix = ncplace.Mix(
+        [ncplace.Model("a", rate=3, throughput=4), ncplace.Model("b", rate=1, throughput=4)],
+        instance=inst,
+    )
+    layout = ncplace.Layout.single_process(
+        inst, [ncplace.Placement("a", ((0,),)), ncplace.Placement("b", ((1,),))]
+    )
+    plan = _finish_with_baseline(mix, ncplace.Status.INFEASIBLE, math.inf, layout)
+    # sum of cores x demand over the cores: (0.75 + 0.25) / 4
+    assert plan.status == ncplace.Status.FEASIBLE
+    assert plan.bound == pytest.approx(0.25) and plan.gap == pytest.approx(2 / 3)

@@ -371,6 +371,10 @@ def optimize(
         )
         keep = diagnose(problem, lambda p: _infeasible(p, seed, diag), diag.exhausted)
         explanation = describe(problem, keep)
+        if not problem.split and any(m.max_replicas(mix.instance.cores) > 1 for m in mix.models):
+            explanation += (
+                "; copies placed apart may fit: try split_replicas=True (--split-replicas)"
+            )
     stop += _not_reproducible(budget)
     layout = None if assignment is None else layout_from(problem, assignment)
     plan = _finish(
@@ -516,10 +520,15 @@ def _finish(
                 f"{top.name!r}"
             )
             stop = "block model infeasible; best baseline returned"
-            bound = math.inf
+            # Nothing of the block model bounds a layout outside it: only the universal floor.
+            bound = universal_bound(mix) if objective == "peak" else 0.0
+            status = Status.FEASIBLE
         else:
             stop = f"{stop}; best baseline {top.name!r} returned"
-        status = Status.FEASIBLE
+            first = float(top.score.overlap) if objective == "overlap" else top.score.peak_load
+            # A baseline that only wins on a later level keeps a proven first level optimal.
+            if not (status == Status.OPTIMAL and first <= bound + 1e-9 * max(1.0, first)):
+                status = Status.FEASIBLE
     if sc is None or layout is None:
         value = math.inf
         gap = math.inf
