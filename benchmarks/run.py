@@ -10,6 +10,9 @@ end it writes ``DIR/<suite>.md``: the machine, the command, the aggregates and e
 
 Definitions used in the CSV and the summary:
 
+- ``simple_bound = max(max_m d_m / r_m, sum_m d_m k_m / N)``: the peak no layout can beat (the
+  heaviest copy alone; the total work spread perfectly); an instance whose optimum equals it is
+  settled by keeping the heaviest copies alone, not by packing;
 - ``headroom = 1 / peak_load``; ``ratio_default = default_peak / opt_peak`` (the headroom the
   optimizer buys over the runtime's default placement, >1 is better); ``ratio_best`` the same
   against the best *feasible* baseline and ``ratio_best_same`` against the best feasible baseline
@@ -77,7 +80,7 @@ def _optimizer() -> Callable[..., Any] | None:
 
 def columns(policies: Iterable[str]) -> list[str]:
     """The CSV header for a registry of baseline ``policies``."""
-    head = ["group", "family", "instance", "cores", "models", "seed", "time_limit"]
+    head = ["group", "family", "instance", "cores", "models", "seed", "time_limit", "simple_bound"]
     for name in policies:
         head += [f"{name}_peak", f"{name}_headroom", f"{name}_feasible"]
     head += ["best_baseline", "best_peak", "best_same_baseline", "best_same_peak"]
@@ -242,6 +245,13 @@ def _agreement(row: dict[str, Any]) -> None:
         row["consistent"] = "yes" if all(checks) else "NO"
 
 
+def simple_bound(mix: Mix) -> float:
+    """``max(heaviest copy d_m / r_m, total work sum_m d_m k_m / N)``: a lower bound on the peak of
+    any layout with the mix's copy counts (the energy term holds for any copy count)."""
+    heaviest = max(m.demand / m.min_replicas for m in mix.models)
+    return max(heaviest, sum(m.demand * m.cores for m in mix.models) / mix.instance.cores)
+
+
 def run_case(
     case: Case, policies: dict[str, Any], time_limit: float | None, highs: bool
 ) -> dict[str, Any]:
@@ -256,6 +266,7 @@ def run_case(
         "models": len(mix),
         "seed": case.seed,
         "time_limit": limit,
+        "simple_bound": simple_bound(mix),
     }
     _baselines(mix, policies, row)
     _optimize(mix, case, limit, row)

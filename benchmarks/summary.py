@@ -228,6 +228,20 @@ def _proofs(rows: Sequence[Row]) -> list[str]:
         f"- better block layout found within the limit: CP-SAT on {len(c_wins)}, HiGHS on "
         f"{len(h_wins)} instances"
     )
+    proven = [r for r in rows if r.get("opt_block_status") == "optimal"]
+    at_bound = [
+        r
+        for r in proven
+        if num(r.get("simple_bound")) is not None
+        and abs((num(r.get("opt_block_peak")) or math.inf) - (num(r.get("simple_bound")) or 0))
+        <= TOLERANCE
+    ]
+    if any(num(r.get("simple_bound")) is not None for r in rows):
+        out.append(
+            "- proven block optima equal to the simple bound max(heaviest copy, total work / "
+            "cores), where the proof is immediate once a layout reaches it: "
+            f"{_pct(len(at_bound), len(proven))}"
+        )
     return out
 
 

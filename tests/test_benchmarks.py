@@ -349,3 +349,11 @@ def test_percentile_interpolates():
     assert summary.percentile([4.0, 1.0, 3.0, 2.0], 50) == 2.5
     assert summary.percentile([1.0, 2.0, 3.0], 100) == 3.0
     assert math.isnan(summary.percentile([], 50))
+
+
+def test_simple_bound_is_the_heaviest_copy_or_the_spread_work():
+    inst = Instance(cores=4)
+    heavy = Mix((Model("a", rate=9.0, throughput=10.0), Model("b", cores=2, replicas=2)), inst)
+    assert run.simple_bound(heavy) == pytest.approx(0.9)
+    spread = Mix(tuple(Model(f"m{i}", cores=2, rate=6.0, throughput=10.0) for i in range(5)), inst)
+    assert run.simple_bound(spread) == pytest.approx(5 * 0.6 * 2 / 4)
