@@ -583,7 +583,8 @@ def _finish_with_baseline(mix, status, block_bound, baseline_layout):
     return _finish(problem, None, top, status, block_bound, "optimal", None, (), 0.0, common)
 
 
-def test_a_baseline_returned_for_a_later_level_keeps_a_proven_first_level():
+def _two_models_side_by_side():
+    """Demands 0.75 and 0.25 on nc0 and nc1 of a 4-core machine: peak 0.75, floor 0.25."""
     inst = ncplace.Instance(cores=4, cores_per_chip=4)
     mix = ncplace.Mix(
         [ncplace.Model("a", rate=3, throughput=4), ncplace.Model("b", rate=1, throughput=4)],
@@ -592,6 +593,11 @@ def test_a_baseline_returned_for_a_later_level_keeps_a_proven_first_level():
     layout = ncplace.Layout.single_process(
         inst, [ncplace.Placement("a", ((0,),)), ncplace.Placement("b", ((1,),))]
     )
+    return mix, layout
+
+
+def test_a_baseline_returned_for_a_later_level_keeps_a_proven_first_level():
+    mix, layout = _two_models_side_by_side()
     proven = _finish_with_baseline(mix, ncplace.Status.OPTIMAL, 0.75, layout)
     assert (proven.status, proven.objective, proven.bound, proven.gap) == ("optimal", 0.75, 0.75, 0)
     # A first level proven only down to 0.5 does not prove the baseline's 0.75.
@@ -601,14 +607,7 @@ def test_a_baseline_returned_for_a_later_level_keeps_a_proven_first_level():
 
 
 def test_a_baseline_outside_an_infeasible_block_model_is_bounded_by_the_floor_only():
-    inst = ncplace.Instance(cores=4, cores_per_chip=4)
-    mix = ncplace.Mix(
-        [ncplace.Model("a", rate=3, throughput=4), ncplace.Model("b", rate=1, throughput=4)],
-        instance=inst,
-    )
-    layout = ncplace.Layout.single_process(
-        inst, [ncplace.Placement("a", ((0,),)), ncplace.Placement("b", ((1,),))]
-    )
+    mix, layout = _two_models_side_by_side()
     plan = _finish_with_baseline(mix, ncplace.Status.INFEASIBLE, math.inf, layout)
     # sum of cores x demand over the cores: (0.75 + 0.25) / 4
     assert plan.status == ncplace.Status.FEASIBLE
