@@ -26,7 +26,11 @@ Constraints
       coefficient of ``x[m, s]`` is ``mem_m / k_m`` times the cores of ``[s, s + w_m)`` on ``h``;
     - symmetry: models identical in every field but the name (and not pinned) are
       interchangeable, so their starts are ordered: ``sum_s s x[m_i, s] <= sum_s s x[m_j, s]``;
-    - a valid bound on the peak: ``peak >= max(max_m l_m, sum_m d_m k_m / N)`` (column bounds).
+    - a valid bound on the peak (the column's lower bound), :func:`peak_floor`:
+      ``max(max_m l_m, sum_m d_m k_m / N, sum_{m shared} d_m k_m / (N - E))`` with ``E`` the
+      cores of the exclusive blocks, which no other block may use. The LP relaxation finds the
+      first two by itself but not the third (it smears exclusive blocks fractionally), and without
+      it HiGHS's bound stays at ``total work / N`` on mixes with exclusive models.
 
 Objectives, solved lexicographically
     1. minimise ``peak`` (the optimizer's first priority);
@@ -184,6 +188,23 @@ class _Model:
     rows: _Rows
 
 
+def peak_floor(mix: Mix) -> float:
+    """A lower bound on the peak of every layout of ``mix`` with its copy counts.
+
+    ``max(heaviest copy d_m / r_m, total work sum_m d_m k_m / N, shared work / (N - E))``: a copy
+    loads each of its cores by ``d_m / r_m``; the loads of all cores sum to the total work; and the
+    ``E`` cores of exclusive copies carry nothing else, so the other models' work lies on the
+    remaining ``N - E`` cores. It holds for copies placed apart too.
+    """
+    n = mix.instance.cores
+    heaviest = max(m.demand / m.min_replicas for m in mix.models)
+    total = sum(m.demand * m.cores for m in mix.models) / n
+    exclusive = sum(m.width for m in mix.models if m.exclusive)
+    shared = sum(m.demand * m.cores for m in mix.models if not m.exclusive)
+    rest = shared / (n - exclusive) if exclusive < n else 0.0
+    return max(heaviest, total, rest)
+
+
 def _start_domain(mix: Mix) -> list[list[int]]:
     n = mix.instance.cores
     return [[m.start] if m.start is not None else list(range(n - m.width + 1)) for m in mix.models]
@@ -204,8 +225,7 @@ def _build(mix: Mix) -> _Model:
     integer = list(range(col))
     load = [m.demand / m.min_replicas for m in models]
     peak = col
-    floor = max(max(load), sum(m.demand * m.cores for m in models) / n)
-    lower.append(floor)
+    lower.append(peak_floor(mix))
     upper.append(math.inf)
     col += 1
     # cover[c] lists (model, column) pairs whose block covers core c.

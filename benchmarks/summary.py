@@ -238,8 +238,9 @@ def _proofs(rows: Sequence[Row]) -> list[str]:
     ]
     if any(num(r.get("simple_bound")) is not None for r in rows):
         out.append(
-            "- proven block optima equal to the simple bound max(heaviest copy, total work / "
-            "cores), where the proof is immediate once a layout reaches it: "
+            "- proven block optima equal to the simple bound (heaviest copy; total work over "
+            "the cores; shared work over the cores exclusive models leave), where the proof is "
+            "immediate once a layout reaches it: "
             f"{_pct(len(at_bound), len(proven))}"
         )
     return out

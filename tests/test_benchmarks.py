@@ -20,7 +20,7 @@ from benchmarks.generator import (
     generate_with_witness,
     size_instance,
 )
-from benchmarks.highs_model import layout_from_starts, solve_highs, unsupported
+from benchmarks.highs_model import layout_from_starts, peak_floor, solve_highs, unsupported
 from ncplace import ConfigError, Instance, Mix, Model
 
 pytest.importorskip("highspy")
@@ -351,9 +351,16 @@ def test_percentile_interpolates():
     assert math.isnan(summary.percentile([], 50))
 
 
-def test_simple_bound_is_the_heaviest_copy_or_the_spread_work():
+def test_peak_floor_is_the_heaviest_copy_or_the_spread_work():
     inst = Instance(cores=4)
     heavy = Mix((Model("a", rate=9.0, throughput=10.0), Model("b", cores=2, replicas=2)), inst)
-    assert run.simple_bound(heavy) == pytest.approx(0.9)
+    assert peak_floor(heavy) == pytest.approx(0.9)
     spread = Mix(tuple(Model(f"m{i}", cores=2, rate=6.0, throughput=10.0) for i in range(5)), inst)
-    assert run.simple_bound(spread) == pytest.approx(5 * 0.6 * 2 / 4)
+    assert peak_floor(spread) == pytest.approx(5 * 0.6 * 2 / 4)
+    # The exclusive pair holds cores to itself: the three 0.5-models share the other two cores.
+    models = [Model("x", cores=2, rate=1.0, throughput=10.0, exclusive=True)]
+    models += [Model(f"s{i}", rate=5.0, throughput=10.0) for i in range(3)]
+    walled = Mix(tuple(models), inst)
+    assert peak_floor(walled) == pytest.approx(1.5 / 2)
+    result = solve_highs(walled)
+    assert (result.status, result.objective) == ("optimal", pytest.approx(1.0))
