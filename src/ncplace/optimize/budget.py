@@ -108,6 +108,14 @@ class Budget:
         else:
             solver.parameters.max_time_in_seconds = share
 
+    def spend(self, nominal: float, what: str, wall_cut: bool = False) -> None:
+        """Charge ``nominal`` seconds of work counted outside CP-SAT (the core sweep's steps);
+        ``wall_cut`` records that its wall-clock safety limit stopped it."""
+        if self.deterministic:
+            self.spent += nominal
+        if wall_cut:
+            self.wall_cuts.append(what)
+
     def charge(self, solver: cp_model.CpSolver, status: object, what: str) -> bool:
         """Charge the solve that just ended to the budget; True (and ``what`` recorded in
         :attr:`wall_cuts`) when the wall-clock safety limit, not the deterministic one, ended it

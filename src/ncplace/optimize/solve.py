@@ -53,7 +53,7 @@ from ..layout import Layout
 from ..mix import Mix
 from ..score import score
 from .baselines import Baseline, best, better, rank, run_baselines
-from .budget import Budget, dtime_rate
+from .budget import WALL_FACTOR, WALL_SLACK_S, Budget, dtime_rate
 from .constraints import add_rules
 from .explain import describe, diagnose, precheck
 from .layouts import assignment_of, explicit, layout_from, sort_symmetric
@@ -66,7 +66,8 @@ from .objectives import (
 )
 from .plan import OBJECTIVES, Level, Plan, Status
 from .problem import Problem, build_problem
-from .progress import ProgressCallback, Reporter, read_assignment
+from .progress import ProgressCallback, Reporter, read_assignment, real_peak
+from .sweep import STEPS_PER_SECOND, SweepResult, applicable, int_peak, sweep
 from .variables import Variables, bounds, build_variables
 
 ORTOOLS_VERSION = version("ortools")
@@ -74,6 +75,8 @@ FIRST_LEVEL_WEIGHT = 9.0
 LATER_LEVEL_WEIGHT = 0.5
 """Time shares: 9 for the first level, 1 for the second, 0.5 for each later one."""
 HINT_SHARE = 0.2
+SWEEP_SHARE = 0.3
+"""The core sweep's part of the first level's share (:mod:`.sweep`); CP-SAT gets the rest."""
 DIAGNOSIS_CHECK_S = 1.0
 DIAGNOSIS_SHARE = 0.25
 """Explaining an infeasible mix: at most ``DIAGNOSIS_CHECK_S`` nominal seconds per check, and in
@@ -308,8 +311,33 @@ def optimize(
     reporter.begin()
     stop = "time limit 0" if time_limit == 0 else "time limit (no solution)"
     first_used = 0.0
+    swept: SweepResult | None = None
+    sweep_start = time.perf_counter()
+    if objective == "peak" and applicable(problem) and _share(budget, weights, 0, 0.0) > 0:
+        swept = _run_sweep(
+            built, problem, hint, budget, SWEEP_SHARE * _share(budget, weights, 0, 0.0)
+        )
+        first_bound = max(first_bound, swept.bound / problem.load_scale)
+        reporter.proved(first_bound)
+        if swept.assignment is not None:
+            hint = swept.assignment
+            _hint(built, sort_symmetric(problem, hint) if current is None else hint)
+            reporter.found(real_peak(problem, hint))
     for i, spec in enumerate(levels):
-        now = time.perf_counter()
+        now = sweep_start if i == 0 else time.perf_counter()
+        if i == 0 and swept is not None and swept.proven and swept.assignment is not None:
+            value = float(int_peak(problem, swept.assignment))
+            real = value / problem.load_scale
+            records.append(
+                Level(spec.name, real, real, "optimal (core sweep)", time.perf_counter() - now, 0.0)
+            )
+            stop = "optimal (core sweep)"
+            first_status = Status.OPTIMAL
+            first_bound = max(first_bound, real)
+            first_used = budget.used()
+            assignment = swept.assignment
+            built.model.add(built.peak <= round(value))
+            continue
         share = _share(budget, weights, i, budget.used() - first_used)
         if share <= 0:
             if i == 0:
@@ -382,6 +410,26 @@ def optimize(
     )
     reporter.end(plan.objective, plan.bound)
     return plan
+
+
+def _run_sweep(
+    built: _Built,
+    problem: Problem,
+    hint: dict[int, Assignment] | None,
+    budget: Budget,
+    share: float,
+) -> SweepResult:
+    """Run the core sweep on ``share`` nominal seconds, charge it to ``budget``, and pass what
+    it proved to the model: ``peak >= bound`` (valid for every layout of the block model, and it
+    lets CP-SAT report that bound from the start)."""
+    lower, top = bounds(built.peak)
+    upper = top + 1 if hint is None else int_peak(problem, hint)
+    wall = WALL_FACTOR * share + WALL_SLACK_S if budget.deterministic else share
+    result = sweep(problem, lower, upper, int(STEPS_PER_SECOND * share), wall)
+    budget.spend(result.steps / STEPS_PER_SECOND, "sweep", result.wall_cut and budget.deterministic)
+    if result.bound > lower:
+        built.model.add(built.peak >= result.bound)
+    return result
 
 
 def _share(budget: Budget, weights: list[float], i: int, later_used: float) -> float:

@@ -1,0 +1,457 @@
+"""The core sweep: an exact search for the peak level that CP-SAT's cumulative cannot match.
+
+Why. Mixes of many small models on few cores are multiway number partitioning in disguise:
+the peak ``L`` is close to the energy floor ``sum_u w_u D_u / N`` and every core must be filled
+to within a few units of ``L``. CP-SAT's cumulative propagation and LP see only the energy, so its
+bound stays at the floor and its search rarely finds the near-perfect layouts (measured: a
+decision solve at ``L`` = floor + 20 units, 40 models on 16 cores, finds nothing in 10 s, with or
+without the dominance rule below as constraints). A search that fills the cores from left to right
+proves the first few ``L`` above the floor infeasible in tens to thousands of nodes and finds
+layouts within a few units of the floor.
+
+The decision problem ``peak <= L`` (block mode, fixed copy counts). Each model is a *unit* of
+``w = r k`` cores carrying ``D`` per core. Three facts make a complete search small:
+
+- *Left-justified layouts suffice* (the active-schedule argument of scheduling). If a unit ``i``
+  starts at ``s > 0`` and no unit ends at ``s`` (covers ``s - 1`` but not ``s``), every unit on
+  core ``s - 1`` other than ``i`` is also on core ``s``, so moving ``i`` to ``s - 1`` keeps core
+  ``s - 1`` at most ``L`` (it then carries a subset of what core ``s`` carried), frees core
+  ``s + w - 1``, and breaks no exclusivity; pins stay where they are. Repeating strictly lowers
+  the sum of the starts, so it ends in a layout with the same or a lower peak where every free
+  unit starts at core 0 or where another unit ends. Chip memory is the exception (a move can
+  carry memory across a chip border): memory is checked on complete layouts only, and a search
+  that rejected one for memory cannot conclude "infeasible".
+- *Events*. Between two such cores nothing starts or ends, so the search decides, at each
+  event core ``c`` in order, which units start at ``c`` (a subset of the units left, identical
+  units taken as counts), then jumps to the next event ``e`` (the nearest end or pin).
+- *Slack*. With ``N'`` cores free of exclusive units, the shared cores carry
+  ``sum_{shared u} w_u D_u`` in all, so their unused capacity ``sum_c (L - load_c)`` is exactly
+  ``S = N' L - sum w D``. Cores ``c .. e - 1`` all carry the load of core ``c``, so leaving ``c``
+  spends ``(L - load_c) (e - c)`` of ``S``; a branch that overspends is cut. Near the floor ``S``
+  is a few units per core, so each core's subset must be nearly exact.
+
+:func:`sweep` climbs: it proves ``L = lo, lo + 1, ...`` infeasible while each proof fits its
+step budget (every ``L`` below a proven-infeasible one is infeasible too, so each proof raises the
+bound), then looks for a layout at ``lo + 1, lo + 2, lo + 4, ...`` below the hint's peak and
+bisects down from the first found. The result is a proven integer bound and, usually, a layout
+far better than the baselines to hint CP-SAT with; when the layout's peak equals the bound the
+peak level is proven optimal without CP-SAT. Work is counted in search steps, so the result is
+the same on every run; :data:`STEPS_PER_SECOND` converts nominal seconds to steps.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+from .objectives import Assignment
+from .problem import ModelData, Problem
+
+STEPS_PER_SECOND = 100_000
+"""Search steps per nominal second of ``time_limit`` (measured 100k-250k steps per second on
+the project's machine on the benchmark mixes)."""
+
+WALL_CHECK_STEPS = 4096
+"""How often (in steps) the search looks at the wall clock for its safety limit."""
+
+MAX_MODELS = 100
+"""The largest mix the sweep runs on (see :func:`applicable`)."""
+
+MIN_TRY_STEPS = 2_000
+"""The least budget a primal try gets."""
+
+
+class _Stop(Exception):
+    """The step budget or the wall-clock safety limit ran out."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One decision search at capacity ``cap``: ``status`` is ``"feasible"`` (``starts`` holds
+    each model's start and ``cap`` is lowered to the layout's peak), ``"infeasible"`` (proven),
+    ``"limit"`` (budget ran out) or ``"unknown"`` (exhausted, but layouts were rejected for chip
+    memory)."""
+
+    cap: int
+    status: str
+    steps: int
+    starts: dict[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What :func:`sweep` proved and found, in the problem's integer loads.
+
+    ``bound``: no block layout has a peak below it. ``peak`` and ``assignment``: the best layout
+    found (None when none below the given upper limit was found). ``steps``: the work done;
+    ``wall_cut``: the wall-clock safety limit stopped it (the result may then vary between runs).
+    """
+
+    bound: int
+    peak: int | None
+    assignment: dict[int, Assignment] | None
+    steps: int
+    tries: tuple[Outcome, ...]
+    wall_cut: bool = False
+
+    @property
+    def proven(self) -> bool:
+        return self.peak is not None and self.peak <= self.bound
+
+
+def applicable(problem: Problem) -> bool:
+    """The sweep handles block mode with every copy count fixed (copies placed apart must not
+    share cores with each other, a rule the unit-counting search does not track), on mixes of at
+    most :data:`MAX_MODELS` models (its recursion is about two frames per model deep; larger
+    mixes are not partition-bound, and CP-SAT closes them to within 1 %)."""
+    return (
+        not problem.split
+        and len(problem.models) <= MAX_MODELS
+        and all(len(m.replicas) == 1 for m in problem.models)
+    )
+
+
+def sweep(
+    problem: Problem, lower: int, upper: int, steps: int, wall_limit_s: float = float("inf")
+) -> SweepResult:
+    """Raise the integer bound ``lower`` and look for a layout with peak below ``upper``.
+
+    Half of ``steps`` goes to proofs from ``lower`` upwards, the rest (and what the proofs left)
+    to finding layouts; see the module doc. Requires :func:`applicable`.
+    """
+    search = _Search(problem, steps, time.perf_counter() + wall_limit_s)
+    lo = lower
+    best: Outcome | None = None
+    tries: list[Outcome] = []
+    proof_budget = steps // 2
+    try:
+        while lo < upper and search.used < proof_budget:
+            out = search.run(lo, proof_budget - search.used)
+            tries.append(out)
+            if out.status == "infeasible":
+                lo += 1
+                continue
+            if out.status == "feasible":
+                best = out
+            break
+        if best is None:
+            best, lo = _find(search, lo, upper, tries)
+    except _Stop:
+        pass
+    assignment: dict[int, Assignment] | None = None
+    if best is not None and best.starts is not None:
+        assignment = {m.index: (m.replicas[0], (best.starts[m.index],)) for m in problem.models}
+    return SweepResult(
+        bound=min(lo, best.cap) if best is not None else lo,
+        peak=best.cap if best is not None else None,
+        assignment=assignment,
+        steps=search.used,
+        tries=tuple(tries),
+        wall_cut=search.wall_cut,
+    )
+
+
+def _find(search: _Search, lo: int, upper: int, tries: list[Outcome]) -> tuple[Outcome | None, int]:
+    """Primal phase: capacities ``lo + 1, lo + 2, lo + 4, ...`` below ``upper`` until one has a
+    layout, then bisection between the last failure and it. Each try gets an equal part of the
+    steps left (at least :data:`MIN_TRY_STEPS`); a proven infeasibility raises ``lo``."""
+    best: Outcome | None = None
+    failed = lo
+    offset = 1
+    while best is None and search.left() > 0:
+        cap = min(lo + offset, upper - 1)
+        if cap <= failed:
+            break
+        out = search.run(cap, max(MIN_TRY_STEPS, search.left() // 8))
+        tries.append(out)
+        if out.status == "feasible":
+            best = out
+        else:
+            failed = cap
+            if out.status == "infeasible":
+                lo = cap + 1
+            offset *= 2
+    while best is not None and failed + 1 < best.cap and search.left() > 0:
+        cap = (failed + best.cap) // 2
+        out = search.run(cap, max(MIN_TRY_STEPS, search.left() // 4))
+        tries.append(out)
+        if out.status == "feasible":
+            best = out
+        else:
+            failed = cap
+            if out.status == "infeasible":
+                lo = max(lo, cap + 1)
+    return best, lo
+
+
+class _Search:
+    """The left-justified event search (module doc) over one problem, with a shared step
+    budget."""
+
+    def __init__(self, problem: Problem, budget: int, deadline: float) -> None:
+        self.problem = problem
+        self.n = problem.cores
+        self.budget = budget
+        self.deadline = deadline
+        self.used = 0
+        self.wall_cut = False
+        free = [m for m in problem.models if m.start is None]
+        self.pinned = sorted(
+            (m for m in problem.models if m.start is not None), key=lambda m: m.start or 0
+        )
+        kinds = Counter((m.cores * m.replicas[0], m.demand[0], m.exclusive, m.memory) for m in free)
+        self.types = sorted(kinds, key=lambda t: (-t[1], -t[0], t[2], t[3]))
+        self.count = [kinds[t] for t in self.types]
+        self.members: list[list[int]] = [
+            [
+                m.index
+                for m in free
+                if (m.cores * m.replicas[0], m.demand[0], m.exclusive, m.memory) == t
+            ]
+            for t in self.types
+        ]
+        self.memory = any(m.memory for m in problem.models)
+
+    def left(self) -> int:
+        return max(0, self.budget - self.used)
+
+    def run(self, cap: int, limit: int) -> Outcome:
+        """Decide ``peak <= cap`` within ``limit`` steps (and the overall budget)."""
+        limit = min(limit, self.left())
+        run = _Run(self, cap, limit)
+        try:
+            status = run.solve()
+        except _Stop:
+            self.used += run.steps
+            if run.wall:
+                self.wall_cut = True
+                raise
+            if self.left() <= 0:
+                raise
+            return Outcome(cap, "limit", run.steps)
+        self.used += run.steps
+        if status == "feasible":
+            return Outcome(run.peak, status, run.steps, run.starts())
+        return Outcome(cap, status, run.steps)
+
+
+class _Run:
+    """One decision search at capacity ``cap`` (mutable search state)."""
+
+    def __init__(self, search: _Search, cap: int, limit: int) -> None:
+        self.s = search
+        self.cap = cap
+        self.limit = limit
+        self.steps = 0
+        self.wall = False
+        n = search.n
+        self.load = [0] * (n + 1)
+        self.cover = [0] * (n + 1)
+        self.excl = [0] * (n + 1)
+        self.ends = [0] * (n + 1)
+        self.rem = list(search.count)
+        self.left_units = sum(self.rem) + len(search.pinned)
+        self.placed: list[tuple[int, int]] = []
+        self.rejected = False
+        self.solution: list[tuple[int, int]] | None = None
+        self.peak = cap
+        self.pins = sorted({m.start for m in search.pinned if m.start is not None})
+
+    # --- bookkeeping -------------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        self.steps += 1
+        if self.steps > self.limit:
+            raise _Stop
+        if self.steps % WALL_CHECK_STEPS == 0 and time.perf_counter() > self.s.deadline:
+            self.wall = True
+            raise _Stop
+
+    def _put(self, start: int, width: int, load: int, exclusive: bool, k: int) -> None:
+        for c in range(start, start + width):
+            self.load[c] += k * load
+            self.cover[c] += k
+            if exclusive:
+                self.excl[c] += k
+        self.ends[start + width] += k
+        self.left_units -= k
+
+    def _take(self, start: int, width: int, load: int, exclusive: bool, k: int) -> None:
+        self._put(start, width, load, exclusive, -k)
+
+    def starts(self, placed: list[tuple[int, int]] | None = None) -> dict[int, int]:
+        """Each model's start in ``placed`` (default: the solution found)."""
+        placed = self.solution if placed is None else placed
+        assert placed is not None
+        out: dict[int, int] = {}
+        taken = [0] * len(self.s.types)
+        for key, start in placed:
+            if key < 0:
+                out[self.s.pinned[-key - 1].index] = start
+            else:
+                out[self.s.members[key][taken[key]]] = start
+                taken[key] += 1
+        return out
+
+    # --- search ------------------------------------------------------------------------------
+
+    def solve(self) -> str:
+        s = self.s
+        n, cap = s.n, self.cap
+        for t in s.types:
+            if t[1] > cap or t[0] > n:
+                return "infeasible"
+        for m in s.pinned:
+            if m.demand[0] > cap:
+                return "infeasible"
+        units = [
+            (t[0], t[1], t[2]) for t, k in zip(s.types, s.count, strict=True) for _ in range(k)
+        ]
+        units += [(m.cores * m.replicas[0], m.demand[0], m.exclusive) for m in s.pinned]
+        exclusive_width = sum(w for w, _, x in units if x)
+        shared_work = sum(w * d for w, d, x in units if not x)
+        slack = (n - exclusive_width) * cap - shared_work
+        if slack < 0:
+            return "infeasible"
+        if self._core(0, slack):
+            return "feasible"
+        return "unknown" if self.rejected else "infeasible"
+
+    def _next_event(self, c: int) -> int:
+        e = c + 1
+        while e < self.s.n and not self.ends[e] and e not in self.pins:
+            e += 1
+        return e
+
+    def _core(self, c: int, slack: int) -> bool:
+        self._tick()
+        s = self.s
+        if self.left_units == 0:
+            return self._complete()
+        if c >= s.n:
+            return False
+        room = s.n - c
+        for i, t in enumerate(s.types):
+            if self.rem[i] and t[0] > room:
+                return False
+        pinned_here = [(j, m) for j, m in enumerate(s.pinned) if m.start == c]
+        for j, m in pinned_here:
+            w = m.cores * m.replicas[0]
+            if c + w > s.n or self.excl[c] or (m.exclusive and self.cover[c]):
+                return self._undo_pins(c, pinned_here, False)
+            for x in range(c, c + w):
+                if self.load[x] + m.demand[0] > self.cap or (m.exclusive and self.cover[x]):
+                    return self._undo_pins(c, pinned_here, False)
+            self._put(c, w, m.demand[0], m.exclusive, 1)
+            self.placed.append((-j - 1, c))
+        ok = self._free(c, slack, c == 0 or self.ends[c] > 0)
+        return self._undo_pins(c, pinned_here, ok)
+
+    def _undo_pins(self, c: int, pinned: list[tuple[int, ModelData]], ok: bool) -> bool:
+        for j, _ in reversed(pinned):
+            if self.placed and self.placed[-1] == (-j - 1, c):
+                m = self.s.pinned[j]
+                self._take(c, m.cores * m.replicas[0], m.demand[0], m.exclusive, 1)
+                self.placed.pop()
+        return ok
+
+    def _free(self, c: int, slack: int, may_start: bool) -> bool:
+        s = self.s
+        if may_start and not self.cover[c]:
+            for i, t in enumerate(s.types):
+                if not (self.rem[i] and t[2]):
+                    continue
+                self.rem[i] -= 1
+                self._put(c, t[0], t[1], True, 1)
+                self.placed.append((i, c))
+                ok = self._core(self._next_event(c), slack)
+                self.placed.pop()
+                self._take(c, t[0], t[1], True, 1)
+                self.rem[i] += 1
+                if ok:
+                    return True
+        base = self.load[c]
+        avail: list[int] = []
+        if may_start and not self.excl[c]:
+            avail = [i for i, t in enumerate(s.types) if self.rem[i] and not t[2]]
+            avail = [i for i in avail if s.types[i][0] <= s.n - c]
+        suffix = [0] * (len(avail) + 1)
+        for a in range(len(avail) - 1, -1, -1):
+            i = avail[a]
+            suffix[a] = suffix[a + 1] + self.rem[i] * s.types[i][1]
+        return self._choose(c, slack, base, avail, suffix, 0, 0)
+
+    def _choose(
+        self, c: int, slack: int, base: int, avail: list[int], suffix: list[int], a: int, total: int
+    ) -> bool:
+        """Choose which units start at ``c``: for each type from ``avail[a]`` on, some count
+        (largest first), then none of the rest; the units chosen so far add ``total`` to
+        ``base``, core ``c``'s load before this core. Depth: one frame per type chosen."""
+        self._tick()
+        cap = self.cap
+        for b in range(a, len(avail)):
+            if base + total + suffix[b] + slack < cap:
+                return False
+            i = avail[b]
+            w, d = self.s.types[i][0], self.s.types[i][1]
+            k = self.rem[i]
+            if d:
+                k = min(k, (cap - base - total) // d)
+                for x in range(c + 1, c + w):
+                    k = min(k, (cap - self.load[x]) // d)
+            while k > 0:
+                self.rem[i] -= k
+                self._put(c, w, d, False, k)
+                self.placed.extend([(i, c)] * k)
+                ok = self._choose(c, slack, base, avail, suffix, b + 1, total + k * d)
+                del self.placed[-k:]
+                self._take(c, w, d, False, k)
+                self.rem[i] += k
+                if ok:
+                    return True
+                k -= 1
+        if base + total + slack < cap and not self.excl[c]:
+            return False
+        return self._leave(c, slack, base + total)
+
+    def _leave(self, c: int, slack: int, load: int) -> bool:
+        """Core ``c`` is decided at ``load``: spend its waste over the cores up to the next event
+        and go on there."""
+        if not self.cover[c] and self.left_units and not any(p > c for p in self.pins):
+            return False  # an empty core with units left: not left-justified
+        e = self._next_event(c)
+        if not self.excl[c]:
+            slack -= (self.cap - load) * (e - c)
+            if slack < 0:
+                return False
+        return self._core(e, slack)
+
+    def _complete(self) -> bool:
+        """All units placed: check chip memory (the one rule the search does not propagate)."""
+        s = self.s
+        if s.memory:
+            per_chip = [0] * s.problem.chips
+            starts = self.starts(self.placed)
+            for m in s.problem.models:
+                if not m.memory:
+                    continue
+                start = starts[m.index]
+                for x in range(start, start + m.cores * m.replicas[0]):
+                    per_chip[x // s.problem.cores_per_chip] += m.memory
+            if any(v > s.problem.chip_memory for v in per_chip):
+                self.rejected = True
+                return False
+        self.solution = list(self.placed)
+        self.peak = max(self.load[: s.n])
+        return True
+
+
+def int_peak(problem: Problem, assignment: dict[int, Assignment]) -> int:
+    """The integer peak of a block-mode assignment, in the problem's scaled loads."""
+    loads = [0] * problem.cores
+    for m in problem.models:
+        copies, starts = assignment[m.index]
+        for c in range(starts[0], starts[0] + copies * m.cores):
+            loads[c] += m.demand_of(copies)
+    return max(loads, default=0)

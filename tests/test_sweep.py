@@ -1,0 +1,203 @@
+"""The core sweep (ncplace.optimize.sweep) against brute-force enumeration of the block model.
+
+Every decision answer is checked: "feasible" must come with a layout meeting every rule at the
+capacity asked, "infeasible" must mean that no block layout has a peak that low, and "unknown"
+may only happen when chip memory rejected layouts. :func:`sweep` must return a bound no higher
+than the true optimum and a layout no better than it (equal when it claims a proof).
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import pytest
+
+from ncplace import ConfigError, Instance, Mix, Model, Status, optimize, score
+from ncplace.optimize.layouts import layout_from
+from ncplace.optimize.problem import Problem, build_problem
+from ncplace.optimize.sweep import MAX_MODELS, _Search, applicable, int_peak, sweep
+
+
+def random_mix(seed: int) -> Mix:
+    """1-5 models with fixed copy counts on 4-6 cores: exclusivity, memory and pins."""
+    rng = random.Random(seed)
+    while True:
+        cores = rng.choice([4, 6])
+        per_chip = rng.choice([2, 4] if cores == 4 else [2, 3])
+        inst = Instance(cores=cores, cores_per_chip=per_chip, chip_memory_gib=rng.choice([2, 4, 8]))
+        models = []
+        for i in range(rng.randint(1, 5)):
+            k = rng.choice([1, 1, 2, 3] if cores == 6 else [1, 1, 2])
+            r = rng.choice([1, 1, 1, 2])
+            width = k * r
+            start = (
+                rng.randrange(0, cores - width + 1)
+                if rng.random() < 0.15 and width <= cores
+                else None
+            )
+            models.append(
+                Model(
+                    f"m{i}",
+                    cores=k,
+                    replicas=r,
+                    rate=rng.choice([1, 2, 3, 5, 7]),
+                    throughput=rng.choice([4, 8, 10]),
+                    exclusive=rng.random() < 0.2,
+                    memory_gib=rng.choice([0.5, 1.0, 2.0]) if rng.random() < 0.4 else None,
+                    start=start,
+                )
+            )
+        try:
+            return Mix(tuple(models), inst)
+        except ConfigError:
+            continue
+
+
+def brute_force(problem: Problem) -> int | None:
+    """The least integer peak over every block layout meeting the rules, or None."""
+    n, per_chip = problem.cores, problem.cores_per_chip
+    choices = []
+    for m in problem.models:
+        w = m.cores * m.replicas[0]
+        choices.append([m.start] if m.start is not None else range(n - w + 1))
+    best = None
+    for starts in itertools.product(*choices):
+        load = [0] * n
+        cover = [0] * n
+        exclusive = [False] * n
+        memory = [0] * problem.chips
+        ok = True
+        for m, s in zip(problem.models, starts, strict=True):
+            w = m.cores * m.replicas[0]
+            if s is None or s + w > n:
+                ok = False
+                break
+            for c in range(s, s + w):
+                load[c] += m.demand[0]
+                cover[c] += 1
+                exclusive[c] = exclusive[c] or m.exclusive
+                memory[c // per_chip] += m.memory
+        if not ok:
+            continue
+        if any(x and k > 1 for x, k in zip(exclusive, cover, strict=True)):
+            continue
+        if any(v > problem.chip_memory for v in memory):
+            continue
+        peak = max(load)
+        best = peak if best is None else min(best, peak)
+    return best
+
+
+def check_layout(problem: Problem, starts: dict[int, int], cap: int) -> None:
+    assignment = {m.index: (m.replicas[0], (starts[m.index],)) for m in problem.models}
+    layout = layout_from(problem, assignment)
+    sc = score(layout, problem.mix)
+    assert sc.feasible, sc
+    assert int_peak(problem, assignment) <= cap
+    assert abs(sc.peak_load * problem.load_scale - int_peak(problem, assignment)) < 1e-6
+    for m in problem.models:
+        if m.start is not None:
+            assert starts[m.index] == m.start
+
+
+@pytest.mark.parametrize("seed", range(150))
+def test_decisions_match_brute_force(seed: int) -> None:
+    problem = build_problem(random_mix(seed), False)
+    assert applicable(problem)
+    optimum = brute_force(problem)
+    top = sum(m.demand[0] for m in problem.models) + 1
+    caps = range(0, top + 1) if optimum is None else range(max(0, optimum - 3), optimum + 2)
+    search = _Search(problem, 10**7, float("inf"))
+    for cap in caps:
+        out = search.run(cap, 10**6)
+        if out.status == "feasible":
+            assert optimum is not None and optimum <= out.cap <= cap
+            assert out.starts is not None
+            check_layout(problem, out.starts, cap)
+        elif out.status == "infeasible":
+            assert optimum is None or cap < optimum
+        else:
+            assert out.status == "unknown", out
+            assert any(m.memory for m in problem.models)
+
+
+@pytest.mark.parametrize("seed", range(150, 250))
+def test_sweep_bound_and_layout_bracket_the_optimum(seed: int) -> None:
+    problem = build_problem(random_mix(seed), False)
+    optimum = brute_force(problem)
+    upper = sum(m.demand[0] for m in problem.models) + 1
+    result = sweep(problem, 0, upper, 200_000)
+    if optimum is None:
+        assert result.peak is None
+        return
+    assert result.bound <= optimum
+    if result.peak is not None:
+        assert result.assignment is not None
+        assert result.peak == int_peak(problem, result.assignment) >= optimum
+        check_layout(problem, {i: a[1][0] for i, a in result.assignment.items()}, result.peak)
+    if result.proven:
+        assert result.peak == optimum
+
+
+def test_a_perfect_partition_is_found_and_proven() -> None:
+    """Eight 1- and 2-core models whose loads fill four cores exactly: the sweep finds the
+    layout at the energy floor, which proves it at once."""
+    inst = Instance(cores=4, cores_per_chip=4, chip_memory_gib=32)
+    sizes = [(2, 30), (2, 50), (1, 40), (1, 20), (1, 60), (1, 40), (1, 10), (1, 30)]
+    models = tuple(
+        Model(f"m{i}", cores=k, rate=rate, throughput=100) for i, (k, rate) in enumerate(sizes)
+    )
+    mix = Mix(models, inst)
+    problem = build_problem(mix, False)
+    result = sweep(problem, 0, 10**6, 100_000)
+    assert result.proven
+    assert result.peak == result.bound
+    assert result.peak / problem.load_scale == pytest.approx(0.9)
+    plan = optimize(mix, time_limit=5)
+    assert plan.status == Status.OPTIMAL
+    assert plan.objective == pytest.approx(0.9)
+    assert plan.stop_reason.startswith("optimal (core sweep)")
+    assert plan.levels[0].name == "peak"
+    assert plan.levels[0].status == "optimal (core sweep)"
+
+
+def test_the_sweep_raises_the_bound_cp_sat_starts_from() -> None:
+    """Three 1-core models of 0.6 on two cores: the energy floor is 0.9, but two of them share
+    a core, so the peak is 1.2; the sweep proves every capacity below it infeasible."""
+    inst = Instance(cores=2, cores_per_chip=2, chip_memory_gib=32)
+    mix = Mix(tuple(Model(f"m{i}", rate=6, throughput=10) for i in range(3)), inst)
+    problem = build_problem(mix, False)
+    result = sweep(problem, 0, 10**6, 100_000)
+    assert result.proven
+    assert result.peak / problem.load_scale == pytest.approx(1.2)
+    plan = optimize(mix, time_limit=5)
+    assert plan.status == Status.OPTIMAL
+    assert plan.bound == pytest.approx(1.2)
+
+
+def test_a_zero_budget_proves_nothing_and_finds_nothing() -> None:
+    problem = build_problem(random_mix(3), False)
+    result = sweep(problem, 0, 10**6, 0)
+    assert result.steps == 0
+    assert result.bound == 0
+    assert result.peak is None
+
+
+def test_the_sweep_is_deterministic() -> None:
+    problem = build_problem(random_mix(11), False)
+    first = sweep(problem, 0, 10**6, 5_000)
+    second = sweep(problem, 0, 10**6, 5_000)
+    assert first == second
+
+
+def test_applicable_only_to_fixed_copy_counts_in_block_mode() -> None:
+    inst = Instance(cores=4, cores_per_chip=4, chip_memory_gib=32)
+    fixed = Mix((Model("a", replicas=2, rate=1, throughput=10),), inst)
+    assert applicable(build_problem(fixed, False))
+    assert not applicable(build_problem(fixed, True))
+    ranged = Mix((Model("a", replicas=(1, 2), rate=1, throughput=10),), inst)
+    assert not applicable(build_problem(ranged, False))
+    big = Instance(cores=64, cores_per_chip=4, chip_memory_gib=32)
+    many = Mix(tuple(Model(f"m{i}", rate=1, throughput=1000) for i in range(MAX_MODELS + 1)), big)
+    assert not applicable(build_problem(many, False))
