@@ -62,11 +62,14 @@ class Plan:
     (name, value kept, bound, CP-SAT status, seconds); ``load_scale`` is the integer scale of the
     loads and ``load_exact`` whether it represents them exactly.
 
-    ``stop_reason`` says what ended the first level: ``"optimal"``, ``"infeasible"``, ``"time
-    limit (deterministic)"`` (``workers=1``: the deterministic budget ran out, so the same inputs
-    give this same plan again), ``"time limit (wall clock)"`` (``workers > 1``), ``"time limit
-    (wall-clock safety limit)"``, ``"time limit (no solution)"``, ``"time limit 0"``, ``"model
-    invalid: ..."``; ``"; best baseline ... returned"`` follows when a baseline beat the solver,
+    ``stop_reason`` says what ended the first level: ``"optimal"``, ``"optimal (core sweep)"``
+    and ``"optimal (core sweep after CP-SAT)"`` (the proof came from :mod:`.sweep`),
+    ``"infeasible"``, ``"time limit (deterministic)"`` (``workers=1``: the deterministic budget
+    ran out, so the same inputs give this same plan again; ``"; the core sweep lowered the
+    peak"`` follows when the sweep after CP-SAT found the layout), ``"time limit (wall
+    clock)"`` (``workers > 1``), ``"time limit (wall-clock safety limit)"``, ``"time limit (no
+    solution)"``, ``"time limit 0"``, ``"model invalid: ..."``; ``"; best baseline ...
+    returned"`` follows when a baseline beat the solver,
     and ``"; not reproducible: the wall-clock safety limit stopped <what>"`` when a safety limit,
     not the deterministic budget, ended any solve (a level by name, ``hint``, ``diagnosis`` or
     ``budget``): only then may the same inputs give another plan.
