@@ -166,7 +166,7 @@ def _optimize(mix: Mix, case: Case, time_limit: float, row: dict[str, Any]) -> N
     if levels:
         first = levels[0]
         row["opt_peak_time"] = first.runtime_s
-        row["opt_block_status"] = _LEVEL_STATUS.get(first.status, "unknown")
+        row["opt_block_status"] = _LEVEL_STATUS.get(first.status.split(" (")[0], "unknown")
         row["opt_block_peak"] = first.value if math.isfinite(first.value) else None
         row["opt_block_bound"] = first.bound if math.isfinite(first.bound) else None
     else:

@@ -35,8 +35,9 @@ class Status(str, Enum):
 @dataclass(frozen=True)
 class Level:
     """One level of the lexicographic solve: its objective, the value kept, and what stopped it
-    (``status``: ``"optimal"``, ``"time limit"``, ...), with its wall time and CP-SAT's
-    deterministic time (see :mod:`.budget`)."""
+    (``status``: ``"optimal"``, ``"time limit"``, ...; the peak level's may be ``"optimal (core
+    sweep)"`` or ``"optimal (core sweep after CP-SAT)"``, and its value, bound and wall time then
+    include the sweep's), with CP-SAT's deterministic time (see :mod:`.budget`)."""
 
     name: str
     value: float

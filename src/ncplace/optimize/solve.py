@@ -415,6 +415,7 @@ def optimize(
                 records[-1],
                 value=value / spec.scale,
                 bound=max(records[-1].bound, after.bound / spec.scale),
+                status=stop if first_status == Status.OPTIMAL else records[-1].status,
                 runtime_s=time.perf_counter() - now,
             )
         built.model.add(expr <= round(value))
