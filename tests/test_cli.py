@@ -162,7 +162,10 @@ def test_recommend_text_on_the_bundled_example(runs):
     assert out.startswith(f"bundled example {BUNDLED_MIX}: 8 model(s) on inf1.6xlarge")
     assert " nc0   nc1   nc2   nc3  |" in out
     assert "optimized" in out and "best baseline: " in out and "default" in out
-    assert "Plan: optimal (proven): peak load 0.75, bound 0.75, gap 0%" in out
+    assert (
+        "Plan: optimal (proven over layouts with one block per model): peak load 0.75, bound 0.75"
+        in out
+    )
     code = out.split("writes it alone):\n\n", 1)[1]
     compile(code, "<recommended>", "exec")
     assert "os.environ['NEURON_RT_VISIBLE_CORES'] = '0-15'" in code
@@ -220,7 +223,7 @@ def test_replay_scores_the_script_beside_the_optimizer(runs):
     out = ok(runs["replay"])
     assert "proc0: nc1-nc3, env NEURON_RT_VISIBLE_CORES=1-3" in out
     assert "script  optimized" in out
-    assert "Plan: optimal (proven)" in out
+    assert "Plan: optimal (proven over layouts with one block per model)" in out
     assert "Not loaded by the script" not in out
 
 

@@ -612,3 +612,23 @@ def test_a_baseline_outside_an_infeasible_block_model_is_bounded_by_the_floor_on
     # sum of cores x demand over the cores: (0.75 + 0.25) / 4
     assert plan.status == ncplace.Status.FEASIBLE
     assert plan.bound == pytest.approx(0.25) and plan.gap == pytest.approx(2 / 3)
+
+
+def test_bound_scope_names_the_layouts_a_proof_covers() -> None:
+    """At the floor ``sum k d / N`` the proof covers every layout; above it, only the class the
+    optimizer searched (blocks, or copies apart), and the CLI and certificate say so."""
+    inst = Instance(cores=4, cores_per_chip=4, chip_memory_gib=32)
+    even = Mix(tuple(Model(f"m{i}", rate=5, throughput=10) for i in range(4)), inst)
+    plan = optimize(even, time_limit=2)
+    assert plan.status == Status.OPTIMAL and plan.objective == pytest.approx(0.5)
+    assert plan.bound_scope == "every layout"
+    assert plan.to_dict()["certificate"]["bound_scope"] == "every layout"
+    lumpy = Mix(
+        (Model("big", cores=2, rate=9, throughput=10), Model("small", rate=1, throughput=10)),
+        inst,
+    )
+    block = optimize(lumpy, time_limit=2)
+    assert block.status == Status.OPTIMAL and block.objective == pytest.approx(0.9)
+    assert block.bound_scope == "one block per model"
+    apart = optimize(lumpy, time_limit=2, split_replicas=True)
+    assert apart.bound_scope == "copies placed apart"

@@ -196,7 +196,8 @@ def score_table(columns: Sequence[tuple[str, Score | None]]) -> str:
     return "\n".join(lines)
 
 
-def _ratio_text(better: Score, worse: Score, what: str, proven: bool = False) -> str:
+def _ratio_text(better: Score, worse: Score, what: str, proven: str | None = None) -> str:
+    """``proven``: the plan's :attr:`~ncplace.optimize.Plan.bound_scope` when it is optimal."""
     if better.peak_load <= 0 or worse.peak_load <= 0:
         return ""
     ratio = worse.peak_load / better.peak_load
@@ -212,7 +213,11 @@ def _ratio_text(better: Score, worse: Score, what: str, proven: bool = False) ->
             f"({better.overlap} vs {worse.overlap})."
         )
     if abs(better.peak_load - worse.peak_load) <= 1e-9:
-        proof = "; the solver proved that no lower peak exists" if proven else ""
+        proof = ""
+        if proven == "every layout":
+            proof = "; the solver proved that no lower peak exists"
+        elif proven:
+            proof = f"; the solver proved that no layout with {proven} has a lower peak"
         return f"{what}: the same peak core load ({better.peak_load:.3f}){proof}."
     return f"{what}: not better (peak core load {better.peak_load:.3f} vs {worse.peak_load:.3f})."
 
@@ -317,7 +322,10 @@ def _status(plan: Any) -> str:
 def _certificate_text(plan: Any) -> str:
     objective = {"peak": "peak load", "overlap": "overlap"}.get(plan.objective_name, "objective")
     status = _status(plan)
-    proof = " (proven)" if status == "optimal" else ""
+    proof = ""
+    if status == "optimal":
+        scope = plan.bound_scope
+        proof = " (proven)" if scope == "every layout" else f" (proven over layouts with {scope})"
     gap = "n/a" if not math.isfinite(plan.gap) else f"{100 * plan.gap:.3g}%"
     bound = "n/a" if not math.isfinite(plan.bound) else f"{plan.bound:.4g}"
     text = (
@@ -391,7 +399,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     lines += [score_table(columns), "", _certificate_text(plan)]
     for _, name, other in others:
         if other is not None and plan.score is not None:
-            proven = _status(plan) == "optimal"
+            proven = plan.bound_scope if _status(plan) == "optimal" else None
             lines.append(_ratio_text(plan.score, other, f"Against {name}", proven))
     if best is None:
         lines.append("No baseline policy can express this mix.")
@@ -555,7 +563,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if plan is not None:
         lines += ["", _certificate_text(plan)]
         if plan.score is not None:
-            proven = _status(plan) == "optimal"
+            proven = plan.bound_scope if _status(plan) == "optimal" else None
             lines.append(_ratio_text(plan.score, script_score, "The optimizer's layout", proven))
             lines.append(f"Its code: ncplace recommend {args.mix}")
         else:

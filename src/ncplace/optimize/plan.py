@@ -104,6 +104,22 @@ class Plan:
         object.__setattr__(self, "levels", tuple(self.levels))
 
     @property
+    def bound_scope(self) -> str:
+        """Which layouts :attr:`bound`, and so an ``optimal`` status, speaks for.
+
+        ``"every layout"`` when the bound is at most :func:`universal_bound` (or 0 overlap),
+        which holds whatever the placement and copy counts; otherwise the layouts the optimizer
+        searched: ``"one block per model"`` (each model's copies back to back, the default) or
+        ``"copies placed apart"`` (``split_replicas=True``), with copy counts as the mix allows.
+        A layout outside that class (say, copies apart when the plan kept blocks) may then still
+        have a lower peak.
+        """
+        floor = universal_bound(self.mix) if self.objective_name == "peak" else 0.0
+        if self.bound <= floor + 1e-9 * max(1.0, abs(floor)):
+            return "every layout"
+        return "copies placed apart" if self.split_replicas else "one block per model"
+
+    @property
     def found(self) -> bool:
         """True when the plan holds a layout."""
         return self.layout is not None
@@ -153,6 +169,7 @@ class Plan:
                 "objective_name": self.objective_name,
                 "objective": _finite(self.objective),
                 "bound": _finite(self.bound),
+                "bound_scope": self.bound_scope,
                 "gap": _finite(self.gap),
                 "peak_load": self.peak_load,
                 "overlap": self.overlap,
@@ -183,3 +200,11 @@ class Plan:
 
 def _finite(x: float) -> float | None:
     return None if math.isinf(x) or math.isnan(x) else x
+
+
+def universal_bound(mix: Mix) -> float:
+    """``sum_m k_m d_m / N``: a lower bound on the peak of *every* layout, whatever its copy counts
+    (``n`` copies of ``k`` cores at ``d / n`` put ``k d`` load on the machine in total), shaved by
+    a relative 1e-12 against float rounding."""
+    energy = sum(m.cores * m.demand for m in mix.models)
+    return energy / mix.instance.cores * (1 - 1e-12)

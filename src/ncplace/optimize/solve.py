@@ -64,7 +64,7 @@ from .objectives import (
     moves_expr,
     overlap_expr,
 )
-from .plan import OBJECTIVES, Level, Plan, Status
+from .plan import OBJECTIVES, Level, Plan, Status, universal_bound
 from .problem import Problem, build_problem
 from .progress import ProgressCallback, Reporter, read_assignment, real_peak
 from .sweep import STEPS_PER_SECOND, SweepResult, applicable, int_peak, sweep
@@ -558,14 +558,6 @@ def _pick_hint(
         if top is None or better(s, top[0], objective):
             top = (s, a)
     return None if top is None else top[1]
-
-
-def universal_bound(mix: Mix) -> float:
-    """``sum_m k_m d_m / N``: a lower bound on the peak of *every* layout, whatever its copy counts
-    (``n`` copies of ``k`` cores at ``d / n`` put ``k d`` load on the machine in total), shaved by
-    a relative 1e-12 against float rounding."""
-    energy = sum(m.cores * m.demand for m in mix.models)
-    return energy / mix.instance.cores * (1 - 1e-12)
 
 
 def _finish(
