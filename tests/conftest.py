@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from ncplace import Mix, Model, instance
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
@@ -18,3 +20,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def update_golden(request: pytest.FixtureRequest) -> bool:
     """True when the run was started with ``--update-golden``."""
     return bool(request.config.getoption("--update-golden"))
+
+
+@pytest.fixture
+def small() -> Mix:
+    """a: 2 cores, demand 0.5; b: 1 core x 2 copies, demand 1.5; c: 1 core, demand 0.1, on
+    inf1.xlarge (4 cores).
+
+    By hand: multicore puts a copy of everything on every core, 0.25 + 0.375 + 0.025 = 0.65 per
+    core with three copies each (overlap 8); default and greedy both peak at b's 0.75 with one
+    core shared (default: c beside a on nc0; greedy: c beside a on nc2) but default holds b in
+    two handles.
+    """
+    return Mix(
+        [
+            Model("a", cores=2, rate=100, throughput=200),
+            Model("b", replicas=2, rate=300, throughput=200),
+            Model("c", rate=10, throughput=100),
+        ],
+        instance("inf1.xlarge"),
+    )

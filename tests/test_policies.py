@@ -29,19 +29,6 @@ def loads_of(layout: Layout) -> list[tuple[str, tuple[tuple[int, ...], ...], int
 
 
 @pytest.fixture
-def small() -> Mix:
-    """a: 2 cores, demand 0.5; b: 1 core x 2 copies, demand 1.5; c: 1 core, demand 0.1."""
-    return Mix(
-        [
-            Model("a", cores=2, rate=100, throughput=200),
-            Model("b", replicas=2, rate=300, throughput=200),
-            Model("c", rate=10, throughput=100),
-        ],
-        XL,
-    )
-
-
-@pytest.fixture
 def fits() -> Mix:
     """Copies that fit side by side on 8 cores: m2 2 cores x 2, m1 1 core, m3 3 cores."""
     return Mix([Model("m2", cores=2, replicas=2), Model("m1"), Model("m3", cores=3)], EIGHT)
