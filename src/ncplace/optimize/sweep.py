@@ -3,11 +3,12 @@
 Why. Mixes of many small models on few cores are multiway number partitioning in disguise:
 the peak ``L`` is close to the energy floor ``sum_u w_u D_u / N`` and every core must be filled
 to within a few units of ``L``. CP-SAT's cumulative propagation and LP see only the energy, so its
-bound stays at the floor and its search rarely finds the near-perfect layouts (measured: a
-decision solve at ``L`` = floor + 20 units, 40 models on 16 cores, finds nothing in 10 s, with or
-without the dominance rule below as constraints). A search that fills the cores from left to right
-proves the first few ``L`` above the floor infeasible in tens to thousands of nodes and finds
-layouts within a few units of the floor.
+bound stays at the floor and its search rarely finds the near-perfect layouts (measured on the
+benchmark's 20-40-model mixes on 16 cores: CP-SAT decision solves at ``L`` = floor + 0 to 3
+units end undecided after 10 s, with or without the dominance rule below as constraints, and a
+fixed search on the starts finds no layout at floor + 20 in 3 s). A search that fills the cores
+from left to right proves the first few ``L`` above the floor infeasible in tens to thousands of
+steps and finds layouts a few units above it.
 
 The decision problem ``peak <= L`` (block mode, fixed copy counts). Each model is a *unit* of
 ``w = r k`` cores carrying ``D`` per core. Three facts make a complete search small:
@@ -32,11 +33,12 @@ The decision problem ``peak <= L`` (block mode, fixed copy counts). Each model i
 
 :func:`sweep` climbs: it proves ``L = lo, lo + 1, ...`` infeasible while each proof fits its
 step budget (every ``L`` below a proven-infeasible one is infeasible too, so each proof raises the
-bound), then looks for a layout at ``lo + 1, lo + 2, lo + 4, ...`` below the hint's peak and
-bisects down from the first found. The result is a proven integer bound and, usually, a layout
-far better than the baselines to hint CP-SAT with; when the layout's peak equals the bound the
-peak level is proven optimal without CP-SAT. Work is counted in search steps, so the result is
-the same on every run; :data:`STEPS_PER_SECOND` converts nominal seconds to steps.
+bound), then looks for a layout at ``lo + 1, lo + 2, lo + 4, ...`` below ``upper`` and bisects
+down from the first found. The optimizer (:mod:`.solve`) runs it twice: a short probe before
+CP-SAT, whose bound CP-SAT starts from (``peak >= bound``) and whose layout, when its peak equals
+the bound, settles the peak level without CP-SAT; and a search after CP-SAT for a layout below
+CP-SAT's. Work is counted in search steps, so the result is the same on every run;
+:data:`STEPS_PER_SECOND` converts nominal seconds to steps.
 """
 
 from __future__ import annotations
@@ -48,9 +50,10 @@ from dataclasses import dataclass
 from .objectives import Assignment
 from .problem import ModelData, Problem
 
-STEPS_PER_SECOND = 100_000
-"""Search steps per nominal second of ``time_limit`` (measured 100k-250k steps per second on
-the project's machine on the benchmark mixes)."""
+STEPS_PER_SECOND = 500_000
+"""Search steps per nominal second of ``time_limit``: measured 0.6-1.2 million steps per second
+on the project's machine (CPython 3.11) on the benchmark's 10-40-model mixes, so a sweep takes
+at most about the seconds it is charged."""
 
 WALL_CHECK_STEPS = 4096
 """How often (in steps) the search looks at the wall clock for its safety limit."""
