@@ -173,6 +173,8 @@ def test_time_limited_solves_are_reproducible() -> None:
     assert first.stop_reason.startswith("time limit (deterministic)")
     assert first.status is Status.FEASIBLE
     assert first.layout is not None
+    assert score(first.layout, mix).peak_load == pytest.approx(first.objective, abs=1e-9)
+    assert first.bound <= first.objective
     spent = sum(level.deterministic_time for level in first.levels)
     assert 0 < spent <= dtime_rate(64) * 0.5 * 1.01
     for other in plans[1:]:

@@ -37,6 +37,13 @@ Scaling (:mod:`.problem`): exact integer loads with the LCM of the denominators 
 are small rationals, otherwise ``2**40 / sum d`` with rounding down, so the reported bound never
 exceeds the true optimum; the reported objective is always the scorer's value of the layout.
 
+The core sweep (:mod:`.sweep`), for the peak level in block mode with fixed copy counts (up to
+100 models): an exact left-to-right search over the cores (every model starting at core 0 or
+where another ends, the spare capacity ``N L - sum w D`` spent as cores are closed). A short
+probe before CP-SAT proves capacities above the floor infeasible and adds ``peak >= bound``; when
+its layout meets its bound the peak level is proven without CP-SAT. A longer search after CP-SAT
+looks for a layout below CP-SAT's. CP-SAT's own search keeps the baseline hint.
+
 Never worse than a baseline (:mod:`.baselines`): the best feasible baseline that keeps the mix's
 copy counts hints the solve and is returned instead whenever the solver's layout is worse on the
 first two objectives; the bound is then taken over both (see :func:`.solve._finish`), and

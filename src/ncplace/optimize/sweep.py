@@ -50,10 +50,10 @@ from dataclasses import dataclass
 from .objectives import Assignment
 from .problem import ModelData, Problem
 
-STEPS_PER_SECOND = 500_000
-"""Search steps per nominal second of ``time_limit``: measured 0.6-1.2 million steps per second
-on the project's machine (CPython 3.11) on the benchmark's 10-40-model mixes, so a sweep takes
-at most about the seconds it is charged."""
+STEPS_PER_SECOND = 200_000
+"""Search steps per nominal second of ``time_limit``: measured 140-280 thousand steps per second
+on the project's machine (CPython 3.11) on the benchmark's ``scale`` mixes of 20-100 models on
+16-64 cores, so a sweep takes about the seconds it is charged."""
 
 WALL_CHECK_STEPS = 4096
 """How often (in steps) the search looks at the wall clock for its safety limit."""
