@@ -201,3 +201,16 @@ def test_applicable_only_to_fixed_copy_counts_in_block_mode() -> None:
     big = Instance(cores=64, cores_per_chip=4, chip_memory_gib=32)
     many = Mix(tuple(Model(f"m{i}", rate=1, throughput=1000) for i in range(MAX_MODELS + 1)), big)
     assert not applicable(build_problem(many, False))
+
+
+@pytest.mark.parametrize("seed", range(250, 290))
+def test_proofs_only_return_a_layout_only_when_it_meets_the_bound(seed: int) -> None:
+    problem = build_problem(random_mix(seed), False)
+    optimum = brute_force(problem)
+    upper = sum(m.demand[0] for m in problem.models) + 1
+    result = sweep(problem, 0, upper, 50_000, find=False)
+    assert optimum is None or result.bound <= optimum
+    if result.peak is not None:
+        assert result.proven and result.peak == optimum
+    assert all(out.status == "infeasible" for out in result.tries[:-1])
+    assert [out.cap for out in result.tries] == list(range(len(result.tries)))

@@ -35,9 +35,9 @@ The decision problem ``peak <= L`` (block mode, fixed copy counts). Each model i
 step budget (every ``L`` below a proven-infeasible one is infeasible too, so each proof raises the
 bound), then looks for a layout at ``lo + 1, lo + 2, lo + 4, ...`` below ``upper`` and bisects
 down from the first found. The optimizer (:mod:`.solve`) runs it twice: a short probe before
-CP-SAT, whose bound CP-SAT starts from (``peak >= bound``) and whose layout, when its peak equals
-the bound, settles the peak level without CP-SAT; and a search after CP-SAT for a layout below
-CP-SAT's. Work is counted in search steps, so the result is the same on every run;
+CP-SAT (proofs only), whose bound CP-SAT starts from (``peak >= bound``) and whose layout, when
+its peak equals the bound, settles the peak level without CP-SAT; and a search after CP-SAT for
+a layout below CP-SAT's. Work is counted in search steps, so the result is the same on every run;
 :data:`STEPS_PER_SECOND` converts nominal seconds to steps.
 """
 
@@ -116,18 +116,24 @@ def applicable(problem: Problem) -> bool:
 
 
 def sweep(
-    problem: Problem, lower: int, upper: int, steps: int, wall_limit_s: float = float("inf")
+    problem: Problem,
+    lower: int,
+    upper: int,
+    steps: int,
+    wall_limit_s: float = float("inf"),
+    find: bool = True,
 ) -> SweepResult:
     """Raise the integer bound ``lower`` and look for a layout with peak below ``upper``.
 
     Half of ``steps`` goes to proofs from ``lower`` upwards, the rest (and what the proofs left)
-    to finding layouts; see the module doc. Requires :func:`applicable`.
+    to finding layouts; with ``find=False`` all of it goes to proofs (a layout is then found only
+    when it meets the bound). See the module doc. Requires :func:`applicable`.
     """
     search = _Search(problem, steps, time.perf_counter() + wall_limit_s)
     lo = lower
     best: Outcome | None = None
     tries: list[Outcome] = []
-    proof_budget = steps // 2
+    proof_budget = steps // 2 if find else steps
     try:
         while lo < upper and search.used < proof_budget:
             out = search.run(lo, proof_budget - search.used)
@@ -138,7 +144,7 @@ def sweep(
             if out.status == "feasible":
                 best = out
             break
-        if best is None:
+        if best is None and find:
             best, lo = _find(search, lo, upper, tries)
     except _Stop:
         pass
