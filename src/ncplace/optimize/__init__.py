@@ -67,6 +67,14 @@ with another benchmark run, ``time_limit=10`` on inf1.6xlarge and 30 on inf1.24x
 - Kept: budgets in deterministic time (:mod:`.budget`), for reproducibility, and a cap on the
   tie-break levels' time (:func:`.solve._share`): a 16-model mix whose peak is proven in 0.03 s
   returned in 8.2 s (its chip-crossings level ran out the clock), now in 1.1 s.
+- Kept: the core sweep (:mod:`.sweep`). It settles some mixes alone (10 models seed 1, 16 models
+  seed 4: proven in under 0.1 s), lifts the bound of the 20-model mixes by 0.001-0.002 (e.g.
+  0.7145 to 0.716), and is otherwise neutral on the 131-instance suite: lower peaks on 7
+  instances, higher on 8 (all within 0.7 %), none newly proven. It costs mixes CP-SAT proves in
+  milliseconds its short probe (8 cores: 0.05-0.12 s became 0.25 s). Tried and dropped: hinting
+  CP-SAT with the sweep's layout instead of the best baseline (worse peaks, e.g. 40 models seed
+  3: 0.743 vs 0.740), and randomised restarts of the sweep (40 restarts of 20 thousand steps at
+  each capacity still found nothing within 3 units of the floor on 40-model mixes).
 - Tried, no gain: ``linearization_level=2`` and the ``lb_tree_search``, ``objective_lb_search``,
   ``objective_shaving`` and ``probing`` subsolvers (the interleaved one-thread portfolio ignores
   ``extra_subsolvers``: identical runs); the cumulative overload checker and timetable
@@ -79,8 +87,10 @@ with another benchmark run, ``time_limit=10`` on inf1.6xlarge and 30 on inf1.24x
   0.64-3.97 %, 0.64-1.62 %, 0.51-0.78 % in 7.4-10 s). Their bound stays at the energy bound
   (exclusive cores removed), and HiGHS finds no better layouts; a 30 s two-worker CP-SAT run asked
   for a layout at most 0.0005-0.001 above that bound (20 models, seeds 0 and 3; 40 models, seed
-  4) neither found one nor proved there is none. So "proven optimal, median under 1 s" is not met
-  beyond about 16 models. inf1.24xlarge, 300 models: gap 0.77 / 0.94 / 0.70 % (seeds 0-2) in
+  4) neither found one nor proved there is none; the core sweep proves the first 2-5 integer
+  units above the floor infeasible on the 20-model mixes and no more (each further unit costs
+  3-5 times the steps of the last). So "proven optimal, median under 1 s" is not met beyond
+  about 16 models. inf1.24xlarge, 300 models: gap 0.77 / 0.94 / 0.70 % (seeds 0-2) in
   32 / 23 / 20 s: the 1 % target is met.
 """
 
