@@ -68,7 +68,7 @@ with another benchmark run, ``time_limit=10`` on inf1.6xlarge and 30 on inf1.24x
   tie-break levels' time (:func:`.solve._share`): a 16-model mix whose peak is proven in 0.03 s
   returned in 8.2 s (its chip-crossings level ran out the clock), now in 1.1 s.
 - Kept: the core sweep (:mod:`.sweep`). It settles some mixes alone (10 models seed 1, 16 models
-  seed 4: proven in under 0.1 s), lifts the bound of the 20-model mixes by 0.001-0.002 (e.g.
+  seed 4: proven in 0.3 s and 0.06 s), lifts the bound of the 20-model mixes by 0.001-0.002 (e.g.
   0.7145 to 0.716), and is otherwise neutral on the 131-instance suite: lower peaks on 7
   instances, higher on 8 (all within 0.7 %), none newly proven. It costs mixes CP-SAT proves in
   milliseconds its short probe (8 cores: 0.05-0.12 s became 0.25 s). Tried and dropped: hinting
