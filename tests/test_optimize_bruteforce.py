@@ -23,8 +23,9 @@ from ncplace.optimize.problem import allowed_replicas
 TOL = 1e-9
 
 
-def tiny_mix(seed: int) -> Mix:
-    """A valid random mix of 1-5 models on 4 or 6 cores (exclusivity, memory, pins, ranges)."""
+def tiny_mix(seed: int, ranges: bool = True) -> Mix:
+    """A valid random mix of 1-5 models on 4 or 6 cores (exclusivity, memory, pins, and with
+    ``ranges`` at most one model whose copy count is ``"auto"`` or a range)."""
     rng = random.Random(seed)
     while True:
         cores = rng.choice([4, 6])
@@ -35,7 +36,7 @@ def tiny_mix(seed: int) -> Mix:
         for i in range(rng.randint(1, 5)):
             k = rng.choice([1, 1, 2] + ([3] if cores == 6 else []))
             replicas: int | str | tuple[int, int] = rng.choice([1, 1, 1, 2])
-            if not variable and rng.random() < 0.2:
+            if ranges and not variable and rng.random() < 0.2:
                 replicas = rng.choice(["auto", (1, 2)])
                 variable = True
             demand = rng.random() < 0.6

@@ -9,49 +9,14 @@ than the true optimum and a layout no better than it (equal when it claims a pro
 from __future__ import annotations
 
 import itertools
-import random
 
 import pytest
 
-from ncplace import ConfigError, Instance, Mix, Model, Status, optimize, score
+from ncplace import Instance, Mix, Model, Status, optimize, score
 from ncplace.optimize.layouts import layout_from
 from ncplace.optimize.problem import Problem, build_problem
 from ncplace.optimize.sweep import MAX_MODELS, _Search, applicable, int_peak, sweep
-
-
-def random_mix(seed: int) -> Mix:
-    """1-5 models with fixed copy counts on 4-6 cores: exclusivity, memory and pins."""
-    rng = random.Random(seed)
-    while True:
-        cores = rng.choice([4, 6])
-        per_chip = rng.choice([2, 4] if cores == 4 else [2, 3])
-        inst = Instance(cores=cores, cores_per_chip=per_chip, chip_memory_gib=rng.choice([2, 4, 8]))
-        models = []
-        for i in range(rng.randint(1, 5)):
-            k = rng.choice([1, 1, 2, 3] if cores == 6 else [1, 1, 2])
-            r = rng.choice([1, 1, 1, 2])
-            width = k * r
-            start = (
-                rng.randrange(0, cores - width + 1)
-                if rng.random() < 0.15 and width <= cores
-                else None
-            )
-            models.append(
-                Model(
-                    f"m{i}",
-                    cores=k,
-                    replicas=r,
-                    rate=rng.choice([1, 2, 3, 5, 7]),
-                    throughput=rng.choice([4, 8, 10]),
-                    exclusive=rng.random() < 0.2,
-                    memory_gib=rng.choice([0.5, 1.0, 2.0]) if rng.random() < 0.4 else None,
-                    start=start,
-                )
-            )
-        try:
-            return Mix(tuple(models), inst)
-        except ConfigError:
-            continue
+from tests.test_optimize_bruteforce import tiny_mix
 
 
 def brute_force(problem: Problem) -> int | None:
@@ -103,7 +68,7 @@ def check_layout(problem: Problem, starts: dict[int, int], cap: int) -> None:
 
 @pytest.mark.parametrize("seed", range(150))
 def test_decisions_match_brute_force(seed: int) -> None:
-    problem = build_problem(random_mix(seed), False)
+    problem = build_problem(tiny_mix(seed, ranges=False), False)
     assert applicable(problem)
     optimum = brute_force(problem)
     top = sum(m.demand[0] for m in problem.models) + 1
@@ -124,7 +89,7 @@ def test_decisions_match_brute_force(seed: int) -> None:
 
 @pytest.mark.parametrize("seed", range(150, 250))
 def test_sweep_bound_and_layout_bracket_the_optimum(seed: int) -> None:
-    problem = build_problem(random_mix(seed), False)
+    problem = build_problem(tiny_mix(seed, ranges=False), False)
     optimum = brute_force(problem)
     upper = sum(m.demand[0] for m in problem.models) + 1
     result = sweep(problem, 0, upper, 200_000)
@@ -177,7 +142,7 @@ def test_the_sweep_raises_the_bound_cp_sat_starts_from() -> None:
 
 
 def test_a_zero_budget_proves_nothing_and_finds_nothing() -> None:
-    problem = build_problem(random_mix(3), False)
+    problem = build_problem(tiny_mix(3, ranges=False), False)
     result = sweep(problem, 0, 10**6, 0)
     assert result.steps == 0
     assert result.bound == 0
@@ -185,7 +150,7 @@ def test_a_zero_budget_proves_nothing_and_finds_nothing() -> None:
 
 
 def test_the_sweep_is_deterministic() -> None:
-    problem = build_problem(random_mix(11), False)
+    problem = build_problem(tiny_mix(11, ranges=False), False)
     first = sweep(problem, 0, 10**6, 5_000)
     second = sweep(problem, 0, 10**6, 5_000)
     assert first == second
@@ -205,7 +170,7 @@ def test_applicable_only_to_fixed_copy_counts_in_block_mode() -> None:
 
 @pytest.mark.parametrize("seed", range(250, 290))
 def test_proofs_only_return_a_layout_only_when_it_meets_the_bound(seed: int) -> None:
-    problem = build_problem(random_mix(seed), False)
+    problem = build_problem(tiny_mix(seed, ranges=False), False)
     optimum = brute_force(problem)
     upper = sum(m.demand[0] for m in problem.models) + 1
     result = sweep(problem, 0, upper, 50_000, find=False)

@@ -116,7 +116,11 @@ def _solver(budget: Budget, share: float, seed: int, workers: int) -> cp_model.C
     return solver
 
 
-def _hint(built: _Built, assignment: dict[int, Assignment]) -> None:
+def _hint(built: _Built, assignment: dict[int, Assignment], symmetric: bool) -> None:
+    """Hint ``assignment``; ``symmetric``: the model orders interchangeable models' starts, so
+    the hint is permuted into that order first (:func:`.layouts.sort_symmetric`)."""
+    if symmetric:
+        assignment = sort_symmetric(built.vars.problem, assignment)
     model, v = built.model, built.vars
     model.clear_hints()
     for m in v.problem.models:
@@ -293,7 +297,7 @@ def optimize(
     built = _build(problem, skip_symmetry=set(current_of) if current is not None else None)
     hint = _pick_hint(problem, baselines, objective, current, current_of)
     if hint is not None:
-        _hint(built, sort_symmetric(problem, hint) if current is None else hint)
+        _hint(built, hint, symmetric=current is None)
     levels = _levels(built, problem, objective, current_of if current is not None else None)
     weights = [FIRST_LEVEL_WEIGHT, 1.0] + [LATER_LEVEL_WEIGHT] * (len(levels) - 2)
     if hint is None:
@@ -330,7 +334,7 @@ def optimize(
         now = sweep_start if i == 0 else time.perf_counter()
         if i == 0 and swept is not None and swept.proven and swept.assignment is not None:
             assignment = swept.assignment
-            value = float(int_peak(problem, assignment))
+            value = float(swept.bound)
             real = value / problem.load_scale
             records.append(
                 Level(spec.name, real, real, "optimal (core sweep)", time.perf_counter() - now, 0.0)
@@ -340,7 +344,7 @@ def optimize(
             first_bound = max(first_bound, real)
             first_used = budget.used()
             built.model.add(built.peak <= round(value))
-            _hint(built, sort_symmetric(problem, assignment) if current is None else assignment)
+            _hint(built, assignment, symmetric=current is None)
             reporter.found(real_peak(problem, assignment))
             continue
         share = _share(budget, weights, i, budget.used() - first_used)
@@ -403,11 +407,11 @@ def optimize(
                 built, problem, round(value), budget, SWEEP_SHARE * first_share, lower
             )
             first_bound = max(first_bound, after.bound / problem.load_scale)
-            if after.assignment is not None:
+            if after.assignment is not None and after.peak is not None:
                 stop += "; the core sweep lowered the peak"
                 assignment = after.assignment
-                value = float(int_peak(problem, assignment))
-                _hint(built, sort_symmetric(problem, assignment) if current is None else assignment)
+                value = float(after.peak)
+                _hint(built, assignment, symmetric=current is None)
                 reporter.found(real_peak(problem, assignment))
             if after.bound >= round(value):
                 first_status = Status.OPTIMAL

@@ -44,7 +44,6 @@ a layout below CP-SAT's. Work is counted in search steps, so the result is the s
 from __future__ import annotations
 
 import time
-from collections import Counter
 from dataclasses import dataclass
 
 from .objectives import Assignment
@@ -163,34 +162,32 @@ def sweep(
 
 def _find(search: _Search, lo: int, upper: int, tries: list[Outcome]) -> tuple[Outcome | None, int]:
     """Primal phase: capacities ``lo + 1, lo + 2, lo + 4, ...`` below ``upper`` until one has a
-    layout, then bisection between the last failure and it. Each try gets an equal part of the
-    steps left (at least :data:`MIN_TRY_STEPS`); a proven infeasibility raises ``lo``."""
+    layout (each try gets an eighth of the steps left), then bisection between the last failure
+    and it (a quarter each); every try gets at least :data:`MIN_TRY_STEPS`, and a proven
+    infeasibility raises ``lo``."""
     best: Outcome | None = None
     failed = lo
+
+    def attempt(cap: int, part: int) -> None:
+        nonlocal best, failed, lo
+        out = search.run(cap, max(MIN_TRY_STEPS, search.left() // part))
+        tries.append(out)
+        if out.status == "feasible":
+            best = out
+            return
+        failed = cap
+        if out.status == "infeasible":
+            lo = max(lo, cap + 1)
+
     offset = 1
     while best is None and search.left() > 0:
         cap = min(lo + offset, upper - 1)
         if cap <= failed:
             break
-        out = search.run(cap, max(MIN_TRY_STEPS, search.left() // 8))
-        tries.append(out)
-        if out.status == "feasible":
-            best = out
-        else:
-            failed = cap
-            if out.status == "infeasible":
-                lo = cap + 1
-            offset *= 2
+        attempt(cap, 8)
+        offset *= 2
     while best is not None and failed + 1 < best.cap and search.left() > 0:
-        cap = (failed + best.cap) // 2
-        out = search.run(cap, max(MIN_TRY_STEPS, search.left() // 4))
-        tries.append(out)
-        if out.status == "feasible":
-            best = out
-        else:
-            failed = cap
-            if out.status == "infeasible":
-                lo = max(lo, cap + 1)
+        attempt((failed + best.cap) // 2, 4)
     return best, lo
 
 
@@ -205,22 +202,22 @@ class _Search:
         self.deadline = deadline
         self.used = 0
         self.wall_cut = False
-        free = [m for m in problem.models if m.start is None]
         self.pinned = sorted(
             (m for m in problem.models if m.start is not None), key=lambda m: m.start or 0
         )
-        kinds = Counter((m.cores * m.replicas[0], m.demand[0], m.exclusive, m.memory) for m in free)
+        kinds: dict[tuple[int, int, bool, int], list[int]] = {}
+        for m in problem.models:
+            if m.start is None:
+                key = (m.cores * m.replicas[0], m.demand[0], m.exclusive, m.memory)
+                kinds.setdefault(key, []).append(m.index)
         self.types = sorted(kinds, key=lambda t: (-t[1], -t[0], t[2], t[3]))
-        self.count = [kinds[t] for t in self.types]
-        self.members: list[list[int]] = [
-            [
-                m.index
-                for m in free
-                if (m.cores * m.replicas[0], m.demand[0], m.exclusive, m.memory) == t
-            ]
-            for t in self.types
-        ]
+        self.members = [kinds[t] for t in self.types]
+        self.count = [len(members) for members in self.members]
         self.memory = any(m.memory for m in problem.models)
+        self.exclusive_width = sum(m.cores * m.replicas[0] for m in problem.models if m.exclusive)
+        self.shared_work = sum(
+            m.cores * m.replicas[0] * m.demand[0] for m in problem.models if not m.exclusive
+        )
 
     def left(self) -> int:
         return max(0, self.budget - self.used)
@@ -314,13 +311,7 @@ class _Run:
         for m in s.pinned:
             if m.demand[0] > cap:
                 return "infeasible"
-        units = [
-            (t[0], t[1], t[2]) for t, k in zip(s.types, s.count, strict=True) for _ in range(k)
-        ]
-        units += [(m.cores * m.replicas[0], m.demand[0], m.exclusive) for m in s.pinned]
-        exclusive_width = sum(w for w, _, x in units if x)
-        shared_work = sum(w * d for w, d, x in units if not x)
-        slack = (n - exclusive_width) * cap - shared_work
+        slack = (n - s.exclusive_width) * cap - s.shared_work
         if slack < 0:
             return "infeasible"
         if self._core(0, slack):
