@@ -208,16 +208,18 @@ class _Search:
         kinds: dict[tuple[int, int, bool, int], list[int]] = {}
         for m in problem.models:
             if m.start is None:
-                key = (m.cores * m.replicas[0], m.demand[0], m.exclusive, m.memory)
+                key = (m.min_width, m.demand[0], m.exclusive, m.memory)
                 kinds.setdefault(key, []).append(m.index)
         self.types = sorted(kinds, key=lambda t: (-t[1], -t[0], t[2], t[3]))
         self.members = [kinds[t] for t in self.types]
         self.count = [len(members) for members in self.members]
+        self.pinned_at: dict[int, list[tuple[int, ModelData]]] = {}
+        for j, m in enumerate(self.pinned):
+            self.pinned_at.setdefault(m.start or 0, []).append((j, m))
+        self.last_pin = max(self.pinned_at, default=-1)
         self.memory = any(m.memory for m in problem.models)
-        self.exclusive_width = sum(m.cores * m.replicas[0] for m in problem.models if m.exclusive)
-        self.shared_work = sum(
-            m.cores * m.replicas[0] * m.demand[0] for m in problem.models if not m.exclusive
-        )
+        self.exclusive_width = sum(m.min_width for m in problem.models if m.exclusive)
+        self.shared_work = sum(m.min_width * m.demand[0] for m in problem.models if not m.exclusive)
 
     def left(self) -> int:
         return max(0, self.budget - self.used)
@@ -262,7 +264,6 @@ class _Run:
         self.rejected = False
         self.solution: list[tuple[int, int]] | None = None
         self.peak = cap
-        self.pins = sorted({m.start for m in search.pinned if m.start is not None})
 
     # --- bookkeeping -------------------------------------------------------------------------
 
@@ -320,7 +321,7 @@ class _Run:
 
     def _next_event(self, c: int) -> int:
         e = c + 1
-        while e < self.s.n and not self.ends[e] and e not in self.pins:
+        while e < self.s.n and not self.ends[e] and e not in self.s.pinned_at:
             e += 1
         return e
 
@@ -335,9 +336,9 @@ class _Run:
         for i, t in enumerate(s.types):
             if self.rem[i] and t[0] > room:
                 return False
-        pinned_here = [(j, m) for j, m in enumerate(s.pinned) if m.start == c]
+        pinned_here = s.pinned_at.get(c, [])
         for j, m in pinned_here:
-            w = m.cores * m.replicas[0]
+            w = m.min_width
             if c + w > s.n or self.excl[c] or (m.exclusive and self.cover[c]):
                 return self._undo_pins(c, pinned_here, False)
             for x in range(c, c + w):
@@ -352,7 +353,7 @@ class _Run:
         for j, _ in reversed(pinned):
             if self.placed and self.placed[-1] == (-j - 1, c):
                 m = self.s.pinned[j]
-                self._take(c, m.cores * m.replicas[0], m.demand[0], m.exclusive, 1)
+                self._take(c, m.min_width, m.demand[0], m.exclusive, 1)
                 self.placed.pop()
         return ok
 
@@ -374,8 +375,9 @@ class _Run:
         base = self.load[c]
         avail: list[int] = []
         if may_start and not self.excl[c]:
-            avail = [i for i, t in enumerate(s.types) if self.rem[i] and not t[2]]
-            avail = [i for i in avail if s.types[i][0] <= s.n - c]
+            avail = [
+                i for i, t in enumerate(s.types) if self.rem[i] and not t[2] and t[0] <= s.n - c
+            ]
         suffix = [0] * (len(avail) + 1)
         for a in range(len(avail) - 1, -1, -1):
             i = avail[a]
@@ -418,7 +420,7 @@ class _Run:
     def _leave(self, c: int, slack: int, load: int) -> bool:
         """Core ``c`` is decided at ``load``: spend its waste over the cores up to the next event
         and go on there."""
-        if not self.cover[c] and self.left_units and not any(p > c for p in self.pins):
+        if not self.cover[c] and self.left_units and self.s.last_pin <= c:
             return False  # an empty core with units left: not left-justified
         e = self._next_event(c)
         if not self.excl[c]:
@@ -437,7 +439,7 @@ class _Run:
                 if not m.memory:
                     continue
                 start = starts[m.index]
-                for x in range(start, start + m.cores * m.replicas[0]):
+                for x in range(start, start + m.min_width):
                     per_chip[x // s.problem.cores_per_chip] += m.memory
             if any(v > s.problem.chip_memory for v in per_chip):
                 self.rejected = True
