@@ -20,6 +20,7 @@ from ncplace.codegen import (
     generate_scripts,
     identifier,
     plan_code,
+    plan_header,
 )
 from ncplace.dryrun import replay
 from ncplace.errors import ConfigError
@@ -420,3 +421,23 @@ def test_golden_scripts(name, update_golden):
     assert code == path.read_text(encoding="utf-8"), (
         "generated code changed: see git diff after --update-golden"
     )
+
+
+def test_the_plan_header_says_which_layouts_the_bound_covers() -> None:
+    """A bound above ``sum k d / N`` only speaks for the layouts the optimizer searched; the
+    script's header says so, as the CLI does."""
+    from ncplace import optimize
+    from ncplace.optimize.solve import ORTOOLS_VERSION
+
+    inst = Instance(cores=4, cores_per_chip=4, chip_memory_gib=32)
+    lumpy = Mix(
+        (Model("big", cores=2, rate=9, throughput=10), Model("small", rate=1, throughput=10)),
+        inst,
+    )
+    header = plan_header(optimize(lumpy, time_limit=2))
+    assert header == (
+        "Plan: status optimal, peak load 0.9, bound 0.9 (over layouts with one block per model), "
+        f"gap 0%, CP-SAT (OR-Tools {ORTOOLS_VERSION})."
+    )
+    even = Mix(tuple(Model(f"m{i}", rate=5, throughput=10) for i in range(4)), inst)
+    assert "bound 0.5, gap 0%" in plan_header(optimize(even, time_limit=2))

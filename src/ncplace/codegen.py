@@ -368,11 +368,15 @@ def generate_code(
 
 
 def plan_header(plan: Any) -> str:
-    """The header lines describing a plan: status, objective, bound and gap, solver version."""
+    """The header lines describing a plan: status, objective, bound (and which layouts it covers,
+    :attr:`~ncplace.optimize.Plan.bound_scope`) and gap, solver version."""
     gap = getattr(plan, "gap", None)
     gap_text = "n/a" if gap is None else f"{100.0 * gap:.3g}%"
     bound = getattr(plan, "bound", None)
     bound_text = "n/a" if bound is None else f"{bound:.4g}"
+    scope = getattr(plan, "bound_scope", "every layout")
+    if bound is not None and scope != "every layout":
+        bound_text += f" (over layouts with {scope})"
     status = getattr(plan.status, "value", plan.status)
     name = getattr(plan, "objective_name", None) or "peak"
     objective = {"peak": "peak load"}.get(name, name)
