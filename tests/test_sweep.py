@@ -9,6 +9,7 @@ than the true optimum and a layout no better than it (equal when it claims a pro
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 
 import pytest
 
@@ -19,14 +20,13 @@ from ncplace.optimize.sweep import MAX_MODELS, _Search, applicable, int_peak, sw
 from tests.test_optimize_bruteforce import tiny_mix
 
 
-def brute_force(problem: Problem) -> int | None:
-    """The least integer peak over every block layout meeting the rules, or None."""
+def feasible_layouts(problem: Problem) -> Iterator[tuple[tuple[int, ...], int]]:
+    """Every block layout meeting the rules, as (each model's start, integer peak)."""
     n, per_chip = problem.cores, problem.cores_per_chip
     choices = []
     for m in problem.models:
         w = m.cores * m.replicas[0]
         choices.append([m.start] if m.start is not None else range(n - w + 1))
-    best = None
     for starts in itertools.product(*choices):
         load = [0] * n
         cover = [0] * n
@@ -49,9 +49,12 @@ def brute_force(problem: Problem) -> int | None:
             continue
         if any(v > problem.chip_memory for v in memory):
             continue
-        peak = max(load)
-        best = peak if best is None else min(best, peak)
-    return best
+        yield tuple(s for s in starts if s is not None), max(load)
+
+
+def brute_force(problem: Problem) -> int | None:
+    """The least integer peak over every block layout meeting the rules, or None."""
+    return min((peak for _, peak in feasible_layouts(problem)), default=None)
 
 
 def check_layout(problem: Problem, starts: dict[int, int], cap: int) -> None:

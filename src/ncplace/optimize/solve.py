@@ -52,6 +52,7 @@ from ..errors import ConfigError
 from ..layout import Layout
 from ..mix import Mix
 from ..score import score
+from . import tabu
 from .baselines import Baseline, best, better, rank, run_baselines
 from .budget import WALL_FACTOR, WALL_SLACK_S, Budget, dtime_rate
 from .constraints import add_rules
@@ -76,13 +77,16 @@ LATER_LEVEL_WEIGHT = 0.5
 """Time shares: 9 for the first level, 1 for the second, 0.5 for each later one."""
 HINT_SHARE = 0.2
 PROBE_SHARE = 0.02
-SWEEP_SHARE = 0.15
+SWEEP_SHARE = 0.1
 """The core sweep's parts of the first level's share (:mod:`.sweep`): a probe before CP-SAT
 (``PROBE_SHARE``: proofs only, from the floor; they often settle small mixes at once, and it is
 kept short because mixes that CP-SAT proves in milliseconds would otherwise wait for it) and a
-sweep after it (``SWEEP_SHARE``: from CP-SAT's bound, for layouts below CP-SAT's); CP-SAT's
-search keeps its baseline hint, which measured better than starting it from the sweep's layout
-(40 models on 16 cores: 0.740 vs 0.743, 0.773 vs 0.774, ...)."""
+sweep after it and the tabu search (``SWEEP_SHARE``: from CP-SAT's bound, for layouts below the
+best so far); CP-SAT's search keeps its baseline hint, which measured better than starting it
+from the sweep's layout (40 models on 16 cores: 0.740 vs 0.743, 0.773 vs 0.774, ...)."""
+TABU_SHARE = 0.2
+"""The tabu search's part of the first level's share (:mod:`.tabu`), run from CP-SAT's layout
+when CP-SAT has not proven it optimal."""
 DIAGNOSIS_CHECK_S = 1.0
 DIAGNOSIS_SHARE = 0.25
 """Explaining an infeasible mix: at most ``DIAGNOSIS_CHECK_S`` nominal seconds per check, and in
@@ -322,6 +326,7 @@ def optimize(
     stop = "time limit 0" if time_limit == 0 else "time limit (no solution)"
     first_used = 0.0
     sweeping = objective == "peak" and applicable(problem)
+    polishing = objective == "peak" and tabu.applicable(problem)
     first_share = _share(budget, weights, 0, 0.0)
     swept: SweepResult | None = None
     sweep_start = time.perf_counter()
@@ -356,8 +361,8 @@ def optimize(
         if expr is None:
             continue
         built.model.minimize(expr)
-        if i == 0 and sweeping:
-            share *= 1 - SWEEP_SHARE
+        if i == 0 and polishing:
+            share *= 1 - TABU_SHARE - (SWEEP_SHARE if sweeping else 0.0)
         before = budget.used()
         _complete_hint(built.model, budget, HINT_SHARE * share, seed)
         solver = _solver(budget, max(0.0, share - (budget.used() - before)), seed, n_workers)
@@ -401,25 +406,23 @@ def optimize(
             continue
         assignment = read_assignment(solver, built.vars)
         _hint_all(built.model, list(solver.response_proto.solution))
-        if i == 0 and sweeping and first_status != Status.OPTIMAL:
+        if i == 0 and polishing and first_status != Status.OPTIMAL:
             lower = max(swept.bound if swept else 0, math.ceil(bound - 1e-6))
-            after = _run_sweep(
-                built, problem, round(value), budget, SWEEP_SHARE * first_share, lower
-            )
-            first_bound = max(first_bound, after.bound / problem.load_scale)
-            if after.assignment is not None and after.peak is not None:
-                stop += "; the core sweep lowered the peak"
-                assignment = after.assignment
-                value = float(after.peak)
+            polished = _polish(built, problem, budget, first_share, assignment, lower, seed)
+            first_bound = max(first_bound, polished.bound / problem.load_scale)
+            if polished.peak < round(value):
+                value = float(polished.peak)
+                assignment = polished.assignment
                 _hint(built, assignment, symmetric=current is None)
                 reporter.found(real_peak(problem, assignment))
-            if after.bound >= round(value):
+            stop += "".join(f"; the {what} lowered the peak" for what in polished.lowered_by)
+            if polished.bound >= round(value):
                 first_status = Status.OPTIMAL
-                stop = "optimal (core sweep after CP-SAT)"
+                stop = f"optimal ({polished.prover} after CP-SAT)"
             records[-1] = replace(
                 records[-1],
                 value=value / spec.scale,
-                bound=max(records[-1].bound, after.bound / spec.scale),
+                bound=max(records[-1].bound, polished.bound / spec.scale),
                 status=stop if first_status == Status.OPTIMAL else records[-1].status,
                 runtime_s=time.perf_counter() - now,
             )
@@ -443,6 +446,55 @@ def optimize(
     )
     reporter.end(plan.objective, plan.bound)
     return plan
+
+
+@dataclass(frozen=True)
+class _Polished:
+    """What the searches after CP-SAT reached: the best layout and its integer peak, the proven
+    integer bound, which searches lowered the peak, and which one settled the level."""
+
+    assignment: dict[int, Assignment]
+    peak: int
+    bound: int
+    lowered_by: tuple[str, ...]
+    prover: str
+
+
+def _polish(
+    built: _Built,
+    problem: Problem,
+    budget: Budget,
+    first_share: float,
+    assignment: dict[int, Assignment],
+    lower: int,
+    seed: int,
+) -> _Polished:
+    """Lower the peak of CP-SAT's layout: tabu search from it (:mod:`.tabu`), then the core sweep
+    for layouts below the result and a higher bound (:mod:`.sweep`), when it applies."""
+    peak = int_peak(problem, assignment)
+    lowered_by: list[str] = []
+    prover = "CP-SAT"
+    share = TABU_SHARE * first_share
+    wall = WALL_FACTOR * share + WALL_SLACK_S if budget.deterministic else share
+    if peak > lower:
+        found = tabu.improve(
+            problem, assignment, lower, int(tabu.STEPS_PER_SECOND * share), seed, wall
+        )
+        budget.spend(
+            found.steps / tabu.STEPS_PER_SECOND, "tabu", found.wall_cut and budget.deterministic
+        )
+        if found.assignment is not None and found.peak is not None:
+            assignment, peak = found.assignment, found.peak
+            lowered_by.append("tabu search")
+            prover = "tabu search"
+    if peak > lower and applicable(problem):
+        after = _run_sweep(built, problem, peak, budget, SWEEP_SHARE * first_share, lower)
+        lower = max(lower, after.bound)
+        prover = "core sweep"
+        if after.assignment is not None and after.peak is not None:
+            assignment, peak = after.assignment, after.peak
+            lowered_by.append("core sweep")
+    return _Polished(assignment, peak, lower, tuple(lowered_by), prover)
 
 
 def _run_sweep(

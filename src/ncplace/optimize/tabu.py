@@ -1,0 +1,264 @@
+"""Tabu search on the starts: lowers the peak of a layout that CP-SAT found.
+
+Why. On mixes of many models with unrelated loads, the peak level is a multiway number
+partitioning problem: the best layouts keep every core within a few units of the same load, and
+CP-SAT's large-neighbourhood search, which re-solves a few models at a time, rarely finds them
+(measured on the benchmark's 20-40-model mixes on 16 cores: CP-SAT stops 0.3-1.5 % above
+layouts this search finds in a second). The local moves of number-partitioning heuristics fit
+the problem better: move one model, or swap two models of the same width.
+
+The search (block mode, fixed copy counts; :func:`applicable`). Each model is a *unit* of
+``w = r k`` cores carrying ``D`` per core. Pinned and exclusive units stay where they are, and no
+other unit may cover an exclusive unit's cores. For a target ``T`` one below the best peak so
+far, the *excess* of a layout is ``E = sum_c max(0, load_c - T)``; ``E = 0`` means the layout's
+peak is at most ``T``. Each iteration picks a core with ``load_c > T`` (seeded random choice),
+and among the units covering it evaluates every move to another start and every swap with a
+unit of the same width and another load, exactly (only the cores a move touches change). It
+takes the move with the lowest ``E`` (ties broken at random), even when ``E`` rises, except
+moves that put a unit back on a start it left within the last 5-15 iterations (the *tabu*
+rule, which stops the search from cycling); a move reaching ``E = 0`` is always allowed. Moves
+that would break chip memory are skipped, so every layout visited keeps every hard rule. On
+``E = 0`` the layout is recorded, ``T`` drops to one below its peak, and the search goes on; it
+stops at the proven lower bound or when its steps run out.
+
+Work is counted in steps (one per move evaluated, plus one per iteration), so with the same
+seed the result is the same on every run; :data:`STEPS_PER_SECOND` converts nominal seconds.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+
+from .objectives import Assignment
+from .problem import Problem
+
+STEPS_PER_SECOND = 400_000
+"""Moves evaluated per nominal second of ``time_limit``: measured 120-200 thousand per second on
+the project's machine (CPython 3.11) on the benchmark's ``scale`` mixes of 20-300 models."""
+
+WALL_CHECK_STEPS = 4096
+"""How often (in steps) the search looks at the wall clock for its safety limit."""
+
+TENURE = (5, 15)
+"""How many iterations a unit may not return to a start it left (drawn per move)."""
+
+
+@dataclass(frozen=True)
+class TabuResult:
+    """What a search found: ``assignment`` and ``peak`` (integer, scaled loads) when it lowered
+    the peak of the layout it started from, else ``None``; ``steps`` spent; ``wall_cut`` when the
+    wall-clock safety limit stopped it."""
+
+    assignment: dict[int, Assignment] | None
+    peak: int | None
+    steps: int
+    wall_cut: bool
+
+
+def applicable(problem: Problem) -> bool:
+    """Block mode with every copy count fixed: the search moves whole blocks and never changes a
+    copy count."""
+    return not problem.split and all(len(m.replicas) == 1 for m in problem.models)
+
+
+def improve(
+    problem: Problem,
+    assignment: dict[int, Assignment],
+    lower: int,
+    steps: int,
+    seed: int = 0,
+    wall_limit_s: float = float("inf"),
+) -> TabuResult:
+    """Look for a layout with a lower peak than ``assignment`` (which must keep every hard rule),
+    stopping at ``lower`` (a proven bound) or after ``steps``. See the module doc. Requires
+    :func:`applicable`."""
+    return _Tabu(problem, assignment, steps, seed, time.perf_counter() + wall_limit_s).run(lower)
+
+
+class _Tabu:
+    """The mutable state of one search."""
+
+    def __init__(
+        self,
+        problem: Problem,
+        assignment: dict[int, Assignment],
+        budget: int,
+        seed: int,
+        deadline: float,
+    ) -> None:
+        self.problem = problem
+        self.budget = budget
+        self.deadline = deadline
+        self.rng = random.Random(seed)
+        self.steps = 0
+        self.wall_cut = False
+        n = problem.cores
+        self.width = [m.min_width for m in problem.models]
+        self.demand = [m.demand[0] for m in problem.models]
+        self.memory = [m.memory for m in problem.models]
+        self.start = [assignment[m.index][1][0] for m in problem.models]
+        self.load = [0] * n
+        blocked = [False] * n
+        for u, m in enumerate(problem.models):
+            for c in range(self.start[u], self.start[u] + self.width[u]):
+                self.load[c] += self.demand[u]
+                blocked[c] = blocked[c] or m.exclusive
+        self.movable = [m.start is None and not m.exclusive for m in problem.models]
+        self.starts_for: dict[int, list[int]] = {}
+        for w in {self.width[u] for u in range(len(self.width)) if self.movable[u]}:
+            self.starts_for[w] = [s for s in range(n - w + 1) if not any(blocked[s : s + w])]
+        self.per_chip = problem.cores_per_chip
+        self.chip_use = [0] * problem.chips
+        for u in range(len(self.width)):
+            self._shift_memory(u, self.start[u], 1)
+        self.same_width: dict[int, list[int]] = {}
+        for u in range(len(self.width)):
+            if self.movable[u]:
+                self.same_width.setdefault(self.width[u], []).append(u)
+        self.tabu: dict[tuple[int, int], int] = {}
+
+    def run(self, lower: int) -> TabuResult:
+        best_peak = max(self.load, default=0)
+        first = best_peak
+        best_start = list(self.start)
+        target = best_peak - 1
+        excess = self._excess(target)
+        iteration = 0
+        while target >= lower and self.steps < self.budget:
+            iteration += 1
+            self.steps += 1
+            if self.steps % WALL_CHECK_STEPS == 0 and time.perf_counter() > self.deadline:
+                self.wall_cut = True
+                break
+            move = self._best_move(target, excess, iteration)
+            if move is None:
+                break
+            excess += move[0]
+            self._apply(move, iteration)
+            if excess == 0:
+                best_peak = max(self.load)
+                best_start = list(self.start)
+                target = best_peak - 1
+                excess = self._excess(target)
+        if best_peak >= first:
+            return TabuResult(None, None, self.steps, self.wall_cut)
+        assignment = {
+            m.index: (m.replicas[0], (best_start[u],)) for u, m in enumerate(self.problem.models)
+        }
+        return TabuResult(assignment, best_peak, self.steps, self.wall_cut)
+
+    def _excess(self, target: int) -> int:
+        return sum(max(0, x - target) for x in self.load)
+
+    def _best_move(
+        self, target: int, excess: int, iteration: int
+    ) -> tuple[int, int, int, int] | None:
+        """The best allowed move as ``(change of E, unit, new start or -1, swap partner or -1)``."""
+        over = [c for c, x in enumerate(self.load) if x > target]
+        self.rng.shuffle(over)
+        for core in over:
+            choice = self._best_move_at(core, target, excess, iteration)
+            if choice is not None:
+                return choice
+        return None
+
+    def _best_move_at(
+        self, core: int, target: int, excess: int, iteration: int
+    ) -> tuple[int, int, int, int] | None:
+        """The best allowed move of a unit covering ``core``."""
+        best: tuple[int, float] | None = None
+        choice: tuple[int, int, int, int] | None = None
+        for u in range(len(self.width)):
+            s0, w = self.start[u], self.width[u]
+            if not self.movable[u] or not s0 <= core < s0 + w:
+                continue
+            d = self.demand[u]
+            for s in self.starts_for[w]:
+                if s == s0:
+                    continue
+                self.steps += 1
+                change = self._change(((s0, -d), (s, d)), w, target)
+                key = (change, self.rng.random())
+                if best is not None and key >= best:
+                    continue
+                allowed = self.tabu.get((u, s), 0) < iteration or excess + change == 0
+                if allowed and self._fits_shift(u, s):
+                    best, choice = key, (change, u, s, -1)
+            for v in self.same_width[w]:
+                e, s1 = self.demand[v], self.start[v]
+                if e == d or s1 == s0:
+                    continue
+                self.steps += 1
+                change = self._change(((s0, e - d), (s1, d - e)), w, target)
+                key = (change, self.rng.random())
+                if best is not None and key >= best:
+                    continue
+                allowed = self.tabu.get((u, s1), 0) < iteration or excess + change == 0
+                if allowed and self._fits_swap(u, v):
+                    best, choice = key, (change, u, -1, v)
+        return choice
+
+    def _change(self, deltas: tuple[tuple[int, int], ...], width: int, target: int) -> int:
+        """The change of ``E`` when each ``(start, delta)`` adds ``delta`` to ``width`` cores."""
+        touched: dict[int, int] = {}
+        for start, delta in deltas:
+            for c in range(start, start + width):
+                touched[c] = touched.get(c, 0) + delta
+        change = 0
+        for c, delta in touched.items():
+            if delta:
+                x = self.load[c]
+                change += max(0, x + delta - target) - max(0, x - target)
+        return change
+
+    def _apply(self, move: tuple[int, int, int, int], iteration: int) -> None:
+        _, u, s, v = move
+        if v >= 0:
+            s, s_v = self.start[v], self.start[u]
+            self._tabu(v, self.start[v], iteration)
+            self._place(v, s_v)
+        self._tabu(u, self.start[u], iteration)
+        self._place(u, s)
+
+    def _tabu(self, u: int, start: int, iteration: int) -> None:
+        self.tabu[(u, start)] = iteration + self.rng.randint(*TENURE)
+
+    def _place(self, u: int, s: int) -> None:
+        w, d = self.width[u], self.demand[u]
+        for c in range(self.start[u], self.start[u] + w):
+            self.load[c] -= d
+        self._shift_memory(u, self.start[u], -1)
+        self.start[u] = s
+        for c in range(s, s + w):
+            self.load[c] += d
+        self._shift_memory(u, s, 1)
+
+    def _shift_memory(self, u: int, start: int, sign: int) -> None:
+        if self.memory[u]:
+            for c in range(start, start + self.width[u]):
+                self.chip_use[c // self.per_chip] += sign * self.memory[u]
+
+    def _fits_shift(self, u: int, s: int) -> bool:
+        if not self.memory[u]:
+            return True
+        self._shift_memory(u, self.start[u], -1)
+        self._shift_memory(u, s, 1)
+        ok = max(self.chip_use) <= self.problem.chip_memory
+        self._shift_memory(u, s, -1)
+        self._shift_memory(u, self.start[u], 1)
+        return ok
+
+    def _fits_swap(self, u: int, v: int) -> bool:
+        if self.memory[u] == self.memory[v]:
+            return True
+        su, sv = self.start[u], self.start[v]
+        for unit, old, new in ((u, su, sv), (v, sv, su)):
+            self._shift_memory(unit, old, -1)
+            self._shift_memory(unit, new, 1)
+        ok = max(self.chip_use) <= self.problem.chip_memory
+        for unit, old, new in ((u, su, sv), (v, sv, su)):
+            self._shift_memory(unit, new, -1)
+            self._shift_memory(unit, old, 1)
+        return ok

@@ -1,0 +1,135 @@
+"""The tabu search (ncplace.optimize.tabu) from the worst layout of tiny mixes, vs brute force.
+
+Every layout it returns must keep every hard rule (checked by the independent scorer), report
+its true peak, lie strictly below the start and never below the brute-force optimum.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ncplace import Instance, Mix, Model, optimize, score
+from ncplace.optimize import tabu
+from ncplace.optimize.layouts import layout_from
+from ncplace.optimize.problem import Problem, build_problem
+from ncplace.optimize.sweep import int_peak
+from tests.test_optimize_bruteforce import tiny_mix
+from tests.test_sweep import check_layout, feasible_layouts
+
+
+def worst_start(problem: Problem) -> tuple[dict[int, tuple[int, tuple[int, ...]]], int, int] | None:
+    """The feasible layout with the highest peak (first in enumeration order), its peak, and the
+    least peak over the layouts that keep its exclusive models where they are (the tabu search
+    does not move them); None when no layout is feasible."""
+    layouts = list(feasible_layouts(problem))
+    if not layouts:
+        return None
+    starts, peak = max(layouts, key=lambda item: item[1])
+    assignment = {
+        m.index: (m.replicas[0], (s,)) for m, s in zip(problem.models, starts, strict=True)
+    }
+    fixed = [i for i, m in enumerate(problem.models) if m.exclusive]
+    optimum = min(p for other, p in layouts if all(other[i] == starts[i] for i in fixed))
+    return assignment, peak, optimum
+
+
+@pytest.mark.parametrize("seed", range(120))
+def test_lowers_the_peak_to_the_optimum_and_keeps_every_rule(seed: int) -> None:
+    problem = build_problem(tiny_mix(seed, ranges=False), False)
+    start = worst_start(problem)
+    if start is None:
+        return
+    assignment, peak, optimum = start
+    result = tabu.improve(problem, assignment, optimum, 100_000, seed)
+    if peak == optimum:
+        assert result.assignment is None and result.peak is None
+        return
+    assert result.assignment is not None and result.peak is not None
+    assert result.peak == int_peak(problem, result.assignment)
+    assert result.peak == optimum
+    check_layout(problem, {i: a[1][0] for i, a in result.assignment.items()}, result.peak)
+
+
+@pytest.mark.parametrize("seed", range(120, 160))
+def test_stops_at_the_bound_it_is_given(seed: int) -> None:
+    problem = build_problem(tiny_mix(seed, ranges=False), False)
+    start = worst_start(problem)
+    if start is None:
+        return
+    assignment, peak, optimum = start
+    result = tabu.improve(problem, assignment, peak, 100_000, seed)
+    assert result.assignment is None
+    assert result.steps == 0
+    between = (peak + optimum + 1) // 2
+    if optimum < between < peak:
+        result = tabu.improve(problem, assignment, between, 100_000, seed)
+        assert result.peak is not None and optimum <= result.peak <= between
+
+
+def pinned_exclusive_memory_mix() -> Mix:
+    """Eight cores on two chips of 8 GiB: an exclusive model on cores 0-1, one pinned to core 7,
+    and four movable models of 2.5 GiB per core, so that each chip holds three of their cores
+    at most. The best layout within memory puts m2 and m3 on chip 0 and peaks at 1.0; moving m0
+    to the empty core 6 would peak lower but breaks chip 1's memory."""
+    inst = Instance(cores=8, cores_per_chip=4, chip_memory_gib=8)
+    models = [
+        Model("solo", cores=2, rate=500, throughput=1000, exclusive=True),
+        Model("pinned", cores=1, rate=300, throughput=1000, start=7),
+    ] + [
+        Model(f"m{i}", cores=k, rate=rate, throughput=1000, memory_gib=2.5 * k)
+        for i, (k, rate) in enumerate(((1, 900), (2, 400), (1, 700), (2, 300)))
+    ]
+    return Mix(tuple(models), inst)
+
+
+def test_exclusive_and_pinned_models_stay_and_memory_holds() -> None:
+    mix = pinned_exclusive_memory_mix()
+    problem = build_problem(mix, False)
+    start = {0: (1, (0,)), 1: (1, (7,)), 2: (1, (2,)), 3: (1, (2,)), 4: (1, (4,)), 5: (1, (4,))}
+    assert score(layout_from(problem, start), mix).peak_load == pytest.approx(1.3)
+    result = tabu.improve(problem, start, 0, 50_000)
+    assert result.assignment is not None and result.peak is not None
+    assert result.assignment[0] == start[0] and result.assignment[1] == start[1]
+    check_layout(problem, {i: a[1][0] for i, a in result.assignment.items()}, result.peak)
+    assert score(layout_from(problem, result.assignment), mix).peak_load == pytest.approx(1.0)
+
+
+def test_the_search_is_deterministic_and_counts_its_steps() -> None:
+    problem = build_problem(tiny_mix(7, ranges=False), False)
+    start = worst_start(problem)
+    assert start is not None
+    first = tabu.improve(problem, start[0], 0, 3_000, seed=4)
+    assert first == tabu.improve(problem, start[0], 0, 3_000, seed=4)
+    assert first.steps <= 3_000 + max(1, len(problem.models)) * problem.cores * 2
+
+
+def test_a_zero_budget_changes_nothing() -> None:
+    problem = build_problem(tiny_mix(3, ranges=False), False)
+    start = worst_start(problem)
+    assert start is not None
+    result = tabu.improve(problem, start[0], 0, 0)
+    assert result == tabu.TabuResult(None, None, 0, False)
+
+
+def test_applicable_only_to_fixed_copy_counts_in_block_mode() -> None:
+    inst = Instance(cores=4, cores_per_chip=4, chip_memory_gib=32)
+    fixed = Mix((Model("a", replicas=2, rate=1, throughput=10),), inst)
+    assert tabu.applicable(build_problem(fixed, False))
+    assert not tabu.applicable(build_problem(fixed, True))
+    ranged = Mix((Model("a", replicas=(1, 2), rate=1, throughput=10),), inst)
+    assert not tabu.applicable(build_problem(ranged, False))
+
+
+def test_the_optimizer_reports_when_tabu_search_lowered_the_peak() -> None:
+    """Twenty 1-4-core models with unrelated loads on 16 cores: CP-SAT stops above a layout
+    that the tabu search finds from CP-SAT's."""
+    inst = Instance(cores=16, cores_per_chip=4, chip_memory_gib=32)
+    models = tuple(
+        Model(f"m{i}", cores=1 + (i * 7) % 4, rate=97 + (i * 389) % 811, throughput=1000)
+        for i in range(24)
+    )
+    mix = Mix(models, inst)
+    plan = optimize(mix, time_limit=2.0)
+    assert "the tabu search lowered the peak" in plan.stop_reason
+    assert score(plan.layout, mix).peak_load == pytest.approx(plan.objective, abs=1e-6)
+    assert plan.bound <= plan.objective
