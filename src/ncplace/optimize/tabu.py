@@ -144,7 +144,7 @@ class _Tabu:
                 excess = self._excess(target)
         if best_peak >= first:
             return TabuResult(None, None, self.steps, self.wall_cut)
-        assignment = {
+        assignment: dict[int, Assignment] = {
             m.index: (m.replicas[0], (best_start[u],)) for u, m in enumerate(self.problem.models)
         }
         return TabuResult(assignment, best_peak, self.steps, self.wall_cut)
