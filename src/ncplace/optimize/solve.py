@@ -409,6 +409,7 @@ def optimize(
         if i == 0 and polishing and first_status != Status.OPTIMAL:
             lower = max(swept.bound if swept else 0, math.ceil(bound - 1e-6))
             polished = _polish(built, problem, budget, first_share, assignment, lower, seed)
+            first_used = budget.used()
             first_bound = max(first_bound, polished.bound / problem.load_scale)
             if polished.peak < round(value):
                 value = float(polished.peak)
