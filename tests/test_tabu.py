@@ -6,10 +6,13 @@ its true peak, lie strictly below the start and never below the brute-force opti
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from ncplace import Instance, Mix, Model, optimize, score
+from ncplace import Instance, Mix, Model, Status, optimize, score
 from ncplace.optimize import tabu
+from ncplace.optimize.baselines import best, run_baselines
 from ncplace.optimize.layouts import layout_from
 from ncplace.optimize.problem import Problem, build_problem
 from ncplace.optimize.sweep import int_peak
@@ -120,9 +123,9 @@ def test_applicable_only_to_fixed_copy_counts_in_block_mode() -> None:
     assert not tabu.applicable(build_problem(ranged, False))
 
 
-def test_the_optimizer_reports_when_tabu_search_lowered_the_peak() -> None:
-    """Twenty 1-4-core models with unrelated loads on 16 cores: CP-SAT stops above a layout
-    that the tabu search finds from CP-SAT's."""
+def test_cp_sat_starts_from_the_tabu_search_layout() -> None:
+    """Twenty-four 1-4-core models with unrelated loads on 16 cores: the tabu search lowers the
+    best baseline's peak before CP-SAT, and the plan says CP-SAT started from its layout."""
     inst = Instance(cores=16, cores_per_chip=4, chip_memory_gib=32)
     models = tuple(
         Model(f"m{i}", cores=1 + (i * 7) % 4, rate=97 + (i * 389) % 811, throughput=1000)
@@ -130,6 +133,33 @@ def test_the_optimizer_reports_when_tabu_search_lowered_the_peak() -> None:
     )
     mix = Mix(models, inst)
     plan = optimize(mix, time_limit=2.0)
-    assert "the tabu search lowered the peak" in plan.stop_reason
+    assert "CP-SAT started from the tabu search's layout" in plan.stop_reason
     assert score(plan.layout, mix).peak_load == pytest.approx(plan.objective, abs=1e-6)
     assert plan.bound <= plan.objective
+    top = best(run_baselines(mix), "peak")
+    assert top is not None and plan.objective < top.score.peak_load
+
+
+def perfect_partition_mix(seed: int) -> Mix:
+    """104 one-core models (too many for the core sweep) whose rates split 900 requests/s per
+    core exactly over 8 cores: the optimum is the floor, 0.9."""
+    rng = random.Random(seed)
+    rates: list[int] = []
+    for _ in range(8):
+        cuts = sorted(rng.sample(range(1, 900), 12))
+        rates += [b - a for a, b in zip([0, *cuts], [*cuts, 900], strict=True)]
+    rng.shuffle(rates)
+    inst = Instance(cores=8, cores_per_chip=4, chip_memory_gib=32)
+    return Mix(tuple(Model(f"m{i}", rate=r, throughput=1000) for i, r in enumerate(rates)), inst)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 4])
+def test_a_tabu_layout_at_the_bound_settles_the_peak_without_cp_sat(seed: int) -> None:
+    mix = perfect_partition_mix(seed)
+    plan = optimize(mix, time_limit=2.0)
+    assert plan.status == Status.OPTIMAL
+    assert plan.stop_reason == "optimal (tabu search)"
+    assert plan.levels[0].status == "optimal (tabu search)"
+    assert plan.levels[0].deterministic_time == 0.0
+    assert plan.objective == pytest.approx(0.9, abs=1e-9) == plan.bound
+    assert score(plan.layout, mix).peak_load == pytest.approx(plan.objective, abs=1e-6)

@@ -57,7 +57,8 @@ class Plan:
     ``gap = (objective - bound) / objective`` (0 when optimal or when the objective is 0). When no
     layout was found, ``layout``, ``score``, ``peak_load`` and ``overlap`` are None and
     ``objective`` and ``gap`` are infinite; a proven infeasible mix has an infinite ``bound``.
-    ``source`` says which method produced the layout (``"cp-sat"`` or ``"baseline:<name>"``: a
+    ``source`` says which method produced the layout (``"cp-sat"``, the optimizer's own search:
+    CP-SAT with the core sweep and the tabu search, or ``"baseline:<name>"``: a
     baseline is returned when it beats the solver's layout, and then ``bound`` is a bound over the
     block model and that baseline together). ``levels`` records every lexicographic level solved
     (name, value kept, bound, CP-SAT status, seconds); ``load_scale`` is the integer scale of the
@@ -65,9 +66,13 @@ class Plan:
 
     ``stop_reason`` says what ended the first level: ``"optimal"``, ``"optimal (core sweep)"``
     and ``"optimal (core sweep after CP-SAT)"`` (the proof came from :mod:`.sweep`),
-    ``"infeasible"``, ``"time limit (deterministic)"`` (``workers=1``: the deterministic budget
-    ran out, so the same inputs give this same plan again; ``"; the core sweep lowered the
-    peak"`` follows when the sweep after CP-SAT found the layout), ``"time limit (wall
+    ``"optimal (tabu search)"`` and ``"optimal (tabu search after CP-SAT)"`` (:mod:`.tabu` found
+    a layout at the proven bound), ``"infeasible"``, ``"time limit (deterministic)"``
+    (``workers=1``: the deterministic budget ran out, so the same inputs give this same plan
+    again; ``"; CP-SAT started from the tabu search's layout"`` follows when the tabu search
+    before CP-SAT lowered the best baseline's peak, and ``"; the tabu search lowered the peak"``
+    and ``"; the core sweep lowered the peak"`` when the searches after CP-SAT found a lower
+    one), ``"time limit (wall
     clock)"`` (``workers > 1``), ``"time limit (wall-clock safety limit)"``, ``"time limit (no
     solution)"``, ``"time limit 0"``, ``"model invalid: ..."``; ``"; best baseline ...
     returned"`` follows when a baseline beat the solver,
