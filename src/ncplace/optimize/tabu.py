@@ -1,11 +1,14 @@
-"""Tabu search on the starts: lowers the peak of a layout that CP-SAT found.
+"""Tabu search on the starts: lowers the peak of a layout that keeps every hard rule.
 
 Why. On mixes of many models with unrelated loads, the peak level is a multiway number
 partitioning problem: the best layouts keep every core within a few units of the same load, and
-CP-SAT's large-neighbourhood search, which re-solves a few models at a time, rarely finds them
-(measured on the benchmark's 20-40-model mixes on 16 cores: CP-SAT stops 0.3-1.5 % above
-layouts this search finds in a second). The local moves of number-partitioning heuristics fit
-the problem better: move one model, or swap two models of the same width.
+CP-SAT's large-neighbourhood search, which re-solves a few models at a time, rarely finds them.
+The local moves of number-partitioning heuristics fit the problem better: move one model, or
+swap two models of the same width. Measured from the best baseline, on one core: 300 models on
+64 cores end 2-4 units of 4000 above the energy floor after 3 s, where CP-SAT alone ends 28-30
+units above it after 30 s; 40 models on 16 cores end 2-24 units above it after 2 s, where
+CP-SAT ends 4-27 above after 10 s. The optimizer (:mod:`.solve`) runs it twice: from the best
+baseline before CP-SAT, which then starts from its layout, and from CP-SAT's layout after.
 
 The search (block mode, fixed copy counts; :func:`applicable`). Each model is a *unit* of
 ``w = r k`` cores carrying ``D`` per core. Pinned and exclusive units stay where they are, and no
@@ -126,12 +129,15 @@ class _Tabu:
         target = best_peak - 1
         excess = self._excess(target)
         iteration = 0
+        next_check = WALL_CHECK_STEPS
         while target >= lower and self.steps < self.budget:
             iteration += 1
             self.steps += 1
-            if self.steps % WALL_CHECK_STEPS == 0 and time.perf_counter() > self.deadline:
-                self.wall_cut = True
-                break
+            if self.steps >= next_check:
+                next_check = self.steps + WALL_CHECK_STEPS
+                if time.perf_counter() > self.deadline:
+                    self.wall_cut = True
+                    break
             move = self._best_move(target, excess, iteration)
             if move is None:
                 break
