@@ -163,3 +163,17 @@ def test_a_tabu_layout_at_the_bound_settles_the_peak_without_cp_sat(seed: int) -
     assert plan.levels[0].deterministic_time == 0.0
     assert plan.objective == pytest.approx(0.9, abs=1e-9) == plan.bound
     assert score(plan.layout, mix).peak_load == pytest.approx(plan.objective, abs=1e-6)
+
+
+def test_the_search_gives_up_after_its_patience_without_a_lower_peak() -> None:
+    """Six equal 1-core models on four cores: two cores must carry two, so the search finds the
+    best layout at once, then keeps moving models between cores (there is always a move) and
+    stops a quarter of its budget later, short of the bound 0 it is given."""
+    inst = Instance(cores=4, cores_per_chip=4, chip_memory_gib=32)
+    mix = Mix(tuple(Model(f"m{i}", rate=300, throughput=1000) for i in range(6)), inst)
+    problem = build_problem(mix, False)
+    start = {i: (1, (0,)) for i in range(6)}
+    result = tabu.improve(problem, start, 0, 100_000, patience=0.25)
+    assert result.peak == 2 * problem.models[0].demand[0]
+    assert 25_000 < result.steps <= 25_100
+    assert tabu.improve(problem, start, 0, 100_000).steps > 25_100

@@ -22,7 +22,8 @@ moves that put a unit back on a start it left within the last 5-15 iterations (t
 rule, which stops the search from cycling); a move reaching ``E = 0`` is always allowed. Moves
 that would break chip memory are skipped, so every layout visited keeps every hard rule. On
 ``E = 0`` the layout is recorded, ``T`` drops to one below its peak, and the search goes on; it
-stops at the proven lower bound or when its steps run out.
+stops at the proven lower bound, when its steps run out, or when a share ``patience`` of them
+has gone by without a lower peak.
 
 Work is counted in steps (one per move evaluated, plus one per iteration), so with the same
 seed the result is the same on every run; :data:`STEPS_PER_SECOND` converts nominal seconds.
@@ -73,11 +74,13 @@ def improve(
     steps: int,
     seed: int = 0,
     wall_limit_s: float = float("inf"),
+    patience: float = 1.0,
 ) -> TabuResult:
     """Look for a layout with a lower peak than ``assignment`` (which must keep every hard rule),
-    stopping at ``lower`` (a proven bound) or after ``steps``. See the module doc. Requires
-    :func:`applicable`."""
-    return _Tabu(problem, assignment, steps, seed, time.perf_counter() + wall_limit_s).run(lower)
+    stopping at ``lower`` (a proven bound), after ``steps``, or after ``patience * steps`` steps
+    without a lower peak. See the module doc. Requires :func:`applicable`."""
+    search = _Tabu(problem, assignment, steps, seed, time.perf_counter() + wall_limit_s)
+    return search.run(lower, int(patience * steps))
 
 
 class _Tabu:
@@ -122,7 +125,7 @@ class _Tabu:
                 self.same_width.setdefault(self.width[u], []).append(u)
         self.tabu: dict[tuple[int, int], int] = {}
 
-    def run(self, lower: int) -> TabuResult:
+    def run(self, lower: int, patience: int) -> TabuResult:
         best_peak = max(self.load, default=0)
         first = best_peak
         best_start = list(self.start)
@@ -130,7 +133,8 @@ class _Tabu:
         excess = self._excess(target)
         iteration = 0
         next_check = WALL_CHECK_STEPS
-        while target >= lower and self.steps < self.budget:
+        last_gain = 0
+        while target >= lower and self.steps < self.budget and self.steps - last_gain <= patience:
             iteration += 1
             self.steps += 1
             if self.steps >= next_check:
@@ -144,6 +148,7 @@ class _Tabu:
             excess += move[0]
             self._apply(move, iteration)
             if excess == 0:
+                last_gain = self.steps
                 best_peak = max(self.load)
                 best_start = list(self.start)
                 target = best_peak - 1
