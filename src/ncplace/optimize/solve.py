@@ -13,6 +13,14 @@ before every level the hint is completed to every variable by a solve with the h
 fixed (:func:`_complete_hint`), so CP-SAT starts from a full feasible solution instead of a
 cold search.
 
+The peak level (``objective="peak"``, block mode, fixed copy counts) runs four searches in turn:
+the core sweep's probe for proofs above the floor (:mod:`.sweep`, ``PROBE_SHARE``); the tabu
+search from the best baseline (:mod:`.tabu`, ``TABU_SHARE``, giving up early without progress),
+whose layout replaces the baseline as CP-SAT's hint; CP-SAT; then, unless CP-SAT proved its
+layout, the tabu search from CP-SAT's layout and the sweep's search below the result
+(``SWEEP_SHARE``). A layout that meets a proven bound ends the level at once, with CP-SAT skipped
+when that happens before it. All of them count work in steps or deterministic time.
+
 Time (:mod:`.budget`): ``time_limit`` is a budget of nominal seconds. Each level gets a share of
 what is left, in the ratio 9 : 1 : 0.5 : 0.5 ... (the first level is the one the plan reports; it
 gets 90 % when there is no hint, since then finding any layout is the hard part), and what a
