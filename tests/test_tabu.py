@@ -10,10 +10,10 @@ import random
 
 import pytest
 
-from ncplace import Instance, Mix, Model, Status, optimize, score
+from ncplace import ConfigError, Instance, Mix, Model, Status, optimize, score
 from ncplace.optimize import tabu
 from ncplace.optimize.baselines import best, run_baselines
-from ncplace.optimize.layouts import layout_from
+from ncplace.optimize.layouts import assignment_of, layout_from
 from ncplace.optimize.problem import Problem, build_problem
 from ncplace.optimize.sweep import int_peak
 from tests.test_optimize_bruteforce import tiny_mix
@@ -177,3 +177,54 @@ def test_the_search_gives_up_after_its_patience_without_a_lower_peak() -> None:
     assert result.peak == 2 * problem.models[0].demand[0]
     assert 25_000 < result.steps <= 25_100
     assert tabu.improve(problem, start, 0, 100_000).steps > 25_100
+
+
+def mid_mix(seed: int) -> Mix:
+    """A valid random mix of 6-30 models on 8 or 16 cores: 1-4-core models, some with two copies,
+    a few exclusive or pinned, most with memory sizes that a chip can run short of."""
+    rng = random.Random(seed)
+    while True:
+        cores = rng.choice([8, 16])
+        inst = Instance(cores=cores, cores_per_chip=4, chip_memory_gib=rng.choice([4, 8, 16]))
+        models = []
+        for i in range(rng.randint(6, 30)):
+            k = rng.choice([1, 1, 2, 2, 3, 4])
+            replicas = rng.choice([1, 1, 1, 2])
+            start = rng.randrange(0, cores - k * replicas + 1) if rng.random() < 0.05 else None
+            models.append(
+                Model(
+                    f"m{i}",
+                    cores=k,
+                    replicas=replicas,
+                    rate=rng.randint(20, 900),
+                    throughput=rng.choice([250, 500, 1000, 2000]),
+                    exclusive=rng.random() < 0.05,
+                    memory_gib=round(rng.uniform(0.1, 1.0) * k, 2) if rng.random() < 0.7 else None,
+                    start=start,
+                )
+            )
+        try:
+            return Mix(tuple(models), instance=inst)
+        except ConfigError:
+            continue
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_from_the_best_baseline_every_layout_keeps_every_rule(seed: int) -> None:
+    mix = mid_mix(seed)
+    problem = build_problem(mix, False)
+    top = best(run_baselines(mix), "peak")
+    if top is None or not top.score.feasible:
+        return
+    start = assignment_of(top.layout, problem)
+    if start is None:
+        return
+    result = tabu.improve(problem, start, 0, 20_000, seed)
+    if result.assignment is None:
+        assert result.peak is None
+        return
+    assert result.peak is not None and result.peak < int_peak(problem, start)
+    check_layout(problem, {i: a[1][0] for i, a in result.assignment.items()}, result.peak)
+    for m in problem.models:
+        if m.exclusive or m.start is not None:
+            assert result.assignment[m.index] == start[m.index]

