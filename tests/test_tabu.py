@@ -6,6 +6,7 @@ its true peak, lie strictly below the start and never below the brute-force opti
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
@@ -16,7 +17,7 @@ from ncplace.optimize.baselines import best, run_baselines
 from ncplace.optimize.layouts import assignment_of, layout_from
 from ncplace.optimize.problem import Problem, build_problem
 from ncplace.optimize.sweep import int_peak
-from tests.test_optimize_bruteforce import tiny_mix
+from tests.test_optimize_bruteforce import _block_options, _evaluate, _split_options, tiny_mix
 from tests.test_sweep import check_layout, feasible_layouts
 
 
@@ -114,13 +115,54 @@ def test_a_zero_budget_changes_nothing() -> None:
     assert result == tabu.TabuResult(None, None, 0, False)
 
 
-def test_applicable_only_to_fixed_copy_counts_in_block_mode() -> None:
-    inst = Instance(cores=4, cores_per_chip=4, chip_memory_gib=32)
-    fixed = Mix((Model("a", replicas=2, rate=1, throughput=10),), inst)
-    assert tabu.applicable(build_problem(fixed, False))
-    assert not tabu.applicable(build_problem(fixed, True))
-    ranged = Mix((Model("a", replicas=(1, 2), rate=1, throughput=10),), inst)
-    assert not tabu.applicable(build_problem(ranged, False))
+@pytest.mark.parametrize("split", [False, True])
+@pytest.mark.parametrize("seed", range(60))
+def test_copy_ranges_and_split_copies_against_brute_force(seed: int, split: bool) -> None:
+    """Mixes with copy-count ranges, in block and split mode: from the worst layout, the search
+    keeps every copy count, rule and pin, never lets a model's copies share a core, and reaches
+    the best layout with the same copy counts and the same places for exclusive and pinned
+    models."""
+    mix = tiny_mix(seed)
+    problem = build_problem(mix, split)
+    options = [
+        (_split_options if split else _block_options)(mix, i) for i in range(len(mix.models))
+    ]
+    feasible = []
+    for choice in itertools.product(*options):
+        value = _evaluate(mix, choice)
+        if value is not None:
+            feasible.append((value[0], choice))
+    if not feasible:
+        return
+    peak, worst = max(feasible, key=lambda item: item[0])
+    fixed = [i for i, m in enumerate(mix.models) if m.exclusive or m.start is not None]
+
+    def same_shape(choice: tuple[list[tuple[int, ...]], ...]) -> bool:
+        return all(len(c) == len(w) for c, w in zip(choice, worst, strict=True)) and all(
+            choice[i] == worst[i] for i in fixed
+        )
+
+    optimum = min(value for value, choice in feasible if same_shape(choice))
+    start = {
+        m.index: (len(blocks), tuple(b[0] for b in blocks) if split else (blocks[0][0],))
+        for m, blocks in zip(problem.models, worst, strict=True)
+    }
+    result = tabu.improve(problem, start, 0, 50_000, seed)
+    if peak <= optimum + 1e-9:
+        assert result.assignment is None
+        return
+    assert result.assignment is not None and result.peak is not None
+    sc = score(layout_from(problem, result.assignment), mix)
+    assert sc.feasible
+    assert sc.peak_load * problem.load_scale == pytest.approx(result.peak, abs=1e-6)
+    assert sc.peak_load == pytest.approx(optimum, abs=1e-9)
+    for m in problem.models:
+        copies, starts = result.assignment[m.index]
+        assert copies == start[m.index][0]
+        if m.index in fixed:
+            assert starts == start[m.index][1]
+        if split:
+            assert all(b >= a + m.cores for a, b in itertools.pairwise(starts))
 
 
 def test_cp_sat_starts_from_the_tabu_search_layout() -> None:

@@ -44,11 +44,11 @@ probe before CP-SAT proves capacities above the floor infeasible and adds ``peak
 its layout meets its bound the peak level is proven without CP-SAT. A longer search after CP-SAT
 looks for a layout below CP-SAT's. CP-SAT's own search keeps the baseline hint.
 
-The tabu search (:mod:`.tabu`), for the peak level in block mode with fixed copy counts: moves
-of one model and swaps of two of the same width, scored by the excess
-``sum_c max(0, load_c - T)`` over a target one below the best peak, with a tabu tenure against
-cycling. It runs from the best baseline before CP-SAT (CP-SAT's hint is then its layout, and a
-layout at the proven bound settles the level without CP-SAT) and from CP-SAT's layout after it,
+The tabu search (:mod:`.tabu`), for the peak level in any mode (it keeps the copy counts of the
+layout it starts from): moves of one block or copy and swaps of two of the same width, scored by the
+excess ``sum_c max(0, load_c - T)`` over a target one below the best peak, with a tabu tenure
+against cycling. It runs from the best baseline before CP-SAT (CP-SAT's hint is then its layout, and
+a layout at the proven bound settles the level without CP-SAT) and from CP-SAT's layout after it,
 before the sweep's search for lower layouts, which then starts below its result.
 
 Never worse than a baseline (:mod:`.baselines`): the best feasible baseline that keeps the mix's

@@ -13,13 +13,13 @@ before every level the hint is completed to every variable by a solve with the h
 fixed (:func:`_complete_hint`), so CP-SAT starts from a full feasible solution instead of a
 cold search.
 
-The peak level (``objective="peak"``, block mode, fixed copy counts) runs four searches in turn:
-the core sweep's probe for proofs above the floor (:mod:`.sweep`, ``PROBE_SHARE``); the tabu
+The peak level (``objective="peak"``) runs four searches in turn: the core sweep's probe for proofs
+above the floor (:mod:`.sweep`, ``PROBE_SHARE``; block mode with fixed copy counts only); the tabu
 search from the best baseline (:mod:`.tabu`, ``TABU_SHARE``, giving up early without progress),
-whose layout replaces the baseline as CP-SAT's hint; CP-SAT; then, unless CP-SAT proved its
-layout, the tabu search from CP-SAT's layout and the sweep's search below the result
-(``SWEEP_SHARE``). A layout that meets a proven bound ends the level at once, with CP-SAT skipped
-when that happens before it. All of them count work in steps or deterministic time.
+whose layout replaces the baseline as CP-SAT's hint; CP-SAT; then, unless CP-SAT proved its layout,
+the tabu search from CP-SAT's layout and the sweep's search below the result (``SWEEP_SHARE``, block
+mode with fixed copy counts only). A layout that meets a proven bound ends the level at once, with
+CP-SAT skipped when that happens before it. All of them count work in steps or deterministic time.
 
 Time (:mod:`.budget`): ``time_limit`` is a budget of nominal seconds. Each level gets a share of
 what is left, in the ratio 9 : 1 : 0.5 : 0.5 ... (the first level is the one the plan reports; it
@@ -344,7 +344,7 @@ def optimize(
     stop = "time limit 0" if time_limit == 0 else "time limit (no solution)"
     first_used = 0.0
     sweeping = objective == "peak" and applicable(problem)
-    polishing = objective == "peak" and tabu.applicable(problem)
+    polishing = objective == "peak"
     first_share = _share(budget, weights, 0, 0.0)
     swept: SweepResult | None = None
     settled: tuple[dict[int, Assignment], int, str] | None = None
@@ -441,7 +441,9 @@ def optimize(
         _hint_all(built.model, list(solver.response_proto.solution))
         if i == 0 and polishing and first_status != Status.OPTIMAL:
             lower = max(swept.bound if swept else 0, math.ceil(bound - 1e-6))
-            polished = _polish(built, problem, budget, first_share, assignment, lower, seed)
+            polished = _polish(
+                built, problem, budget, first_share, assignment, round(value), lower, seed
+            )
             first_used = budget.used()
             first_bound = max(first_bound, polished.bound / problem.load_scale)
             if polished.peak < round(value):
@@ -500,20 +502,20 @@ def _polish(
     budget: Budget,
     first_share: float,
     assignment: dict[int, Assignment],
+    peak: int,
     lower: int,
     seed: int,
 ) -> _Polished:
-    """Lower the peak of CP-SAT's layout: tabu search from it (:mod:`.tabu`), then the core sweep
-    for layouts below the result and a higher bound (:mod:`.sweep`), when it applies."""
-    peak = int_peak(problem, assignment)
+    """Lower the peak of CP-SAT's layout (whose integer peak is ``peak``): tabu search from it
+    (:mod:`.tabu`), then the core sweep for layouts below the result and a higher bound
+    (:mod:`.sweep`), when it applies."""
     lowered_by: list[str] = []
     prover = "CP-SAT"
-    if peak > lower:
-        found = _run_tabu(problem, budget, first_share, assignment, lower, seed)
-        if found.assignment is not None and found.peak is not None:
-            assignment, peak = found.assignment, found.peak
-            lowered_by.append("tabu search")
-            prover = "tabu search"
+    found = _run_tabu(problem, budget, first_share, assignment, lower, seed)
+    if found.assignment is not None and found.peak is not None:
+        assignment, peak = found.assignment, found.peak
+        lowered_by.append("tabu search")
+        prover = "tabu search"
     if peak > lower and applicable(problem):
         after = _run_sweep(built, problem, peak, budget, SWEEP_SHARE * first_share, lower)
         lower = max(lower, after.bound)

@@ -10,9 +10,10 @@ units above it after 30 s; 40 models on 16 cores end 2-24 units above it after 2
 CP-SAT ends 4-27 above after 10 s. The optimizer (:mod:`.solve`) runs it twice: from the best
 baseline before CP-SAT, which then starts from its layout, and from CP-SAT's layout after.
 
-The search (block mode, fixed copy counts; :func:`applicable`). Each model is a *unit* of
-``w = r k`` cores carrying ``D`` per core. Pinned and exclusive units stay where they are, and no
-other unit may cover an exclusive unit's cores. For a target ``T`` one below the best peak so
+The search. Each model is a *unit* of ``w = r k`` cores carrying ``D`` per core (in split mode,
+each of its ``r`` copies is a unit of ``k`` cores, and a model's copies never share a core); the
+copy counts stay those of the starting layout. Pinned and exclusive models stay where they are,
+and no other unit may cover an exclusive unit's cores. For a target ``T`` one below the best peak so
 far, the *excess* of a layout is ``E = sum_c max(0, load_c - T)``; ``E = 0`` means the layout's
 peak is at most ``T``. Each iteration picks a core with ``load_c > T`` (seeded random choice),
 and among the units covering it evaluates every move to another start and every swap with a
@@ -62,12 +63,6 @@ class TabuResult:
     wall_cut: bool
 
 
-def applicable(problem: Problem) -> bool:
-    """Block mode with every copy count fixed: the search moves whole blocks and never changes a
-    copy count."""
-    return not problem.split and all(len(m.replicas) == 1 for m in problem.models)
-
-
 def improve(
     problem: Problem,
     assignment: dict[int, Assignment],
@@ -79,7 +74,7 @@ def improve(
 ) -> TabuResult:
     """Look for a layout with a lower peak than ``assignment`` (which must keep every hard rule),
     stopping at ``lower`` (a proven bound), after ``steps``, or after ``patience * steps`` steps
-    without a lower peak. See the module doc. Requires :func:`applicable`."""
+    without a lower peak. See the module doc."""
     search = _Tabu(problem, assignment, steps, seed, time.perf_counter() + wall_limit_s)
     return search.run(lower, int(patience * steps))
 
@@ -102,26 +97,43 @@ class _Tabu:
         self.steps = 0
         self.wall_cut = False
         n = problem.cores
-        self.width = [m.min_width for m in problem.models]
-        self.demand = [m.demand[0] for m in problem.models]
-        self.memory = [m.memory for m in problem.models]
-        self.start = [assignment[m.index][1][0] for m in problem.models]
+        self.owner: list[int] = []
+        self.copies: list[int] = []
+        self.width: list[int] = []
+        self.demand: list[int] = []
+        self.memory: list[int] = []
+        self.start: list[int] = []
+        self.movable: list[bool] = []
+        for position, m in enumerate(problem.models):
+            copies, starts = assignment[m.index]
+            blocks = starts[:copies] if problem.split else starts[:1]
+            for start in blocks:
+                self.owner.append(position)
+                self.copies.append(copies)
+                self.width.append(m.cores if problem.split else copies * m.cores)
+                self.demand.append(m.demand_of(copies))
+                self.memory.append(m.memory)
+                self.start.append(start)
+                self.movable.append(m.start is None and not m.exclusive)
+        units = range(len(self.width))
+        self.siblings = [
+            [v for v in units if v != u and self.owner[v] == self.owner[u]] for u in units
+        ]
         self.load = [0] * n
         blocked = [False] * n
-        for u, m in enumerate(problem.models):
+        for u in units:
             for c in range(self.start[u], self.start[u] + self.width[u]):
                 self.load[c] += self.demand[u]
-                blocked[c] = blocked[c] or m.exclusive
-        self.movable = [m.start is None and not m.exclusive for m in problem.models]
+                blocked[c] = blocked[c] or problem.models[self.owner[u]].exclusive
         self.starts_for: dict[int, list[int]] = {}
-        for w in {self.width[u] for u in range(len(self.width)) if self.movable[u]}:
+        for w in {self.width[u] for u in units if self.movable[u]}:
             self.starts_for[w] = [s for s in range(n - w + 1) if not any(blocked[s : s + w])]
         self.per_chip = problem.cores_per_chip
         self.chip_use = [0] * problem.chips
-        for u in range(len(self.width)):
+        for u in units:
             self._shift_memory(u, self.start[u], 1)
         self.same_width: dict[int, list[int]] = {}
-        for u in range(len(self.width)):
+        for u in units:
             if self.movable[u]:
                 self.same_width.setdefault(self.width[u], []).append(u)
         self.tabu: dict[tuple[int, int], int] = {}
@@ -156,9 +168,13 @@ class _Tabu:
                 excess = self._excess(target)
         if best_peak >= first:
             return TabuResult(None, None, self.steps, self.wall_cut)
-        assignment: dict[int, Assignment] = {
-            m.index: (m.replicas[0], (best_start[u],)) for u, m in enumerate(self.problem.models)
-        }
+        starts: dict[int, list[int]] = {}
+        for u, start in enumerate(best_start):
+            starts.setdefault(self.owner[u], []).append(start)
+        assignment: dict[int, Assignment] = {}
+        for position, m in enumerate(self.problem.models):
+            first = self.owner.index(position)
+            assignment[m.index] = (self.copies[first], tuple(sorted(starts[position])))
         return TabuResult(assignment, best_peak, self.steps, self.wall_cut)
 
     def _excess(self, target: int) -> int:
@@ -196,7 +212,7 @@ class _Tabu:
                 if best is not None and key >= best:
                     continue
                 allowed = self.tabu.get((u, s), 0) < iteration or excess + change == 0
-                if allowed and self._fits_shift(u, s):
+                if allowed and self._apart(u, s) and self._fits_shift(u, s):
                     best, choice = key, (change, u, s, -1)
             for v in self.same_width[w]:
                 e, s1 = self.demand[v], self.start[v]
@@ -208,7 +224,7 @@ class _Tabu:
                 if best is not None and key >= best:
                     continue
                 allowed = self.tabu.get((u, s1), 0) < iteration or excess + change == 0
-                if allowed and self._fits_swap(u, v):
+                if allowed and self._apart(u, s1) and self._apart(v, s0) and self._fits_swap(u, v):
                     best, choice = key, (change, u, -1, v)
         return choice
 
@@ -246,6 +262,11 @@ class _Tabu:
         for c in range(s, s + w):
             self.load[c] += d
         self._shift_memory(u, s, 1)
+
+    def _apart(self, u: int, s: int) -> bool:
+        """Unit ``u`` at ``s`` shares no core with another copy of its model (split mode)."""
+        w = self.width[u]
+        return all(s + w <= self.start[v] or self.start[v] + w <= s for v in self.siblings[u])
 
     def _shift_memory(self, u: int, start: int, sign: int) -> None:
         if self.memory[u]:
