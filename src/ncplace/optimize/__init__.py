@@ -42,7 +42,7 @@ The core sweep (:mod:`.sweep`), for the peak level in block mode with fixed copy
 where another ends, the spare capacity ``N L - sum w D`` spent as cores are closed). A short
 probe before CP-SAT proves capacities above the floor infeasible and adds ``peak >= bound``; when
 its layout meets its bound the peak level is proven without CP-SAT. A longer search after CP-SAT
-looks for a layout below CP-SAT's. CP-SAT's own search keeps the baseline hint.
+looks for a layout below CP-SAT's. CP-SAT does not start from the sweep's layout.
 
 The tabu search (:mod:`.tabu`), for the peak level in any mode (it keeps the copy counts of the
 layout it starts from): moves of one block or copy and swaps of two of the same width, scored by the
