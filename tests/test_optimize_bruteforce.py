@@ -67,7 +67,7 @@ def tiny_mix(seed: int, ranges: bool = True) -> Mix:
             continue
 
 
-def _block_options(mix: Mix, index: int) -> list[list[tuple[int, ...]]]:
+def block_options(mix: Mix, index: int) -> list[list[tuple[int, ...]]]:
     """Every block of model ``index``: a list of copies (tuples of cores)."""
     m = mix.models[index]
     n = mix.instance.cores
@@ -81,7 +81,7 @@ def _block_options(mix: Mix, index: int) -> list[list[tuple[int, ...]]]:
     return out
 
 
-def _split_options(mix: Mix, index: int) -> list[list[tuple[int, ...]]]:
+def split_options(mix: Mix, index: int) -> list[list[tuple[int, ...]]]:
     """Every set of disjoint copies of model ``index`` (the lowest at the pin when pinned)."""
     m = mix.models[index]
     n = mix.instance.cores
@@ -96,7 +96,7 @@ def _split_options(mix: Mix, index: int) -> list[list[tuple[int, ...]]]:
     return out
 
 
-def _evaluate(mix: Mix, choice: tuple[list[tuple[int, ...]], ...]) -> tuple[float, int] | None:
+def evaluate(mix: Mix, choice: tuple[list[tuple[int, ...]], ...]) -> tuple[float, int] | None:
     """(peak, overlap) of a choice, or None when it breaks a hard rule."""
     inst = mix.instance
     n = inst.cores
@@ -122,12 +122,10 @@ def _evaluate(mix: Mix, choice: tuple[list[tuple[int, ...]], ...]) -> tuple[floa
 
 def brute_force(mix: Mix, split: bool) -> tuple[float, int] | None:
     """The lexicographic minimum of (peak, overlap) over the model and the feasible baselines."""
-    options = [
-        (_split_options if split else _block_options)(mix, i) for i in range(len(mix.models))
-    ]
+    options = [(split_options if split else block_options)(mix, i) for i in range(len(mix.models))]
     best: tuple[float, int] | None = None
     for choice in itertools.product(*options):
-        value = _evaluate(mix, choice)
+        value = evaluate(mix, choice)
         if value is not None and (best is None or _less(value, best)):
             best = value
     for b in run_baselines(mix):
@@ -139,7 +137,7 @@ def brute_force(mix: Mix, split: bool) -> tuple[float, int] | None:
 
 def _full_key(mix: Mix, choice: tuple[list[tuple[int, ...]], ...]) -> tuple[float, ...] | None:
     """(peak, overlap, chip crossings, highest used core + 1), or None when infeasible."""
-    value = _evaluate(mix, choice)
+    value = evaluate(mix, choice)
     if value is None:
         return None
     inst = mix.instance
@@ -208,8 +206,8 @@ def test_split_mode_matches_brute_force(seed: int) -> None:
 @pytest.mark.parametrize("seed", list(range(1, 60, 4)))
 def test_overlap_objective_matches_brute_force(seed: int) -> None:
     mix = tiny_mix(seed)
-    options = [_block_options(mix, i) for i in range(len(mix.models))]
-    values = [v for c in itertools.product(*options) if (v := _evaluate(mix, c)) is not None]
+    options = [block_options(mix, i) for i in range(len(mix.models))]
+    values = [v for c in itertools.product(*options) if (v := evaluate(mix, c)) is not None]
     values += [(b.score.peak_load, b.score.overlap) for b in run_baselines(mix)]
     plan = optimize(mix, time_limit=5.0, objective="overlap")
     if not values:
@@ -248,7 +246,7 @@ def test_every_level_matches_brute_force(seed: int) -> None:
     plan = optimize(mix, time_limit=5.0)
     if plan.layout is None or plan.source != "cp-sat":
         return
-    options = [_block_options(mix, i) for i in range(len(mix.models))]
+    options = [block_options(mix, i) for i in range(len(mix.models))]
     keys = [k for c in itertools.product(*options) if (k := _full_key(mix, c)) is not None]
     expected = min(keys)
     s = score(plan.layout, mix)
@@ -266,9 +264,9 @@ def test_packing_bound_never_exceeds_the_brute_force_optimum(split: bool) -> Non
     for seed in range(60):
         mix = tiny_mix(seed)
         options = [
-            (_split_options if split else _block_options)(mix, i) for i in range(len(mix.models))
+            (split_options if split else block_options)(mix, i) for i in range(len(mix.models))
         ]
-        peaks = [v[0] for c in itertools.product(*options) if (v := _evaluate(mix, c))]
+        peaks = [v[0] for c in itertools.product(*options) if (v := evaluate(mix, c))]
         if not peaks:
             continue
         problem = build_problem(mix, split)

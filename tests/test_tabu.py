@@ -17,7 +17,7 @@ from ncplace.optimize.baselines import best, run_baselines
 from ncplace.optimize.layouts import assignment_of, layout_from
 from ncplace.optimize.problem import Problem, build_problem
 from ncplace.optimize.sweep import int_peak
-from tests.test_optimize_bruteforce import _block_options, _evaluate, _split_options, tiny_mix
+from tests.test_optimize_bruteforce import block_options, evaluate, split_options, tiny_mix
 from tests.test_sweep import check_layout, feasible_layouts
 
 
@@ -124,12 +124,10 @@ def test_copy_ranges_and_split_copies_against_brute_force(seed: int, split: bool
     models."""
     mix = tiny_mix(seed)
     problem = build_problem(mix, split)
-    options = [
-        (_split_options if split else _block_options)(mix, i) for i in range(len(mix.models))
-    ]
+    options = [(split_options if split else block_options)(mix, i) for i in range(len(mix.models))]
     feasible = []
     for choice in itertools.product(*options):
-        value = _evaluate(mix, choice)
+        value = evaluate(mix, choice)
         if value is not None:
             feasible.append((value[0], choice))
     if not feasible:
