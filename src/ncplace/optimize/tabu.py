@@ -98,18 +98,17 @@ class _Tabu:
         self.wall_cut = False
         n = problem.cores
         self.owner: list[int] = []
-        self.copies: list[int] = []
         self.width: list[int] = []
         self.demand: list[int] = []
         self.memory: list[int] = []
         self.start: list[int] = []
         self.movable: list[bool] = []
+        self.copies = [assignment[m.index][0] for m in problem.models]
         for position, m in enumerate(problem.models):
             copies, starts = assignment[m.index]
             blocks = starts[:copies] if problem.split else starts[:1]
             for start in blocks:
                 self.owner.append(position)
-                self.copies.append(copies)
                 self.width.append(m.cores if problem.split else copies * m.cores)
                 self.demand.append(m.demand_of(copies))
                 self.memory.append(m.memory)
@@ -173,8 +172,7 @@ class _Tabu:
             starts.setdefault(self.owner[u], []).append(start)
         assignment: dict[int, Assignment] = {}
         for position, m in enumerate(self.problem.models):
-            first = self.owner.index(position)
-            assignment[m.index] = (self.copies[first], tuple(sorted(starts[position])))
+            assignment[m.index] = (self.copies[position], tuple(sorted(starts[position])))
         return TabuResult(assignment, best_peak, self.steps, self.wall_cut)
 
     def _excess(self, target: int) -> int:
