@@ -103,22 +103,26 @@ class Budget:
         total = sum(weights)
         return self.left() * weights[0] / total if total > 0 else 0.0
 
+    def wall_limit(self, share: float) -> float:
+        """The wall-clock seconds a solve given ``share`` nominal seconds may run: its safety
+        limit (deterministic), or the share itself (parallel)."""
+        share = max(0.0, share)
+        return WALL_FACTOR * share + WALL_SLACK_S if self.deterministic else share
+
     def set_limits(self, solver: cp_model.CpSolver, share: float) -> None:
         """Limit ``solver`` to ``share`` nominal seconds (see the module doc)."""
-        share = max(0.0, share)
         if self.deterministic:
-            solver.parameters.max_deterministic_time = self.rate * share
-            solver.parameters.max_time_in_seconds = WALL_FACTOR * share + WALL_SLACK_S
-        else:
-            solver.parameters.max_time_in_seconds = share
+            solver.parameters.max_deterministic_time = self.rate * max(0.0, share)
+        solver.parameters.max_time_in_seconds = self.wall_limit(share)
 
     def spend(self, nominal: float, what: str, wall_cut: bool = False) -> None:
-        """Charge ``nominal`` seconds of work counted outside CP-SAT (the core sweep's steps);
-        ``wall_cut`` records that its wall-clock safety limit stopped it."""
+        """Charge ``nominal`` seconds of work counted outside CP-SAT (the core sweep's and the
+        tabu search's steps); ``wall_cut``, that :meth:`wall_limit` stopped it, is recorded as a
+        safety cut when the budget is deterministic (on the wall clock it is the normal end)."""
         if self.deterministic:
             self.spent += nominal
-        if wall_cut:
-            self.wall_cuts.append(what)
+            if wall_cut:
+                self.wall_cuts.append(what)
 
     def charge(self, solver: cp_model.CpSolver, status: object, what: str) -> bool:
         """Charge the solve that just ended to the budget; True (and ``what`` recorded in

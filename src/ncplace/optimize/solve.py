@@ -62,7 +62,7 @@ from ..mix import Mix
 from ..score import score
 from . import tabu
 from .baselines import Baseline, best, better, rank, run_baselines
-from .budget import WALL_FACTOR, WALL_SLACK_S, Budget, dtime_rate
+from .budget import Budget, dtime_rate
 from .constraints import add_rules
 from .explain import describe, diagnose, precheck
 from .layouts import assignment_of, explicit, layout_from, sort_symmetric
@@ -349,7 +349,7 @@ def optimize(
     swept: SweepResult | None = None
     settled: tuple[dict[int, Assignment], int, str] | None = None
     started_from_tabu = False
-    sweep_start = time.perf_counter()
+    first_start = time.perf_counter()
     if sweeping and first_share > 0:
         upper = int_peak(problem, hint) if hint is not None else bounds(built.peak)[1] + 1
         swept = _run_sweep(built, problem, upper, budget, PROBE_SHARE * first_share, find=False)
@@ -369,7 +369,7 @@ def optimize(
                 if pre.peak <= lower:
                     settled = (hint, pre.peak, "tabu search")
     for i, spec in enumerate(levels):
-        now = sweep_start if i == 0 else time.perf_counter()
+        now = first_start if i == 0 else time.perf_counter()
         if i == 0 and settled is not None:
             assignment, peak, prover = settled
             value = float(peak)
@@ -538,11 +538,11 @@ def _run_tabu(
     """Run the tabu search from ``assignment`` down to ``lower`` on ``TABU_SHARE`` of the first
     level's share, and charge it to ``budget``."""
     share = TABU_SHARE * first_share
-    wall = WALL_FACTOR * share + WALL_SLACK_S if budget.deterministic else share
     steps = int(tabu.STEPS_PER_SECOND * share)
-    found = tabu.improve(problem, assignment, lower, steps, seed, wall, patience)
-    cut = found.wall_cut and budget.deterministic
-    budget.spend(found.steps / tabu.STEPS_PER_SECOND, "tabu search", cut)
+    found = tabu.improve(
+        problem, assignment, lower, steps, seed, budget.wall_limit(share), patience
+    )
+    budget.spend(found.steps / tabu.STEPS_PER_SECOND, "tabu search", found.wall_cut)
     return found
 
 
@@ -561,9 +561,10 @@ def _run_sweep(
     report that bound from the start)."""
     floor = bounds(built.peak)[0]
     lower = floor if lower is None else max(lower, floor)
-    wall = WALL_FACTOR * share + WALL_SLACK_S if budget.deterministic else share
-    result = sweep(problem, lower, upper, int(STEPS_PER_SECOND * share), wall, find)
-    budget.spend(result.steps / STEPS_PER_SECOND, "sweep", result.wall_cut and budget.deterministic)
+    result = sweep(
+        problem, lower, upper, int(STEPS_PER_SECOND * share), budget.wall_limit(share), find
+    )
+    budget.spend(result.steps / STEPS_PER_SECOND, "sweep", result.wall_cut)
     if result.bound > floor:
         built.model.add(built.peak >= result.bound)
     return result
