@@ -272,24 +272,19 @@ class _Tabu:
                 self.chip_use[c // self.per_chip] += sign * self.memory[u]
 
     def _fits_shift(self, u: int, s: int) -> bool:
-        if not self.memory[u]:
-            return True
-        self._shift_memory(u, self.start[u], -1)
-        self._shift_memory(u, s, 1)
-        ok = max(self.chip_use) <= self.problem.chip_memory
-        self._shift_memory(u, s, -1)
-        self._shift_memory(u, self.start[u], 1)
-        return ok
+        return not self.memory[u] or self._fits(((u, self.start[u], s),))
 
     def _fits_swap(self, u: int, v: int) -> bool:
-        if self.memory[u] == self.memory[v]:
-            return True
         su, sv = self.start[u], self.start[v]
-        for unit, old, new in ((u, su, sv), (v, sv, su)):
+        return self.memory[u] == self.memory[v] or self._fits(((u, su, sv), (v, sv, su)))
+
+    def _fits(self, moves: tuple[tuple[int, int, int], ...]) -> bool:
+        """Every chip keeps within its memory once each ``(unit, old start, new start)`` moved."""
+        for unit, old, new in moves:
             self._shift_memory(unit, old, -1)
             self._shift_memory(unit, new, 1)
         ok = max(self.chip_use) <= self.problem.chip_memory
-        for unit, old, new in ((u, su, sv), (v, sv, su)):
+        for unit, old, new in moves:
             self._shift_memory(unit, new, -1)
             self._shift_memory(unit, old, 1)
         return ok
