@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from dataclasses import dataclass
 
 import pytest
 
@@ -15,16 +16,29 @@ from ncplace import ConfigError, Instance, Mix, Model, Status, optimize, score
 from ncplace.optimize import tabu
 from ncplace.optimize.baselines import best, run_baselines
 from ncplace.optimize.layouts import assignment_of, layout_from
+from ncplace.optimize.objectives import Assignment
 from ncplace.optimize.problem import Problem, build_problem
 from ncplace.optimize.sweep import int_peak
 from tests.test_optimize_bruteforce import block_options, evaluate, split_options, tiny_mix
 from tests.test_sweep import check_layout, feasible_layouts
 
 
-def worst_start(problem: Problem) -> tuple[dict[int, tuple[int, tuple[int, ...]]], int, int] | None:
-    """The feasible layout with the highest peak (first in enumeration order), its peak, and the
-    least peak over the layouts that keep its exclusive models where they are (the tabu search
-    does not move them); None when no layout is feasible."""
+@dataclass(frozen=True)
+class WorstStart:
+    """A tiny mix's feasible layout with the highest peak (first in enumeration order), its
+    peak, and the least peak over the layouts that keep its exclusive models where they are (the
+    tabu search does not move them)."""
+
+    problem: Problem
+    assignment: dict[int, Assignment]
+    peak: int
+    optimum: int
+
+
+def worst_start(seed: int) -> WorstStart | None:
+    """The :class:`WorstStart` of ``tiny_mix(seed)`` (fixed copy counts, block mode), or None
+    when no layout is feasible."""
+    problem = build_problem(tiny_mix(seed, ranges=False), False)
     layouts = list(feasible_layouts(problem))
     if not layouts:
         return None
@@ -34,40 +48,41 @@ def worst_start(problem: Problem) -> tuple[dict[int, tuple[int, tuple[int, ...]]
     }
     fixed = [i for i, m in enumerate(problem.models) if m.exclusive]
     optimum = min(p for other, p in layouts if all(other[i] == starts[i] for i in fixed))
-    return assignment, peak, optimum
+    return WorstStart(problem, assignment, peak, optimum)
+
+
+def check_result(problem: Problem, result: tabu.TabuResult) -> None:
+    """The search returned a layout that keeps every rule at the peak it reports."""
+    assert result.assignment is not None and result.peak is not None
+    assert result.peak == int_peak(problem, result.assignment)
+    check_layout(problem, {i: a[1][0] for i, a in result.assignment.items()}, result.peak)
 
 
 @pytest.mark.parametrize("seed", range(120))
 def test_lowers_the_peak_to_the_optimum_and_keeps_every_rule(seed: int) -> None:
-    problem = build_problem(tiny_mix(seed, ranges=False), False)
-    start = worst_start(problem)
+    start = worst_start(seed)
     if start is None:
         return
-    assignment, peak, optimum = start
-    result = tabu.improve(problem, assignment, optimum, 100_000, seed)
-    if peak == optimum:
+    result = tabu.improve(start.problem, start.assignment, start.optimum, 100_000, seed)
+    if start.peak == start.optimum:
         assert result.assignment is None and result.peak is None
         return
-    assert result.assignment is not None and result.peak is not None
-    assert result.peak == int_peak(problem, result.assignment)
-    assert result.peak == optimum
-    check_layout(problem, {i: a[1][0] for i, a in result.assignment.items()}, result.peak)
+    check_result(start.problem, result)
+    assert result.peak == start.optimum
 
 
 @pytest.mark.parametrize("seed", range(120, 160))
 def test_stops_at_the_bound_it_is_given(seed: int) -> None:
-    problem = build_problem(tiny_mix(seed, ranges=False), False)
-    start = worst_start(problem)
+    start = worst_start(seed)
     if start is None:
         return
-    assignment, peak, optimum = start
-    result = tabu.improve(problem, assignment, peak, 100_000, seed)
+    result = tabu.improve(start.problem, start.assignment, start.peak, 100_000, seed)
     assert result.assignment is None
     assert result.steps == 0
-    between = (peak + optimum + 1) // 2
-    if optimum < between < peak:
-        result = tabu.improve(problem, assignment, between, 100_000, seed)
-        assert result.peak is not None and optimum <= result.peak <= between
+    between = (start.peak + start.optimum + 1) // 2
+    if start.optimum < between < start.peak:
+        result = tabu.improve(start.problem, start.assignment, between, 100_000, seed)
+        assert result.peak is not None and start.optimum <= result.peak <= between
 
 
 def pinned_exclusive_memory_mix() -> Mix:
@@ -92,26 +107,24 @@ def test_exclusive_and_pinned_models_stay_and_memory_holds() -> None:
     start = {0: (1, (0,)), 1: (1, (7,)), 2: (1, (2,)), 3: (1, (2,)), 4: (1, (4,)), 5: (1, (4,))}
     assert score(layout_from(problem, start), mix).peak_load == pytest.approx(1.3)
     result = tabu.improve(problem, start, 0, 50_000)
-    assert result.assignment is not None and result.peak is not None
+    check_result(problem, result)
+    assert result.assignment is not None
     assert result.assignment[0] == start[0] and result.assignment[1] == start[1]
-    check_layout(problem, {i: a[1][0] for i, a in result.assignment.items()}, result.peak)
     assert score(layout_from(problem, result.assignment), mix).peak_load == pytest.approx(1.0)
 
 
 def test_the_search_is_deterministic_and_counts_its_steps() -> None:
-    problem = build_problem(tiny_mix(7, ranges=False), False)
-    start = worst_start(problem)
+    start = worst_start(7)
     assert start is not None
-    first = tabu.improve(problem, start[0], 0, 3_000, seed=4)
-    assert first == tabu.improve(problem, start[0], 0, 3_000, seed=4)
-    assert first.steps <= 3_000 + max(1, len(problem.models)) * problem.cores * 2
+    first = tabu.improve(start.problem, start.assignment, 0, 3_000, seed=4)
+    assert first == tabu.improve(start.problem, start.assignment, 0, 3_000, seed=4)
+    assert first.steps <= 3_000 + max(1, len(start.problem.models)) * start.problem.cores * 2
 
 
 def test_a_zero_budget_changes_nothing() -> None:
-    problem = build_problem(tiny_mix(3, ranges=False), False)
-    start = worst_start(problem)
+    start = worst_start(3)
     assert start is not None
-    result = tabu.improve(problem, start[0], 0, 0)
+    result = tabu.improve(start.problem, start.assignment, 0, 0)
     assert result == tabu.TabuResult(None, None, 0, False)
 
 
@@ -263,8 +276,8 @@ def test_from_the_best_baseline_every_layout_keeps_every_rule(seed: int) -> None
     if result.assignment is None:
         assert result.peak is None
         return
+    check_result(problem, result)
     assert result.peak is not None and result.peak < int_peak(problem, start)
-    check_layout(problem, {i: a[1][0] for i, a in result.assignment.items()}, result.peak)
     for m in problem.models:
         if m.exclusive or m.start is not None:
             assert result.assignment[m.index] == start[m.index]
