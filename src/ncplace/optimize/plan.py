@@ -36,8 +36,9 @@ class Status(str, Enum):
 class Level:
     """One level of the lexicographic solve: its objective, the value kept, and what stopped it
     (``status``: ``"optimal"``, ``"time limit"``, ...; the peak level's may be ``"optimal (core
-    sweep)"`` or ``"optimal (core sweep after CP-SAT)"``, and its value, bound and wall time then
-    include the sweep's), with CP-SAT's deterministic time (see :mod:`.budget`)."""
+    sweep)"``, ``"optimal (tabu search)"`` or either ``"... after CP-SAT"``, and its value, bound
+    and wall time include the core sweep's and the tabu search's), with CP-SAT's deterministic
+    time (see :mod:`.budget`)."""
 
     name: str
     value: float
@@ -72,13 +73,13 @@ class Plan:
     again; ``"; CP-SAT started from the tabu search's layout"`` follows when the tabu search
     before CP-SAT lowered the best baseline's peak, and ``"; the tabu search lowered the peak"``
     and ``"; the core sweep lowered the peak"`` when the searches after CP-SAT found a lower
-    one), ``"time limit (wall
-    clock)"`` (``workers > 1``), ``"time limit (wall-clock safety limit)"``, ``"time limit (no
-    solution)"``, ``"time limit 0"``, ``"model invalid: ..."``; ``"; best baseline ...
-    returned"`` follows when a baseline beat the solver,
-    and ``"; not reproducible: the wall-clock safety limit stopped <what>"`` when a safety limit,
-    not the deterministic budget, ended any solve (a level by name, ``hint``, ``diagnosis`` or
-    ``budget``): only then may the same inputs give another plan.
+    one), ``"time limit (wall clock)"`` (``workers > 1``), ``"time limit (wall-clock safety
+    limit)"``, ``"time limit (no solution)"``, ``"time limit 0"``, ``"model invalid: ..."``;
+    ``"; best baseline ... returned"`` follows when a baseline beat the solver, and ``"; not
+    reproducible: the wall-clock safety limit stopped <what>"`` when a safety limit, not the
+    deterministic budget, ended any solve or search (a level by name, ``hint``, ``sweep``,
+    ``tabu search``, ``diagnosis`` or ``budget``): only then may the same inputs give another
+    plan.
     """
 
     mix: Mix
