@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from ncplace import Instance, Mix, Model, Status, optimize, score
+from ncplace.optimize import sweep as sweep_module
 from ncplace.optimize.layouts import layout_from
 from ncplace.optimize.problem import Problem, build_problem
 from ncplace.optimize.sweep import MAX_MODELS, _Search, applicable, int_peak, sweep
@@ -180,5 +181,45 @@ def test_proofs_only_return_a_layout_only_when_it_meets_the_bound(seed: int) -> 
     assert optimum is None or result.bound <= optimum
     if result.peak is not None:
         assert result.proven and result.peak == optimum
-    assert all(out.status == "infeasible" for out in result.tries[:-1])
-    assert [out.cap for out in result.tries] == list(range(len(result.tries)))
+    refuted = [out.cap for out in result.tries if out.status == "infeasible"]
+    assert result.bound == (result.peak if result.proven else max(refuted, default=-1) + 1)
+    doubling = [min(2 ** (i + 1) - 2, upper - 1) for i in range(len(result.tries))]
+    for out, cap in zip(result.tries, doubling, strict=True):
+        assert out.cap == cap or out.status == "feasible"
+        if out.status != "infeasible":
+            break
+
+
+def test_room_no_unit_can_fill_is_waste_and_cut_at_once() -> None:
+    """Three 1-core models of 0.3 on two cores at capacity 0.5: the energy leaves 0.1 of slack,
+    but no subset of the loads fills a core beyond 0.3, so each core wastes 0.2 and the first
+    state is cut without a branch."""
+    inst = Instance(cores=2, cores_per_chip=2, chip_memory_gib=32)
+    mix = Mix(tuple(Model(f"m{i}", rate=3, throughput=10) for i in range(3)), inst)
+    problem = build_problem(mix, False)
+    assert problem.load_scale == 10
+    out = _Search(problem, 10**6, float("inf")).run(5, 10**6)
+    assert out.status == "infeasible"
+    assert out.steps == 1
+
+
+def test_failed_states_are_remembered_across_orders(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 2-core model and five 1-core ones on four cores, one unit below the optimum (0.74):
+    the search reaches the same states in several orders and cuts the repeats, so it
+    takes fewer steps than with nothing remembered, with the brute-force answer either way."""
+    inst = Instance(cores=4, cores_per_chip=4, chip_memory_gib=32)
+    sizes = [(1, 46), (1, 26), (1, 41), (1, 40), (2, 34), (1, 16)]
+    models = tuple(
+        Model(f"m{i}", cores=k, rate=rate, throughput=100) for i, (k, rate) in enumerate(sizes)
+    )
+    problem = build_problem(Mix(models, inst), False)
+    optimum = brute_force(problem)
+    assert optimum == 74
+    search = _Search(problem, 10**6, float("inf"))
+    remembered = search.run(optimum - 1, 10**6)
+    assert remembered.status == "infeasible"
+    assert search.run(optimum, 10**6).status == "feasible"
+    monkeypatch.setattr(sweep_module, "MAX_STATES", 0)
+    forgotten = _Search(problem, 10**6, float("inf")).run(optimum - 1, 10**6)
+    assert forgotten.status == "infeasible"
+    assert remembered.steps < forgotten.steps

@@ -31,10 +31,25 @@ The decision problem ``peak <= L`` (block mode, fixed copy counts). Each model i
   spends ``(L - load_c) (e - c)`` of ``S``; a branch that overspends is cut. Near the floor ``S``
   is a few units per core, so each core's subset must be nearly exact.
 
-:func:`sweep` climbs: it proves ``L = lo, lo + 1, ...`` infeasible while each proof fits its
-step budget (every ``L`` below a proven-infeasible one is infeasible too, so each proof raises the
-bound), then looks for a layout at ``lo + 1, lo + 2, lo + 4, ...`` below ``upper`` and bisects
-down from the first found. The optimizer (:mod:`.solve`) runs it twice: a short probe before
+:func:`sweep` climbs: it proves ``L = lo, lo + 2, lo + 6, lo + 14, ...`` infeasible, the step
+doubling after each proof (every ``L`` below a proven-infeasible one is infeasible too, so each
+proof raises the bound to ``L + 1`` and the ones skipped need no proof of their own), and when a
+try larger than one step runs out of its third of the budget or finds a layout, it starts again
+from one step below that ``L``. Then it looks for a layout at ``lo + 1, lo + 2, lo + 4, ...``
+below ``upper`` and bisects down from the first found.
+
+Two devices keep each decision search small. *Failed states are remembered*: what the search
+does from event core ``c`` on depends only on ``c``, the units left and, for each core from
+``c`` on, its load and whether it is covered, exclusive or an end (the slack is fixed by these:
+it is the capacity of the cores closed so far minus their load), so a state that failed once is
+cut when another order of the same units reaches it again; states below which chip memory
+rejected a layout are not remembered, since memory depends on where the placed units sit. *Room
+no unit can fill is waste*: a shared core's room ``L - load`` can be filled at most to the
+largest subset sum of the loads of the units left that fits in it, so the rooms minus those sums,
+added over the cores, must not exceed the slack. Measured on the benchmark's 20-model mixes on
+16 cores: proving ``L`` = floor + 6 or + 7 infeasible took 0.70-0.72 million steps with both,
+1.26-1.37 million with the memory alone, and more than 2 million without either; a 16-model mix
+(``scale`` seed 0) was proven optimal, one unit below its best layout, in 1.7 million steps. The optimizer (:mod:`.solve`) runs it twice: a short probe before
 CP-SAT (proofs only), whose bound CP-SAT starts from (``peak >= bound``) and whose layout, when
 its peak equals the bound, settles the peak level without CP-SAT; and a search after CP-SAT for
 a layout below CP-SAT's. Work is counted in search steps, so the result is the same on every run;
@@ -44,6 +59,7 @@ a layout below CP-SAT's. Work is counted in search steps, so the result is the s
 from __future__ import annotations
 
 import time
+from array import array
 from dataclasses import dataclass
 
 from .objectives import Assignment
@@ -62,6 +78,14 @@ MAX_MODELS = 100
 
 MIN_TRY_STEPS = 2_000
 """The least budget a primal try gets."""
+
+MAX_STATES = 300_000
+"""How many failed search states (and subset-sum sets) one decision search remembers: about
+200 bytes each on 16 cores, so at most some 60 MB; past it the search goes on without adding."""
+
+MAX_SUBSET_SUM = 1 << 16
+"""The largest capacity at which :meth:`_Run._forced_waste` computes subset sums (one bit per
+load unit); above it (inexactly scaled loads) the bound is skipped."""
 
 
 class _Stop(Exception):
@@ -134,19 +158,26 @@ def sweep(
     tries: list[Outcome] = []
     proof_budget = steps // 2 if find else steps
     try:
-        while lo < upper and search.used < proof_budget:
-            out = search.run(lo, proof_budget - search.used)
+        step, hard = 1, upper
+        while lo < hard and search.used < proof_budget:
+            cap = min(lo + step - 1, hard - 1)
+            left = proof_budget - search.used
+            out = search.run(cap, left if cap == lo else left // 3)
             tries.append(out)
             if out.status == "infeasible":
-                lo += 1
-                continue
-            if out.status == "feasible":
-                best = out
-            break
-        if best is None and find:
-            best, lo = _find(search, lo, upper, tries)
+                lo, step = cap + 1, 2 * step
+            elif out.status == "feasible":
+                best, hard, step = out, out.cap, 1
+            elif cap == lo:
+                break
+            else:
+                hard, step = cap, 1
+        if find:
+            best, lo = _find(search, lo, upper, tries, best)
     except _Stop:
         pass
+    if not find and best is not None and best.cap > lo:
+        best = None
     assignment: dict[int, Assignment] | None = None
     if best is not None and best.starts is not None:
         assignment = {m.index: (m.replicas[0], (best.starts[m.index],)) for m in problem.models}
@@ -160,12 +191,13 @@ def sweep(
     )
 
 
-def _find(search: _Search, lo: int, upper: int, tries: list[Outcome]) -> tuple[Outcome | None, int]:
-    """Primal phase: capacities ``lo + 1, lo + 2, lo + 4, ...`` below ``upper`` until one has a
-    layout (each try gets an eighth of the steps left), then bisection between the last failure
-    and it (a quarter each); every try gets at least :data:`MIN_TRY_STEPS`, and a proven
-    infeasibility raises ``lo``."""
-    best: Outcome | None = None
+def _find(
+    search: _Search, lo: int, upper: int, tries: list[Outcome], best: Outcome | None
+) -> tuple[Outcome | None, int]:
+    """Primal phase: unless the climb found a layout (``best``), capacities ``lo + 1, lo + 2,
+    lo + 4, ...`` below ``upper`` until one has a layout (each try gets an eighth of the steps
+    left); then bisection between the last failure and it (a quarter each); every try gets at
+    least :data:`MIN_TRY_STEPS`, and a proven infeasibility raises ``lo``."""
     failed = lo
 
     def attempt(cap: int, part: int) -> None:
@@ -264,6 +296,9 @@ class _Run:
         self.rejected = False
         self.solution: list[tuple[int, int]] | None = None
         self.peak = cap
+        self.rejections = 0
+        self.failed: set[tuple[int, bytes]] = set()
+        self.sums_of: dict[tuple[bytes, tuple[int, ...]], int] = {}
 
     # --- bookkeeping -------------------------------------------------------------------------
 
@@ -326,12 +361,74 @@ class _Run:
         return e
 
     def _core(self, c: int, slack: int) -> bool:
+        """Search on from event core ``c`` with ``slack`` left. A state that failed before
+        fails again (its slack is the same: the capacity of the cores closed so far minus the
+        load on them, both fixed by the units left and the loads from ``c`` on), unless chip
+        memory rejected a layout below it, which depends on where the placed units sit."""
         self._tick()
         s = self.s
         if self.left_units == 0:
             return self._complete()
         if c >= s.n:
             return False
+        key = self._state(c)
+        if key in self.failed:
+            return False
+        rejections = self.rejections
+        ok = self._forced_waste(c) <= slack and self._search_core(c, slack)
+        if not ok and self.rejections == rejections and len(self.failed) < MAX_STATES:
+            self.failed.add(key)
+        return ok
+
+    def _forced_waste(self, c: int) -> int:
+        """A lower bound on the capacity that cores ``c ..`` will leave unused: a shared core's
+        room ``cap - load`` can be filled at most up to the largest subset sum of the loads of
+        the units left (:meth:`_sums`) that fits in it. Cores an exclusive unit left may still
+        take are skipped (their room is not counted in the slack)."""
+        if self.cap > MAX_SUBSET_SUM:
+            return 0
+        sums = self._sums(c)
+        exclusive_left = any(self.rem[i] and t[2] for i, t in enumerate(self.s.types)) or any(
+            m.exclusive and (m.start or 0) >= c for m in self.s.pinned
+        )
+        waste = 0
+        for x in range(c, self.s.n):
+            if self.excl[x] or (exclusive_left and not self.cover[x]):
+                continue
+            room = self.cap - self.load[x]
+            waste += room + 1 - (sums & ((2 << room) - 1)).bit_length()
+        return waste
+
+    def _sums(self, c: int) -> int:
+        """Every subset sum of the loads of the units not yet placed (free ones and pins from
+        core ``c`` on), as the set bits of an integer."""
+        pins = tuple(j for j, m in enumerate(self.s.pinned) if (m.start or 0) >= c)
+        key = (bytes(self.rem), pins)
+        sums = self.sums_of.get(key)
+        if sums is None:
+            sums = 1
+            for i, k in enumerate(self.rem):
+                for _ in range(k):
+                    sums |= sums << self.s.types[i][1]
+            for j in pins:
+                sums |= sums << self.s.pinned[j].demand[0]
+            if len(self.sums_of) < MAX_STATES:
+                self.sums_of[key] = sums
+        return sums
+
+    def _state(self, c: int) -> tuple[int, bytes]:
+        """What the search below core ``c`` depends on: ``c``, the units left, and for each core
+        from ``c`` on its load and whether it is covered, exclusive, or where a unit ends (the
+        slack follows from these: see :meth:`_core`)."""
+        n = self.s.n
+        flags = bytes(
+            (self.cover[x] > 0) | (self.excl[x] > 0) << 1 | (self.ends[x] > 0) << 2
+            for x in range(c, n)
+        )
+        return c, bytes(self.rem) + flags + array("q", self.load[c:n]).tobytes()
+
+    def _search_core(self, c: int, slack: int) -> bool:
+        s = self.s
         room = s.n - c
         for i, t in enumerate(s.types):
             if self.rem[i] and t[0] > room:
@@ -443,6 +540,7 @@ class _Run:
                     per_chip[x // s.problem.cores_per_chip] += m.memory
             if any(v > s.problem.chip_memory for v in per_chip):
                 self.rejected = True
+                self.rejections += 1
                 return False
         self.solution = list(self.placed)
         self.peak = max(self.load[: s.n])
