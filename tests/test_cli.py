@@ -472,3 +472,43 @@ def test_progress_draws_on_a_terminal_only():
     assert line.endswith(" s of 10 s, incumbent 0.75, bound 0.5")
     assert tty.getvalue().startswith("\rncplace: solving: ")
     assert tty.getvalue().endswith(" " * len(line) + "\r")
+
+
+def _greedy_score() -> ncplace.Score:
+    mix = Mix.from_file(ROOT / "examples" / "mix.yaml")
+    return ncplace.score(ncplace.POLICIES["greedy"](mix), mix)
+
+
+def test_against_a_layout_that_wins_only_by_breaking_a_rule() -> None:
+    from dataclasses import replace
+
+    from ncplace.cli import _ratio_text
+
+    ours = _greedy_score()
+    theirs = replace(
+        ours,
+        peak_load=ours.peak_load * 0.9,
+        exclusive_violations=2,
+        memory_overflow_gib=1.25,
+        feasible=False,
+    )
+    text = _ratio_text(ours, theirs, "Against default")
+    assert text == (
+        f"Against default: its lower peak core load ({theirs.peak_load:.3f} vs "
+        f"{ours.peak_load:.3f}) breaks exclusivity (2 violation(s)) and chip memory (1.25 GiB "
+        "over), which this layout keeps."
+    )
+
+
+def test_small_headroom_gains_keep_their_digits() -> None:
+    from dataclasses import replace
+
+    from ncplace.cli import _ratio_text
+
+    ours = replace(_greedy_score(), peak_load=0.5)
+    slightly = _ratio_text(ours, replace(ours, peak_load=0.5015), "Against greedy")
+    assert "1.003x the headroom" in slightly
+    assert "grow 0.3% more" in slightly
+    clearly = _ratio_text(ours, replace(ours, peak_load=0.7), "Against default")
+    assert "1.40x the headroom (peak core load 0.500 instead of 0.700)" in clearly
+    assert "grow 40% more" in clearly

@@ -203,9 +203,10 @@ def _ratio_text(better: Score, worse: Score, what: str, proven: str | None = Non
     ratio = worse.peak_load / better.peak_load
     if ratio > 1 + 1e-9:
         return (
-            f"{what}: {ratio:.2f}x the headroom (peak core load {better.peak_load:.3f} instead "
-            f"of {worse.peak_load:.3f}), so traffic can grow {100 * (ratio - 1):.0f}% more before "
-            "the busiest core saturates."
+            f"{what}: {ratio:.{2 if ratio >= 1.01 else 3}f}x the headroom (peak core load "
+            f"{better.peak_load:.3f} instead of {worse.peak_load:.3f}), so traffic can grow "
+            f"{100 * (ratio - 1):.{0 if ratio >= 1.01 else 1}f}% more before the busiest core "
+            "saturates."
         )
     if better.overlap < worse.overlap and abs(better.peak_load - worse.peak_load) <= 1e-9:
         return (
@@ -219,7 +220,24 @@ def _ratio_text(better: Score, worse: Score, what: str, proven: str | None = Non
         elif proven:
             proof = f"; the solver proved that no layout with {proven} has a lower peak"
         return f"{what}: the same peak core load ({better.peak_load:.3f}){proof}."
+    if better.feasible and not worse.feasible:
+        return (
+            f"{what}: its lower peak core load ({worse.peak_load:.3f} vs "
+            f"{better.peak_load:.3f}) breaks {_broken_rules(worse)}, which this layout keeps."
+        )
     return f"{what}: not better (peak core load {better.peak_load:.3f} vs {worse.peak_load:.3f})."
+
+
+def _broken_rules(s: Score) -> str:
+    """The hard rules a layout breaks, in words (see :attr:`ncplace.Score.feasible`)."""
+    broken = []
+    if s.exclusive_violations:
+        broken.append(f"exclusivity ({s.exclusive_violations} violation(s))")
+    if s.memory_overflow_gib > 0:
+        broken.append(f"chip memory ({s.memory_overflow_gib:.3g} GiB over)")
+    if s.outside_process or s.shared_process_cores:
+        broken.append("process core ownership")
+    return " and ".join(broken)
 
 
 # --- progress -----------------------------------------------------------------------------------

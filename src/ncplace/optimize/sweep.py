@@ -46,13 +46,20 @@ cut when another order of the same units reaches it again; states below which ch
 rejected a layout are not remembered, since memory depends on where the placed units sit. *Room
 no unit can fill is waste*: a shared core's room ``L - load`` can be filled at most to the
 largest subset sum of the loads of the units left that fits in it, so the rooms minus those sums,
-added over the cores, must not exceed the slack. Measured on the benchmark's 20-model mixes on
-16 cores: proving ``L`` = floor + 6 or + 7 infeasible took 0.70-0.72 million steps with both,
-1.26-1.37 million with the memory alone, and more than 2 million without either; a 16-model mix
-(``scale`` seed 0) was proven optimal, one unit below its best layout, in 1.7 million steps. The optimizer (:mod:`.solve`) runs it twice: a short probe before
-CP-SAT (proofs only), whose bound CP-SAT starts from (``peak >= bound``) and whose layout, when
-its peak equals the bound, settles the peak level without CP-SAT; and a search after CP-SAT for
-a layout below CP-SAT's. Work is counted in search steps, so the result is the same on every run;
+added over the cores, must not exceed the slack. Measured on the benchmark's ``scale`` mixes on
+16 cores, one decision each: 20 models, seed 0 at floor + 7 and seed 3 at floor + 6, proven
+infeasible in 0.70 and 0.72 million steps with both, 1.37 and 1.26 million with the memory
+alone, and seed 0 not within 2 million without either (seed 3 has a layout at floor + 7, so it
+is optimal there: 0.704, below the 0.706 of the optimizer's 10 s runs); 16 models, seed 0, one
+unit below its best layout, proven infeasible in 1.7 million steps (16 s), which proves that
+layout optimal. Within the
+optimizer's 10 s, of which the sweep gets about a tenth, this lifts the 20-model bounds by
+0.0005-0.001 and proves none of them.
+
+The optimizer (:mod:`.solve`) runs it twice: a short probe before CP-SAT (proofs only), whose
+bound CP-SAT starts from (``peak >= bound``) and whose layout, when its peak equals the bound,
+settles the peak level without CP-SAT; and a search after CP-SAT for a layout below CP-SAT's.
+Work is counted in search steps, so the result is the same on every run;
 :data:`STEPS_PER_SECOND` converts nominal seconds to steps.
 """
 
