@@ -327,10 +327,32 @@ def test_every_layout_keeps_copies_in_their_process_and_places_every_model(mix):
 @settings(max_examples=60, deadline=None)
 @given(mixes())
 def test_greedy_keeps_hard_rules_when_the_blocks_fit_apart(mix):
-    """With room for every block apart and no pins, greedy breaks no rule the mix allows."""
+    """With room for every block apart, no pins, and all the memory within one chip (so that
+    memory forces no start: see the next test), greedy breaks no rule."""
     assume(all(m.start is None for m in mix))
     assume(sum(m.width for m in mix) <= mix.instance.cores)
+    assume(sum((m.memory_gib or 0) * m.min_replicas for m in mix) <= mix.instance.chip_memory_gib)
     s = score(greedy.place(mix), mix)
     assert s.exclusive_violations == 0
-    if sum((m.memory_gib or 0) * m.min_replicas for m in mix) <= mix.instance.chip_memory_gib:
-        assert s.memory_overflow_gib == 0.0
+    assert s.memory_overflow_gib == 0.0
+
+
+def test_greedy_keeps_memory_before_exclusivity_when_no_block_layout_keeps_both():
+    """Two 2-GiB chips of 4 cores: the exclusive model's two 1.5-GiB copies fit only one per
+    chip, so its block must sit on cores 3-4, and then no 4-core block fits beside it. Greedy
+    keeps memory (an overflowing model would not load) and shares a core with the exclusive
+    model, as its docstring says."""
+    inst = Instance(cores=8, cores_per_chip=4, chip_memory_gib=2.0)
+    mix = Mix(
+        (
+            Model("m0", cores=2, replicas=2),
+            Model("m1", cores=1),
+            Model("m2", cores=1, replicas=2, exclusive=True, memory_gib=1.5),
+        ),
+        inst,
+    )
+    layout = greedy.place(mix)
+    s = score(layout, mix)
+    assert [p.replicas for p in layout.placements_of("m2")] == [((3,), (4,))]
+    assert s.memory_overflow_gib == 0.0
+    assert s.exclusive_violations == 1
