@@ -219,7 +219,7 @@ def test_failed_states_are_remembered_across_orders(monkeypatch: pytest.MonkeyPa
     remembered = search.run(optimum - 1, 10**6)
     assert remembered.status == "infeasible"
     assert search.run(optimum, 10**6).status == "feasible"
-    monkeypatch.setattr(sweep_module, "MAX_STATES", 0)
+    monkeypatch.setattr(sweep_module, "MEMO_BYTES", 0)
     forgotten = _Search(problem, 10**6, float("inf")).run(optimum - 1, 10**6)
     assert forgotten.status == "infeasible"
     assert remembered.steps < forgotten.steps

@@ -86,13 +86,15 @@ MAX_MODELS = 100
 MIN_TRY_STEPS = 2_000
 """The least budget a primal try gets."""
 
-MAX_STATES = 300_000
-"""How many failed search states (and subset-sum sets) one decision search remembers: about
-200 bytes each on 16 cores, so at most some 60 MB; past it the search goes on without adding."""
+MEMO_BYTES = 64 << 20
+"""How much one decision search may keep of failed states and subset-sum sets (counted as their
+bytes plus 100 for each entry: about 300 per state on 16 cores, 900 on 64); past it the search
+goes on without adding."""
 
-MAX_SUBSET_SUM = 1 << 16
+MAX_SUBSET_SUM = 1 << 14
 """The largest capacity at which :meth:`_Run._forced_waste` computes subset sums (one bit per
-load unit); above it (inexactly scaled loads) the bound is skipped."""
+load unit, so at most 2 KiB a set); above it (finely or inexactly scaled loads) the bound is
+skipped."""
 
 
 class _Stop(Exception):
@@ -306,6 +308,7 @@ class _Run:
         self.rejections = 0
         self.failed: set[tuple[int, bytes]] = set()
         self.sums_of: dict[tuple[bytes, tuple[int, ...]], int] = {}
+        self.memo_bytes = 0
 
     # --- bookkeeping -------------------------------------------------------------------------
 
@@ -383,9 +386,16 @@ class _Run:
             return False
         rejections = self.rejections
         ok = self._forced_waste(c) <= slack and self._search_core(c, slack)
-        if not ok and self.rejections == rejections and len(self.failed) < MAX_STATES:
+        if not ok and self.rejections == rejections and self._keep(len(key[1])):
             self.failed.add(key)
         return ok
+
+    def _keep(self, size: int) -> bool:
+        """Whether :data:`MEMO_BYTES` has room for one more entry of ``size`` bytes (counted)."""
+        if self.memo_bytes + size + 100 > MEMO_BYTES:
+            return False
+        self.memo_bytes += size + 100
+        return True
 
     def _forced_waste(self, c: int) -> int:
         """A lower bound on the capacity that cores ``c ..`` will leave unused: a shared core's
@@ -407,19 +417,20 @@ class _Run:
         return waste
 
     def _sums(self, c: int) -> int:
-        """Every subset sum of the loads of the units not yet placed (free ones and pins from
-        core ``c`` on), as the set bits of an integer."""
+        """Every subset sum up to ``cap`` of the loads of the units not yet placed (free ones
+        and pins from core ``c`` on), as the set bits of an integer."""
         pins = tuple(j for j, m in enumerate(self.s.pinned) if (m.start or 0) >= c)
         key = (bytes(self.rem), pins)
         sums = self.sums_of.get(key)
         if sums is None:
+            mask = (2 << self.cap) - 1
             sums = 1
             for i, k in enumerate(self.rem):
                 for _ in range(k):
-                    sums |= sums << self.s.types[i][1]
+                    sums = (sums | sums << self.s.types[i][1]) & mask
             for j in pins:
-                sums |= sums << self.s.pinned[j].demand[0]
-            if len(self.sums_of) < MAX_STATES:
+                sums = (sums | sums << self.s.pinned[j].demand[0]) & mask
+            if self._keep(len(key[0]) + len(pins) * 8 + self.cap // 8):
                 self.sums_of[key] = sums
         return sums
 
