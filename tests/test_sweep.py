@@ -223,3 +223,16 @@ def test_failed_states_are_remembered_across_orders(monkeypatch: pytest.MonkeyPa
     forgotten = _Search(problem, 10**6, float("inf")).run(optimum - 1, 10**6)
     assert forgotten.status == "infeasible"
     assert remembered.steps < forgotten.steps
+
+
+def test_int_peak_counts_each_copy_where_it_sits_in_split_mode() -> None:
+    inst = Instance(cores=4, cores_per_chip=4, chip_memory_gib=32)
+    mix = Mix(
+        (Model("a", replicas=2, rate=6, throughput=10), Model("b", rate=1, throughput=10)), inst
+    )
+    split = build_problem(mix, True)
+    assert split.load_scale == 10
+    assert int_peak(split, {0: (2, (0, 2)), 1: (1, (2,))}) == 4
+    block = build_problem(mix, False)
+    assert int_peak(block, {0: (2, (1,)), 1: (1, (2,))}) == 4
+    assert int_peak(block, {0: (2, (0,)), 1: (1, (3,))}) == 3

@@ -62,7 +62,7 @@ from ..mix import Mix
 from ..score import score
 from . import tabu
 from .baselines import Baseline, best, better, rank, run_baselines
-from .budget import Budget, dtime_rate
+from .budget import SMALL_CORES, Budget, dtime_rate
 from .constraints import add_rules
 from .explain import describe, diagnose, precheck
 from .layouts import assignment_of, explicit, layout_from, sort_symmetric
@@ -105,6 +105,16 @@ TABU_PATIENCE = 0.25
 may prove at once what the search cannot reach (40 equal-load models on 16 cores: 0.5 s instead
 of 1.6 s). The search after CP-SAT uses all its steps (with the same rule, its peaks on the
 20-40-model mixes were higher on 6 of 15, lower on 1)."""
+DECISION_SHARE = 0.3
+"""The part of the first level's share for CP-SAT decision solves after the searches that follow
+CP-SAT (:func:`_decide`): "is there a layout one unit below the best peak?", repeated while the
+answer is a layout; taken from CP-SAT's minimisation, whose bound stalls where few heavy models
+share the cores. Only on mixes of at most one model per core on at most
+:data:`.budget.SMALL_CORES` cores, where it was measured to pay: it proves the 16-model mix of 16
+cores (``scale`` seed 0) optimal at 10 s. On 20-40 models on 16 cores the sweep and the tabu
+search do better with that time (peaks equal or higher with it, no bound raised), and on 32 and
+64 models on 32 and 64 cores it raised no bound and doubled the wall time (26.8 s instead of
+13.0 for a 30 s limit: the default search's deterministic clock runs slow there)."""
 DIAGNOSIS_CHECK_S = 1.0
 DIAGNOSIS_SHARE = 0.25
 """Explaining an infeasible mix: at most ``DIAGNOSIS_CHECK_S`` nominal seconds per check, and in
@@ -345,6 +355,8 @@ def optimize(
     first_used = 0.0
     sweeping = objective == "peak" and applicable(problem)
     polishing = objective == "peak"
+    few = len(problem.models) <= problem.cores <= SMALL_CORES
+    decision_share = DECISION_SHARE if few else 0.0
     first_share = _share(budget, weights, 0, 0.0)
     swept: SweepResult | None = None
     settled: tuple[dict[int, Assignment], int, str] | None = None
@@ -393,7 +405,7 @@ def optimize(
             continue
         built.model.minimize(expr)
         if i == 0 and polishing:
-            share *= 1 - TABU_SHARE - (SWEEP_SHARE if sweeping else 0.0)
+            share *= 1 - TABU_SHARE - decision_share - (SWEEP_SHARE if sweeping else 0.0)
         before = budget.used()
         _complete_hint(built.model, budget, HINT_SHARE * share, seed)
         solver = _solver(budget, max(0.0, share - (budget.used() - before)), seed, n_workers)
@@ -442,7 +454,15 @@ def optimize(
         if i == 0 and polishing and first_status != Status.OPTIMAL:
             lower = max(swept.bound if swept else 0, math.ceil(bound - 1e-6))
             polished = _polish(
-                built, problem, budget, first_share, assignment, round(value), lower, seed
+                built,
+                problem,
+                budget,
+                first_share,
+                decision_share * first_share,
+                assignment,
+                round(value),
+                lower,
+                seed,
             )
             first_used = budget.used()
             first_bound = max(first_bound, polished.bound / problem.load_scale)
@@ -501,6 +521,7 @@ def _polish(
     problem: Problem,
     budget: Budget,
     first_share: float,
+    decision_share: float,
     assignment: dict[int, Assignment],
     peak: int,
     lower: int,
@@ -508,7 +529,8 @@ def _polish(
 ) -> _Polished:
     """Lower the peak of CP-SAT's layout (whose integer peak is ``peak``): tabu search from it
     (:mod:`.tabu`), then the core sweep for layouts below the result and a higher bound
-    (:mod:`.sweep`), when it applies."""
+    (:mod:`.sweep`), when it applies, then CP-SAT decision solves one unit below the best peak
+    (:func:`_decide`) on ``decision_share`` nominal seconds."""
     lowered_by: list[str] = []
     prover = "CP-SAT"
     found = _run_tabu(problem, budget, first_share, assignment, lower, seed)
@@ -523,7 +545,45 @@ def _polish(
         if after.assignment is not None and after.peak is not None:
             assignment, peak = after.assignment, after.peak
             lowered_by.append("core sweep")
+    share = decision_share
+    while peak > lower and share > 0:
+        before = budget.used()
+        status, lower_layout = _decide(built, budget, share, seed, peak - 1)
+        share -= budget.used() - before
+        if status == cp_model.INFEASIBLE:
+            lower, prover = peak, "CP-SAT decision"
+        elif lower_layout is not None:
+            assignment, peak = lower_layout, int_peak(problem, lower_layout)
+            if "CP-SAT decision" not in lowered_by:
+                lowered_by.append("CP-SAT decision")
+        else:
+            break
     return _Polished(assignment, peak, lower, tuple(lowered_by), prover)
+
+
+def _decide(
+    built: _Built, budget: Budget, share: float, seed: int, cap: int
+) -> tuple[object, dict[int, Assignment] | None]:
+    """Ask CP-SAT for any layout of the model with integer peak at most ``cap``, on ``share``
+    nominal seconds: its status, and the layout when one is found. With the capacity a constant
+    the cumulative constraint propagates what the minimisation cannot (two copies whose loads add
+    up to more than ``cap`` cannot share a core), so this proves lower peaks impossible where the
+    minimisation's bound stalls. It runs CP-SAT's default one-thread search, not the interleaved
+    portfolio (slower here: 10.7 deterministic seconds instead of 3.2 on a 16-model mix), which is
+    just as reproducible."""
+    model = built.model.clone()
+    model.clear_objective()
+    model.clear_hints()
+    model.add(built.peak <= cap)
+    solver = cp_model.CpSolver()
+    budget.set_limits(solver, share)
+    solver.parameters.num_workers = 1
+    solver.parameters.random_seed = seed
+    status = solver.solve(model)
+    budget.charge(solver, status, "decision")
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return status, read_assignment(solver, built.vars)
+    return status, None
 
 
 def _run_tabu(

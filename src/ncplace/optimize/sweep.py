@@ -566,10 +566,12 @@ class _Run:
 
 
 def int_peak(problem: Problem, assignment: dict[int, Assignment]) -> int:
-    """The integer peak of a block-mode assignment, in the problem's scaled loads."""
+    """The integer peak of an assignment (block or split mode), in the problem's scaled loads."""
     loads = [0] * problem.cores
     for m in problem.models:
         copies, starts = assignment[m.index]
-        for c in range(starts[0], starts[0] + copies * m.cores):
-            loads[c] += m.demand_of(copies)
+        width = m.cores if problem.split else copies * m.cores
+        for start in starts[:copies] if problem.split else starts[:1]:
+            for c in range(start, start + width):
+                loads[c] += m.demand_of(copies)
     return max(loads, default=0)
