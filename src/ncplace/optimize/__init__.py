@@ -51,6 +51,13 @@ against cycling. It runs from the best baseline before CP-SAT (CP-SAT's hint is 
 a layout at the proven bound settles the level without CP-SAT) and from CP-SAT's layout after it,
 before the sweep's search for lower layouts, which then starts below its result.
 
+Decision solves (:func:`.solve._decide`), last in the peak level on mixes of at most one model
+per core on up to 16 cores: the same model with no objective and ``L <= best - 1``. With the
+capacity a constant, the cumulative propagates pairwise exclusions (two copies whose loads sum
+above it cannot share a core) that the minimisation, whose ``L`` is a variable, does not; an
+infeasible answer proves the best layout optimal, a layout lowers the peak and the question is
+asked again.
+
 Never worse than a baseline (:mod:`.baselines`): the best feasible baseline that keeps the mix's
 copy counts hints the solve and is returned instead whenever the solver's layout is worse on the
 first two objectives; the bound is then taken over both (see :func:`.solve._finish`), and
@@ -95,6 +102,14 @@ with another benchmark run, ``time_limit=10`` on inf1.6xlarge and 30 on inf1.24x
   edge-finding (same wall time, 15 mixes of 20-40 models: better incumbent on 6, worse on 7,
   bound unchanged); channelling the starts to ``x_{m,s}`` literals with per-core linear load rows
   (worse incumbents in the same deterministic time: 0.7805 vs 0.746, 0.741 vs 0.7145, ...).
+- Kept: the decision solves. 16 models on 16 cores (``scale`` seed 0), 10 s: proven optimal
+  at 0.74275 (the minimisation ends with bound 0.7402, gap 0.34 %); alone, CP-SAT decides
+  "0.74275 - 1 unit" infeasible in 0.9 deterministic seconds and seed 1's "0.8020 - 1 unit" in
+  3.2 (7 s; more than a 10 s plan has for it), while the minimisation leaves seed 1 at 0.758.
+  With its interleaved portfolio the same decision took 10.7 units, so it runs the default
+  one-thread search (as reproducible). Not on denser mixes: on 20-40 models on 16 cores it
+  raised no bound and its share cost CP-SAT's minimisation better layouts (20 models, seed 0:
+  0.7140 instead of 0.7115); on 32 and 64 models on 32 and 64 cores it doubled the wall time.
 - Issue 4's targets (full suite at the tabu search's commit). inf1.6xlarge, 10 models: proven
   optimal in a median 0.40 s (0.04-0.55 s; 0.28 s before the tabu search); 16 models: 1 of 2
   proven (4.2 s); 20, 30 and 40 models: none proven, gaps 0.64-4.02 %, 0.64-0.99 %, 0.14-0.71 %

@@ -17,9 +17,11 @@ The peak level (``objective="peak"``) runs four searches in turn: the core sweep
 above the floor (:mod:`.sweep`, ``PROBE_SHARE``; block mode with fixed copy counts only); the tabu
 search from the best baseline (:mod:`.tabu`, ``TABU_SHARE``, giving up early without progress),
 whose layout replaces the baseline as CP-SAT's hint; CP-SAT; then, unless CP-SAT proved its layout,
-the tabu search from CP-SAT's layout and the sweep's search below the result (``SWEEP_SHARE``, block
-mode with fixed copy counts only). A layout that meets a proven bound ends the level at once, with
-CP-SAT skipped when that happens before it. All of them count work in steps or deterministic time.
+the tabu search from CP-SAT's layout, the sweep's search below the result (``SWEEP_SHARE``, block
+mode with fixed copy counts only) and, on mixes of at most one model per core on up to 16 cores,
+CP-SAT decision solves one unit below the best peak (``DECISION_SHARE``). A layout that meets a
+proven bound ends the level at once, with CP-SAT skipped when that happens before it. All of them
+count work in steps or deterministic time.
 
 Time (:mod:`.budget`): ``time_limit`` is a budget of nominal seconds. Each level gets a share of
 what is left, in the ratio 9 : 1 : 0.5 : 0.5 ... (the first level is the one the plan reports; it
