@@ -39,10 +39,10 @@ def test_one_unit_below_the_optimum_is_refuted_and_the_optimum_found(
     cap = round(optimum * problem.load_scale)
     budget = Budget(10.0, deterministic=True, rate=dtime_rate(problem.cores))
     built = _build(problem)
-    status, found = _decide(built, budget, 5.0, 0, cap - 1)
+    status, found = _decide(built, budget, 5.0, 0, 1, cap - 1)
     assert status == cp_model.INFEASIBLE
     assert found is None
-    status, found = _decide(built, budget, 5.0, 0, cap)
+    status, found = _decide(built, budget, 5.0, 0, 1, cap)
     assert status in (cp_model.FEASIBLE, cp_model.OPTIMAL)
     assert found is not None
     assert int_peak(problem, found) == cap

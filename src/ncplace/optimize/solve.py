@@ -357,8 +357,8 @@ def optimize(
     first_used = 0.0
     sweeping = objective == "peak" and applicable(problem)
     polishing = objective == "peak"
-    few = len(problem.models) <= problem.cores <= SMALL_CORES
-    decision_share = DECISION_SHARE if few else 0.0
+    deciding = polishing and len(problem.models) <= problem.cores <= SMALL_CORES
+    decision_share = DECISION_SHARE if deciding else 0.0
     first_share = _share(budget, weights, 0, 0.0)
     swept: SweepResult | None = None
     settled: tuple[dict[int, Assignment], int, str] | None = None
@@ -465,6 +465,7 @@ def optimize(
                 round(value),
                 lower,
                 seed,
+                n_workers,
             )
             first_used = budget.used()
             first_bound = max(first_bound, polished.bound / problem.load_scale)
@@ -528,6 +529,7 @@ def _polish(
     peak: int,
     lower: int,
     seed: int,
+    workers: int,
 ) -> _Polished:
     """Lower the peak of CP-SAT's layout (whose integer peak is ``peak``): tabu search from it
     (:mod:`.tabu`), then the core sweep for layouts below the result and a higher bound
@@ -550,7 +552,7 @@ def _polish(
     share = decision_share
     while peak > lower and share > 0:
         before = budget.used()
-        status, lower_layout = _decide(built, budget, share, seed, peak - 1)
+        status, lower_layout = _decide(built, budget, share, seed, workers, peak - 1)
         share -= budget.used() - before
         if status == cp_model.INFEASIBLE:
             lower, prover = peak, "CP-SAT decision"
@@ -564,22 +566,22 @@ def _polish(
 
 
 def _decide(
-    built: _Built, budget: Budget, share: float, seed: int, cap: int
+    built: _Built, budget: Budget, share: float, seed: int, workers: int, cap: int
 ) -> tuple[object, dict[int, Assignment] | None]:
     """Ask CP-SAT for any layout of the model with integer peak at most ``cap``, on ``share``
     nominal seconds: its status, and the layout when one is found. With the capacity a constant
     the cumulative constraint propagates what the minimisation cannot (two copies whose loads add
     up to more than ``cap`` cannot share a core), so this proves lower peaks impossible where the
-    minimisation's bound stalls. It runs CP-SAT's default one-thread search, not the interleaved
-    portfolio (slower here: 10.7 deterministic seconds instead of 3.2 on a 16-model mix), which is
-    just as reproducible."""
+    minimisation's bound stalls. With one worker it runs CP-SAT's default one-thread search, not
+    the interleaved portfolio (slower here: 10.7 deterministic seconds instead of 3.2 on a
+    16-model mix), which is just as reproducible."""
     model = built.model.clone()
     model.clear_objective()
     model.clear_hints()
     model.add(built.peak <= cap)
     solver = cp_model.CpSolver()
     budget.set_limits(solver, share)
-    solver.parameters.num_workers = 1
+    solver.parameters.num_workers = workers
     solver.parameters.random_seed = seed
     status = solver.solve(model)
     budget.charge(solver, status, "decision")
