@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,7 +18,7 @@ import pytest
 
 import ncplace
 from ncplace import Mix
-from ncplace.cli import BUNDLED_MIX, Progress, main
+from ncplace.cli import BUNDLED_MIX, Progress, _ratio_text, main
 from ncplace.dryrun import replay
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -480,10 +481,6 @@ def _greedy_score() -> ncplace.Score:
 
 
 def test_against_a_layout_that_wins_only_by_breaking_a_rule() -> None:
-    from dataclasses import replace
-
-    from ncplace.cli import _ratio_text
-
     ours = _greedy_score()
     theirs = replace(
         ours,
@@ -501,10 +498,6 @@ def test_against_a_layout_that_wins_only_by_breaking_a_rule() -> None:
 
 
 def test_small_headroom_gains_keep_their_digits() -> None:
-    from dataclasses import replace
-
-    from ncplace.cli import _ratio_text
-
     ours = replace(_greedy_score(), peak_load=0.5)
     slightly = _ratio_text(ours, replace(ours, peak_load=0.5015), "Against greedy")
     assert "1.003x the headroom" in slightly
