@@ -491,9 +491,9 @@ def test_against_a_layout_that_wins_only_by_breaking_a_rule() -> None:
     )
     text = _ratio_text(ours, theirs, "Against default")
     assert text == (
-        f"Against default: its lower peak core load ({theirs.peak_load:.3f} vs "
-        f"{ours.peak_load:.3f}) breaks exclusivity (2 violation(s)) and chip memory (1.25 GiB "
-        "over), which this layout keeps."
+        f"Against default: its peak core load is lower ({theirs.peak_load:.3f} vs "
+        f"{ours.peak_load:.3f}) but it breaks hard rules (2 exclusive core(s) shared, 1.25 GiB "
+        "over chip memory), which this layout keeps."
     )
 
 

@@ -42,7 +42,7 @@ from .hardware import FRAMEWORKS, INSTANCES
 from .hardware import instance as find_instance
 from .layout import Layout
 from .mix import Mix
-from .score import Score, score
+from .score import Score, broken_rules, score
 
 EXIT_OK = 0
 EXIT_INFEASIBLE = 1
@@ -222,22 +222,11 @@ def _ratio_text(better: Score, worse: Score, what: str, proven: str | None = Non
         return f"{what}: the same peak core load ({better.peak_load:.3f}){proof}."
     if better.feasible and not worse.feasible:
         return (
-            f"{what}: its lower peak core load ({worse.peak_load:.3f} vs "
-            f"{better.peak_load:.3f}) breaks {_broken_rules(worse)}, which this layout keeps."
+            f"{what}: its peak core load is lower ({worse.peak_load:.3f} vs "
+            f"{better.peak_load:.3f}) but it breaks hard rules "
+            f"({', '.join(broken_rules(worse))}), which this layout keeps."
         )
     return f"{what}: not better (peak core load {better.peak_load:.3f} vs {worse.peak_load:.3f})."
-
-
-def _broken_rules(s: Score) -> str:
-    """The hard rules a layout breaks, in words (see :attr:`ncplace.Score.feasible`)."""
-    broken = []
-    if s.exclusive_violations:
-        broken.append(f"exclusivity ({s.exclusive_violations} violation(s))")
-    if s.memory_overflow_gib > 0:
-        broken.append(f"chip memory ({s.memory_overflow_gib:.3g} GiB over)")
-    if s.outside_process or s.shared_process_cores:
-        broken.append("process core ownership")
-    return " and ".join(broken)
 
 
 # --- progress -----------------------------------------------------------------------------------

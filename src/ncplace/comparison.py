@@ -20,7 +20,7 @@ from .errors import ConfigError, Error
 from .layout import Layout
 from .mix import Mix, Model
 from .policies import POLICIES, describe
-from .score import Score, score
+from .score import Score, broken_rules, score
 
 OPTIMIZED = "optimized"
 COLUMNS = (
@@ -74,14 +74,7 @@ class Row:
         s = self.score
         if self.copies_note:
             parts.append(self.copies_note)
-        if s.exclusive_violations:
-            parts.append(f"{s.exclusive_violations} exclusive core(s) shared")
-        if s.memory_overflow_gib:
-            parts.append(f"{s.memory_overflow_gib:.3g} GiB over chip memory")
-        if s.outside_process:
-            parts.append(f"{s.outside_process} copy(ies) outside their process")
-        if s.shared_process_cores:
-            parts.append(f"{s.shared_process_cores} core(s) in several processes")
+        parts += broken_rules(s)
         if s.peak_load > 1.0 + 1e-9:
             parts.append("overloaded (peak load > 1)")
         return "; ".join(p for p in parts if p)

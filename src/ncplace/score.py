@@ -70,6 +70,20 @@ class Score:
         return out
 
 
+def broken_rules(s: Score) -> list[str]:
+    """The hard rules ``s`` breaks, one phrase each (empty when ``s.feasible``)."""
+    broken = []
+    if s.exclusive_violations:
+        broken.append(f"{s.exclusive_violations} exclusive core(s) shared")
+    if s.memory_overflow_gib:
+        broken.append(f"{s.memory_overflow_gib:.3g} GiB over chip memory")
+    if s.outside_process:
+        broken.append(f"{s.outside_process} copy(ies) outside their process")
+    if s.shared_process_cores:
+        broken.append(f"{s.shared_process_cores} core(s) in several processes")
+    return broken
+
+
 def check_models(layout: Layout, mix: Mix) -> None:
     """Raise :class:`Error` when the layout and the mix do not describe the same deployment.
 
