@@ -579,10 +579,8 @@ def _decide(
     model.clear_objective()
     model.clear_hints()
     model.add(built.peak <= cap)
-    solver = cp_model.CpSolver()
-    budget.set_limits(solver, share)
-    solver.parameters.num_workers = workers
-    solver.parameters.random_seed = seed
+    solver = _solver(budget, share, seed, workers)
+    solver.parameters.interleave_search = False
     status = solver.solve(model)
     budget.charge(solver, status, "decision")
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):

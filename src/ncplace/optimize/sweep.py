@@ -68,6 +68,7 @@ from __future__ import annotations
 
 import time
 from array import array
+from bisect import bisect_left
 from dataclasses import dataclass
 
 from .objectives import Assignment
@@ -262,6 +263,11 @@ class _Search:
         for j, m in enumerate(self.pinned):
             self.pinned_at.setdefault(m.start or 0, []).append((j, m))
         self.last_pin = max(self.pinned_at, default=-1)
+        self.pin_starts = [m.start or 0 for m in self.pinned]
+        self.exclusive_types = [i for i, t in enumerate(self.types) if t[2]]
+        self.last_exclusive_pin = max(
+            (m.start or 0 for m in self.pinned if m.exclusive), default=-1
+        )
         self.memory = any(m.memory for m in problem.models)
         self.exclusive_width = sum(m.min_width for m in problem.models if m.exclusive)
         self.shared_work = sum(m.min_width * m.demand[0] for m in problem.models if not m.exclusive)
@@ -311,7 +317,7 @@ class _Run:
         self.peak = cap
         self.rejections = 0
         self.failed: set[tuple[int, bytes]] = set()
-        self.sums_of: dict[tuple[bytes, tuple[int, ...]], int] = {}
+        self.sums_of: dict[tuple[bytes, int], int] = {}
         self.memo_bytes = 0
 
     # --- bookkeeping -------------------------------------------------------------------------
@@ -409,8 +415,8 @@ class _Run:
         if self.cap > MAX_SUBSET_SUM:
             return 0
         sums = self._sums(c)
-        exclusive_left = any(self.rem[i] and t[2] for i, t in enumerate(self.s.types)) or any(
-            m.exclusive and (m.start or 0) >= c for m in self.s.pinned
+        exclusive_left = self.s.last_exclusive_pin >= c or any(
+            self.rem[i] for i in self.s.exclusive_types
         )
         waste = 0
         for x in range(c, self.s.n):
@@ -423,8 +429,8 @@ class _Run:
     def _sums(self, c: int) -> int:
         """Every subset sum up to ``cap`` of the loads of the units not yet placed (free ones
         and pins from core ``c`` on), as the set bits of an integer."""
-        pins = tuple(j for j, m in enumerate(self.s.pinned) if (m.start or 0) >= c)
-        key = (bytes(self.rem), pins)
+        first_pin = bisect_left(self.s.pin_starts, c)
+        key = (bytes(self.rem), first_pin)
         sums = self.sums_of.get(key)
         if sums is None:
             mask = (2 << self.cap) - 1
@@ -432,9 +438,9 @@ class _Run:
             for i, k in enumerate(self.rem):
                 for _ in range(k):
                     sums = (sums | sums << self.s.types[i][1]) & mask
-            for j in pins:
-                sums = (sums | sums << self.s.pinned[j].demand[0]) & mask
-            if self._keep(len(key[0]) + len(pins) * 8 + self.cap // 8):
+            for m in self.s.pinned[first_pin:]:
+                sums = (sums | sums << m.demand[0]) & mask
+            if self._keep(len(key[0]) + 8 + self.cap // 8):
                 self.sums_of[key] = sums
         return sums
 
