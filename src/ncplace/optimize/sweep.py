@@ -312,7 +312,6 @@ class _Run:
         self.rem = list(search.count)
         self.left_units = sum(self.rem) + len(search.pinned)
         self.placed: list[tuple[int, int]] = []
-        self.rejected = False
         self.solution: list[tuple[int, int]] | None = None
         self.peak = cap
         self.rejections = 0
@@ -372,7 +371,7 @@ class _Run:
             return "infeasible"
         if self._core(0, slack):
             return "feasible"
-        return "unknown" if self.rejected else "infeasible"
+        return "unknown" if self.rejections else "infeasible"
 
     def _next_event(self, c: int) -> int:
         e = c + 1
@@ -567,7 +566,6 @@ class _Run:
                 for x in range(start, start + m.min_width):
                     per_chip[x // s.problem.cores_per_chip] += m.memory
             if any(v > s.problem.chip_memory for v in per_chip):
-                self.rejected = True
                 self.rejections += 1
                 return False
         self.solution = list(self.placed)
