@@ -505,3 +505,22 @@ def test_small_headroom_gains_keep_their_digits() -> None:
     clearly = _ratio_text(ours, replace(ours, peak_load=0.7), "Against default")
     assert "1.40x the headroom (peak core load 0.500 instead of 0.700)" in clearly
     assert "grow 40% more" in clearly
+
+
+def test_against_a_layout_that_wins_only_by_changing_copy_counts() -> None:
+    ours = replace(_greedy_score(), peak_load=0.731)
+    theirs = replace(ours, peak_load=0.696)
+    note = "copies not as the mix asks: resnet50 4 (asks 2)"
+    assert _ratio_text(ours, theirs, "Against multicore", copies=note) == (
+        "Against multicore: its peak core load is lower (0.696 vs 0.731) with copies not as the "
+        "mix asks: resnet50 4 (asks 2); give those models `replicas: auto` (or a range) to let "
+        "the optimizer choose copy counts too."
+    )
+    assert _ratio_text(ours, theirs, "Against x").startswith("Against x: not better")
+
+
+def test_recommend_explains_a_baseline_that_changes_copy_counts(capsys) -> None:
+    assert main(["recommend", str(ROOT / "examples" / "vision-skewed-inf1-xlarge.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "Against multicore (best baseline): its peak core load is lower (0.696 vs 0.731)" in out
+    assert "to let the optimizer choose copy counts too." in out

@@ -196,8 +196,12 @@ def score_table(columns: Sequence[tuple[str, Score | None]]) -> str:
     return "\n".join(lines)
 
 
-def _ratio_text(better: Score, worse: Score, what: str, proven: str | None = None) -> str:
-    """``proven``: the plan's :attr:`~ncplace.optimize.Plan.bound_scope` when it is optimal."""
+def _ratio_text(
+    better: Score, worse: Score, what: str, proven: str | None = None, copies: str = ""
+) -> str:
+    """``proven``: the plan's :attr:`~ncplace.optimize.Plan.bound_scope` when it is optimal;
+    ``copies``: how the other layout's copy counts differ from the mix's (a comparison row's
+    ``copies_note``), which explains a lower peak the plan could not reach."""
     if better.peak_load <= 0 or worse.peak_load <= 0:
         return ""
     ratio = worse.peak_load / better.peak_load
@@ -225,6 +229,12 @@ def _ratio_text(better: Score, worse: Score, what: str, proven: str | None = Non
             f"{what}: its peak core load is lower ({worse.peak_load:.3f} vs "
             f"{better.peak_load:.3f}) but it breaks hard rules "
             f"({', '.join(broken_rules(worse))}), which this layout keeps."
+        )
+    if copies:
+        return (
+            f"{what}: its peak core load is lower ({worse.peak_load:.3f} vs "
+            f"{better.peak_load:.3f}) with {copies}; give those models `replicas: auto` (or a "
+            "range) to let the optimizer choose copy counts too."
         )
     return f"{what}: not better (peak core load {better.peak_load:.3f} vs {worse.peak_load:.3f})."
 
@@ -397,17 +407,25 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         return EXIT_OK
     lines = [_mix_title(label, mix), "", _grid(plan.layout), ""]
     columns: list[tuple[str, Score | None]] = [("optimized", plan.score)]
-    others: list[tuple[str, str, Score | None]] = []
+    others: list[tuple[str, str, Score | None, str]] = []
     if DEFAULT_POLICY in baselines.names and baselines.row(DEFAULT_POLICY).score is not None:
-        others.append((DEFAULT_POLICY, DEFAULT_POLICY, baselines.row(DEFAULT_POLICY).score))
+        row = baselines.row(DEFAULT_POLICY)
+        others.append((DEFAULT_POLICY, DEFAULT_POLICY, row.score, row.copies_note))
     if best is not None and best.name != DEFAULT_POLICY:
-        others.append((f"best baseline: {best.name}", f"{best.name} (best baseline)", best.score))
-    columns += [(column, other) for column, _, other in others]
+        others.append(
+            (
+                f"best baseline: {best.name}",
+                f"{best.name} (best baseline)",
+                best.score,
+                best.copies_note,
+            )
+        )
+    columns += [(column, other) for column, _, other, _ in others]
     lines += [score_table(columns), "", _certificate_text(plan)]
-    for _, name, other in others:
+    for _, name, other, copies in others:
         if other is not None and plan.score is not None:
             proven = plan.bound_scope if _status(plan) == "optimal" else None
-            lines.append(_ratio_text(plan.score, other, f"Against {name}", proven))
+            lines.append(_ratio_text(plan.score, other, f"Against {name}", proven, copies))
     if best is None:
         lines.append("No baseline policy can express this mix.")
     lines.append("")
