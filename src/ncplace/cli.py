@@ -26,6 +26,7 @@ import inspect
 import json
 import math
 import os
+import shlex
 import sys
 import threading
 import time
@@ -102,6 +103,13 @@ def _env_item(text: str) -> tuple[str, str]:
     if not sep or not key.strip():
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
     return key.strip(), value
+
+
+def _name_item(text: str) -> tuple[str, str]:
+    key, sep, name = text.partition("=")
+    if not sep or not key.strip() or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected UUID=MODEL, got {text!r}")
+    return key.strip(), name.strip()
 
 
 @contextlib.contextmanager
@@ -315,7 +323,7 @@ class Progress:
                 self.stream.flush()
 
 
-def _optimize(mix: Mix, args: argparse.Namespace, label: str) -> Any:
+def _optimize(mix: Mix, args: argparse.Namespace, label: str, current: Layout | None = None) -> Any:
     from .optimize import optimize
 
     kwargs: dict[str, Any] = {
@@ -326,6 +334,8 @@ def _optimize(mix: Mix, args: argparse.Namespace, label: str) -> Any:
     for key in ("objective", "split_replicas"):
         if hasattr(args, key):
             kwargs[key] = getattr(args, key)
+    if current is not None:
+        kwargs["current"] = current
     with Progress(label, args.time_limit) as progress:
         if progress.active and "progress" in inspect.signature(optimize).parameters:
             kwargs["progress"] = progress.update
@@ -371,7 +381,14 @@ def cmd_recommend(args: argparse.Namespace) -> int:
 
     mix = load_mix(args.mix, args.instance, args.framework)
     label = args.mix or f"bundled example {BUNDLED_MIX}"
-    plan = _optimize(mix, args, "solving")
+    current = None
+    if args.current is not None:
+        from .monitor import read_monitor
+
+        current = read_monitor(args.current, mix, names=dict(args.name or [])).layout
+    elif args.name:
+        raise Error("--name names the models of a --current report; give --current too")
+    plan = _optimize(mix, args, "solving", current)
     if plan.layout is None:
         raise Infeasible(_infeasible_message(plan))
     baselines = compare(mix, optimizer=False)
@@ -403,6 +420,9 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         data["framework"] = args.framework or mix.framework
         data["code"] = code
         data["code_error"] = code_error
+        if current is not None:
+            data["current"] = {"report": args.current, "layout": layout_to_dict(current)}
+            data["moves"] = _moves(plan, current)
         _write(_json(data), args.output)
         return EXIT_OK
     lines = [_mix_title(label, mix), "", _grid(plan.layout), ""]
@@ -422,6 +442,8 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         )
     columns += [(column, other) for column, _, other, _ in others]
     lines += [score_table(columns), "", _certificate_text(plan)]
+    if current is not None:
+        lines.append(_moves_text(_moves(plan, current), args.current))
     for _, name, other, copies in others:
         if other is not None and plan.score is not None:
             proven = plan.bound_scope if _status(plan) == "optimal" else None
@@ -597,6 +619,126 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _copies_by_model(layout: Layout) -> dict[str, list[tuple[int, ...]]]:
+    return {
+        m: sorted(c for p in layout.placements_of(m) for c in p.replicas) for m in layout.models()
+    }
+
+
+def _moves(plan: Any, current: Layout) -> dict[str, list[str]]:
+    """Which models of the plan stay where ``current`` runs them (same copies on the same
+    cores), which move, and which ``current`` does not run."""
+    before, after = _copies_by_model(current), _copies_by_model(plan.layout)
+    return {
+        "stay": [m for m in after if before.get(m) == after[m]],
+        "move": [m for m in after if m in before and before[m] != after[m]],
+        "not_running": [m for m in after if m not in before],
+    }
+
+
+def _moves_text(moves: dict[str, list[str]], report: str) -> str:
+    total = sum(len(v) for v in moves.values())
+    text = (
+        f"Against the current layout ({_one_line(report)}): {len(moves['stay'])} of {total} "
+        f"model(s) stay where they run"
+    )
+    if moves["move"]:
+        text += "; moved: " + ", ".join(_one_line(m) for m in moves["move"])
+    if moves["not_running"]:
+        text += "; not running now: " + ", ".join(_one_line(m) for m in moves["not_running"])
+    return text + "."
+
+
+def _span(cores: Sequence[int]) -> str:
+    if len(cores) > 1 and list(cores) == list(range(cores[0], cores[-1] + 1)):
+        return f"nc{cores[0]}-nc{cores[-1]}"
+    return ",".join(f"nc{c}" for c in cores)
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _core_table(rows: Sequence[tuple[str, Sequence[float | None]]], per_line: int = 8) -> list[str]:
+    """Per-core percentages, ``per_line`` cores to a block, one line per row."""
+    n = len(rows[0][1])
+    label = max(4, *(len(name) for name, _ in rows))
+    lines: list[str] = []
+    for first in range(0, n, per_line):
+        cores = range(first, min(n, first + per_line))
+        if lines:
+            lines.append("")
+        lines.append("core".ljust(label) + "".join(f"{f'nc{c}':>8}" for c in cores))
+        for name, values in rows:
+            lines.append(name.ljust(label) + "".join(f"{_percent(values[c]):>8}" for c in cores))
+    return lines
+
+
+def cmd_observe(args: argparse.Namespace) -> int:
+    from .monitor import read_monitor
+
+    mix = load_mix(args.mix, args.instance) if args.mix else None
+    seen = read_monitor(args.report, mix, names=dict(args.name or []), instance=args.instance)
+    layout = seen.layout
+    running = set(layout.models())
+    sub = None
+    if mix is not None and running:
+        sub = mix.with_models(m for m in mix.models if m.name in running)
+    observed = None if sub is None else score(layout, sub)
+    not_running = [] if mix is None else [n for n in mix.names if n not in running]
+    if args.plot:
+        _plot_layout(layout, sub, args.plot, title=f"{args.report} (observed)")
+    if args.format == "json":
+        data = seen.to_dict()
+        data["report"] = args.report
+        data["metrics"] = layout_metrics(layout)
+        data["score"] = None if observed is None else observed.to_dict()
+        data["models_not_running"] = not_running
+        _write(_json(data), args.output)
+        return EXIT_OK
+    title = (
+        f"{args.report}: {len(layout.processes)} process(es), {len(running)} model(s) on "
+        f"{layout.instance.describe()}"
+    )
+    lines = [_one_line(title), "", _grid(layout), ""]
+    for i, p in enumerate(layout.processes):
+        lines.append(f"proc{i}: pid {seen.pids[i]}, cores {_span(p.cores) if p.cores else '-'}")
+    table = [("model", "process", "uuid", "copies")] + [
+        (
+            _one_line(m.model),
+            f"proc{m.process}",
+            m.uuid,
+            f"{len(m.copies)}: " + " ".join(_span(c) for c in m.copies),
+        )
+        for m in seen.models
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(3)]
+    lines += [""] + [
+        "  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths, strict=True)) + "  " + row[3]
+        for row in table
+    ]
+    lines += ["", *_metrics_text(layout_metrics(layout))]
+    rows = [("measured", seen.utilization)]
+    if observed is not None:
+        rows.append(("predicted", observed.loads))
+    lines += ["", *_core_table(rows)]
+    if observed is not None:
+        lines += ["", score_table([("observed", observed)])]
+        if not_running:
+            lines.append(
+                "Not running (left out of the score): " + ", ".join(map(_one_line, not_running))
+            )
+        command = ["ncplace", "recommend", args.mix, "--current", args.report]
+        command += [f"--name={key}={name}" for key, name in args.name or []]
+        lines += [
+            "",
+            "A plan that keeps what it can where it runs: " + shlex.join(command),
+        ]
+    lines += [_one_line(note) for note in seen.notes]
+    _write("\n".join(lines), args.output)
+    return EXIT_OK
+
+
 def cmd_instances(args: argparse.Namespace) -> int:
     if args.format == "json":
         data = [
@@ -683,6 +825,16 @@ def build_parser() -> argparse.ArgumentParser:
             "-o", "--output", metavar="FILE", help="write the output to FILE instead of stdout"
         )
 
+    def name_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--name",
+            action="append",
+            type=_name_item,
+            metavar="UUID=MODEL",
+            help="the mix model a reported model is (its uuid, a unique start of it, or its "
+            "reported name; repeatable); needed where copy shapes do not tell models apart",
+        )
+
     p = sub.add_parser(
         "recommend",
         parents=[common],
@@ -718,6 +870,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="let a model's copies sit apart (one handle per copy)",
     )
+    p.add_argument(
+        "--current",
+        metavar="REPORT",
+        help="neuron-monitor JSON report of what runs now: keep models where they run "
+        "unless moving them lowers the peak",
+    )
+    name_option(p)
     output_options(p, ("text", "json", "code"))
     p.add_argument("--plot", metavar="FILE.png", help="also draw the layout to FILE.png")
     p.set_defaults(func=cmd_recommend)
@@ -778,6 +937,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser(
+        "observe",
+        parents=[common],
+        help="the layout running now, from a neuron-monitor report",
+        description="Read a neuron-monitor JSON report (one report, or its output stream: "
+        "the last report is read) and show which model copies run on which cores, each "
+        "core's measured utilization and, with --mix, the load the mix predicts and the "
+        "layout's score.",
+    )
+    p.add_argument("report", metavar="REPORT", help="neuron-monitor JSON output")
+    p.add_argument("--mix", metavar="MIX", help="mix file of the running models")
+    p.add_argument(
+        "--instance",
+        metavar="NAME",
+        help="instance type (default: the mix's, else the report's)",
+    )
+    name_option(p)
+    output_options(p, ("text", "json"))
+    p.add_argument("--plot", metavar="FILE.png", help="also draw the layout to FILE.png")
+    p.set_defaults(func=cmd_observe)
+
+    p = sub.add_parser(
         "instances",
         parents=[common],
         help="the instance catalogue",
@@ -808,7 +988,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_OK
     if args.command is None:
         return _fail(
-            "a command is required: recommend, compare, emulate, replay or instances "
+            "a command is required: recommend, compare, emulate, replay, observe or instances "
             "(see 'ncplace --help')",
             False,
             EXIT_USAGE,

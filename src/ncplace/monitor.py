@@ -1,0 +1,440 @@
+"""A live layout read from ``neuron-monitor``'s JSON report.
+
+``neuron-monitor`` (aws-neuron-tools) prints a JSON report every period. For each Neuron runtime
+(one per serving process) it lists, under ``report.memory_used.loaded_models``, every loaded
+model with its ``uuid`` (the compiled model's, so every copy of one model shares it), its
+``model_id`` (the runtime's, one per load) and its ``subgraphs``, each on a ``neuroncore_index`` of
+a ``neuron_device_index``; ``report.neuroncore_counters.neuroncores_in_use`` gives each core's
+utilization in percent over the period. :func:`read_monitor` turns one report into an
+:class:`Observation`: a :class:`~ncplace.Layout` (to score, compare, draw, or hand to
+``optimize(mix, current=...)`` so that the plan keeps models where they run) and the measured
+utilization of each core.
+
+How the report is read, where it leaves a choice open:
+
+- *Cores.* A subgraph's global core is ``neuron_device_index * cores_per_chip +
+  neuroncore_index``: the runtime reports the index within the device (0-1 on every device of a
+  trn1.32xlarge). An index past the device's cores is read as a global index when it lies on
+  that device, and is an error otherwise.
+- *Copies.* One loaded model is one copy; its cores are those of its subgraphs (a pipeline's
+  ``sg_00``, ``sg_01``, ... on consecutive cores; a model cut by CPU operators has several
+  subgraphs on one core). The copies of one uuid in one process, in ``model_id`` order, form one
+  placement, as one ``multicore_context`` or ``neuron_cores_context`` load routes across its
+  copies: the report does not tell separate handles of one model apart.
+- *Processes.* One per runtime entry, in report order (its ``pid``, or ``neuron_runtime_index`` in
+  the first report format). A process owns the cores its models use: the report does not say
+  which other cores it holds. A runtime with an ``error`` and no ``memory_used`` report (a process
+  that exited) is left out, with a note.
+- *Names.* ``names`` maps a uuid (or a unique start of one) or a reported model name (often a
+  temporary path) to a model name. A uuid it does not map is matched to a mix model by shape:
+  first where exactly one mix model not yet named has its copy size (``cores``) and allows its copy
+  count (over all processes) and no other uuid claims that model; then the same by copy size
+  alone. What stays unmatched is an error naming each uuid and its shape.
+  Without a mix a model is called by the first 8 characters of its uuid (more when two share them).
+- *Instance.* The mix's when a mix is given, else ``instance``, else the report's instance type
+  (``instance_info`` or ``instance_data``) when the catalogue has it, else a machine of
+  ``neuron_hardware_info``'s ``neuron_device_count`` chips of ``neuroncore_per_device_count`` cores.
+- *Streams.* A file of several reports (neuron-monitor's output, one JSON object per line) is
+  read at its last complete report.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .hardware import INSTANCES, Instance
+from .hardware import instance as catalogue_instance
+from .layout import Layout, Placement, ProcessSpan
+from .mix import Mix
+
+UUID_PREFIX = 8
+"""Characters of a uuid that name a model when there is no mix."""
+
+
+@dataclass(frozen=True)
+class ObservedModel:
+    """One model of one process as the report shows it: the name it is given in the layout
+    (``model``), the compiled model's ``uuid``, the name the runtime reports, the index of its
+    process in the layout, the runtime's ``model_ids`` and the global cores of each copy."""
+
+    model: str
+    uuid: str
+    reported_name: str
+    process: int
+    model_ids: tuple[int, ...]
+    copies: tuple[tuple[int, ...], ...]
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one neuron-monitor report shows: the ``layout``; ``utilization``, each core's measured
+    busy fraction (0-1, the report's percent / 100; ``None`` where no runtime reported the core);
+    the ``models`` behind the layout's placements; each process's ``pids``; ``notes`` on what was
+    left out."""
+
+    layout: Layout
+    utilization: tuple[float | None, ...]
+    models: tuple[ObservedModel, ...]
+    pids: tuple[int, ...]
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form (the layout as ``ncplace compare --format json`` writes layouts)."""
+        from .comparison import layout_to_dict
+
+        return {
+            "layout": layout_to_dict(self.layout),
+            "utilization": list(self.utilization),
+            "models": [
+                {
+                    "model": m.model,
+                    "uuid": m.uuid,
+                    "reported_name": m.reported_name,
+                    "process": m.process,
+                    "pid": self.pids[m.process],
+                    "model_ids": list(m.model_ids),
+                    "copies": [list(c) for c in m.copies],
+                }
+                for m in self.models
+            ],
+            "pids": list(self.pids),
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """One loaded model (one copy) of one runtime."""
+
+    runtime: int
+    uuid: str
+    reported_name: str
+    model_id: int
+    cores: tuple[int, ...]
+
+
+def read_monitor(
+    source: str | os.PathLike[str] | Mapping[str, Any],
+    mix: Mix | None = None,
+    *,
+    names: Mapping[str, str] | None = None,
+    instance: Instance | str | None = None,
+) -> Observation:
+    """Read a neuron-monitor report (a file path, or the parsed JSON object) into an
+    :class:`Observation`; model names come from ``names`` (uuid or reported name -> mix model),
+    then from matching the copies' shapes against ``mix``. See the module doc for every rule."""
+    if isinstance(source, Mapping):
+        label, report = "neuron-monitor report", source
+    else:
+        label, report = _read_file(Path(source))
+    if mix is not None and not isinstance(mix, Mix):
+        raise ConfigError(f"read_monitor: mix must be a Mix or None, got {type(mix).__name__}")
+    names = _check_names(names, mix)
+    inst = _instance(report, mix, instance, label)
+    runtimes = _field(report, "neuron_runtime_data", list, label)
+    pids: list[int] = []
+    loaded: list[_Loaded] = []
+    utilization: list[float | None] = [None] * inst.cores
+    notes: list[str] = []
+    for i, entry in enumerate(runtimes):
+        where = f"{label}: neuron_runtime_data[{i}]"
+        if not isinstance(entry, Mapping):
+            raise ConfigError(f"{where}: expected an object, got {type(entry).__name__}")
+        pid = _pid(entry, where)
+        runtime_report = entry.get("report")
+        memory = runtime_report.get("memory_used") if isinstance(runtime_report, Mapping) else None
+        if memory is None and entry.get("error"):
+            notes.append(f"runtime of pid {pid} left out: {_one_line(entry['error'])}")
+            continue
+        if not isinstance(memory, Mapping):
+            raise ConfigError(
+                f"{where}: no report.memory_used, which lists the loaded models; run "
+                f"neuron-monitor with the memory_used metric group"
+            )
+        process = len(pids)
+        pids.append(pid)
+        for j, model in enumerate(_field(memory, "loaded_models", list, f"{where}.memory_used")):
+            loaded.append(_loaded(model, process, inst, f"{where}.memory_used.loaded_models[{j}]"))
+        assert isinstance(runtime_report, Mapping)
+        _add_utilization(runtime_report, utilization, inst, where)
+    naming = _naming(loaded, mix, names, label)
+    models, placements, processes = [], [], []
+    for process in range(len(pids)):
+        mine = [x for x in loaded if x.runtime == process]
+        processes.append(ProcessSpan(tuple(sorted({c for x in mine for c in x.cores}))))
+        for uuid in dict.fromkeys(x.uuid for x in mine):
+            copies = sorted((x for x in mine if x.uuid == uuid), key=lambda x: x.model_id)
+            name = naming[uuid]
+            placements.append(Placement(name, tuple(x.cores for x in copies), process))
+            models.append(
+                ObservedModel(
+                    name,
+                    uuid,
+                    copies[0].reported_name,
+                    process,
+                    tuple(x.model_id for x in copies),
+                    tuple(x.cores for x in copies),
+                )
+            )
+    layout = Layout(inst, tuple(processes), tuple(placements))
+    return Observation(layout, tuple(utilization), tuple(models), tuple(pids), tuple(notes))
+
+
+def _read_file(path: Path) -> tuple[str, Mapping[str, Any]]:
+    label = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"{label}: cannot read neuron-monitor report: {exc.strerror or exc}"
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{label}: not a UTF-8 text file") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        for line in reversed(text.splitlines()):
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(data, Mapping) and "neuron_runtime_data" in data:
+                return label, data
+        raise ConfigError(
+            f"{label}: not a neuron-monitor JSON report ({exc.msg} at line {exc.lineno}, "
+            f"column {exc.colno})"
+        ) from None
+    if not isinstance(data, Mapping):
+        raise ConfigError(
+            f"{label}: expected a neuron-monitor report (a JSON object with "
+            f"neuron_runtime_data), got a JSON {type(data).__name__}"
+        )
+    return label, data
+
+
+def _field(data: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
+    value = data.get(key)
+    if not isinstance(value, kind):
+        got = "nothing" if value is None else f"a {type(value).__name__}"
+        raise ConfigError(f"{where}: {key}: expected a {kind.__name__}, got {got}")
+    return value
+
+
+def _index(value: object, what: str, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{where}: {what}: expected an integer >= 0, got {value!r}")
+    return value
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _check_names(names: Mapping[str, str] | None, mix: Mix | None) -> dict[str, str]:
+    if names is None:
+        return {}
+    if not isinstance(names, Mapping):
+        raise ConfigError(
+            f"read_monitor: names must map a uuid or reported name to a model name, got "
+            f"{type(names).__name__}"
+        )
+    out: dict[str, str] = {}
+    for key, name in names.items():
+        if not isinstance(key, str) or not isinstance(name, str) or not key or not name:
+            raise ConfigError(
+                f"read_monitor: names: {key!r} -> {name!r}: expected non-empty strings"
+            )
+        if mix is not None and name not in mix.names:
+            raise ConfigError(
+                f"read_monitor: names: {key!r} -> {name!r}: the mix has no model {name!r}; "
+                f"its models: {', '.join(map(repr, mix.names))}"
+            )
+        out[key] = name
+    return out
+
+
+def _instance(
+    report: Mapping[str, Any], mix: Mix | None, given: Instance | str | None, label: str
+) -> Instance:
+    if mix is not None:
+        return mix.instance
+    if isinstance(given, str):
+        return catalogue_instance(given)
+    if isinstance(given, Instance):
+        return given
+    if given is not None:
+        raise ConfigError(
+            f"read_monitor: instance must be an Instance, a name or None, got "
+            f"{type(given).__name__}"
+        )
+    for key in ("instance_info", "instance_data"):
+        info = report.get(key)
+        kind = info.get("instance_type") if isinstance(info, Mapping) else None
+        if isinstance(kind, str) and kind in INSTANCES:
+            return INSTANCES[kind]
+    hardware = report.get("neuron_hardware_info")
+    if isinstance(hardware, Mapping):
+        where = f"{label}: neuron_hardware_info"
+        devices = _index(hardware.get("neuron_device_count"), "neuron_device_count", where)
+        per = _index(
+            hardware.get("neuroncore_per_device_count"), "neuroncore_per_device_count", where
+        )
+        if devices and per:
+            return Instance(cores=devices * per, cores_per_chip=per)
+    raise ConfigError(
+        f"{label}: the report names no known instance type and has no neuron_hardware_info; "
+        f"give the instance (--instance NAME) or a mix"
+    )
+
+
+def _pid(entry: Mapping[str, Any], where: str) -> int:
+    for key in ("pid", "neuron_runtime_index"):
+        if key in entry:
+            return _index(entry[key], key, where)
+    raise ConfigError(f"{where}: neither pid nor neuron_runtime_index")
+
+
+def _core(subgraph: Mapping[str, Any], inst: Instance, where: str) -> int:
+    device = _index(subgraph.get("neuron_device_index"), "neuron_device_index", where)
+    index = _index(subgraph.get("neuroncore_index"), "neuroncore_index", where)
+    per = inst.cores_per_chip
+    core = device * per + index if index < per else index
+    if core // per != device or core >= inst.cores:
+        raise ConfigError(
+            f"{where}: neuroncore_index {index} of neuron_device_index {device} is no core of "
+            f"{inst.describe()}"
+        )
+    return core
+
+
+def _loaded(model: object, runtime: int, inst: Instance, where: str) -> _Loaded:
+    if not isinstance(model, Mapping):
+        raise ConfigError(f"{where}: expected an object, got {type(model).__name__}")
+    reported = model.get("name", "")
+    uuid = model.get("uuid", reported)
+    if not isinstance(uuid, str) or not uuid or not isinstance(reported, str):
+        raise ConfigError(f"{where}: expected a uuid or name string, got {uuid!r}")
+    model_id = _index(model.get("model_id", 0), "model_id", where)
+    subgraphs = _field(model, "subgraphs", Mapping, where)
+    cores = set()
+    for key, subgraph in subgraphs.items():
+        at = f"{where}.subgraphs.{key}"
+        if not isinstance(subgraph, Mapping):
+            raise ConfigError(f"{at}: expected an object, got {type(subgraph).__name__}")
+        cores.add(_core(subgraph, inst, at))
+    if not cores:
+        raise ConfigError(f"{where}: subgraphs: the model has none, so no core")
+    return _Loaded(runtime, uuid, reported, model_id, tuple(sorted(cores)))
+
+
+def _add_utilization(
+    report: Mapping[str, Any], utilization: list[float | None], inst: Instance, where: str
+) -> None:
+    counters = report.get("neuroncore_counters")
+    in_use = counters.get("neuroncores_in_use") if isinstance(counters, Mapping) else None
+    if not isinstance(in_use, Mapping):
+        return
+    for key, data in in_use.items():
+        value = data.get("neuroncore_utilization") if isinstance(data, Mapping) else None
+        try:
+            core = int(key)
+        except ValueError:
+            raise ConfigError(
+                f"{where}: neuroncores_in_use: core {key!r} is not an integer"
+            ) from None
+        if not 0 <= core < inst.cores:
+            raise ConfigError(
+                f"{where}: neuroncores_in_use: core {core} is no core of {inst.describe()}"
+            )
+        if value is None:
+            continue
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or value < 0
+        ):
+            raise ConfigError(
+                f"{where}: neuroncores_in_use.{key}.neuroncore_utilization: expected a percent "
+                f">= 0, got {value!r}"
+            )
+        utilization[core] = (utilization[core] or 0.0) + value / 100.0
+
+
+def _naming(
+    loaded: list[_Loaded], mix: Mix | None, names: dict[str, str], label: str
+) -> dict[str, str]:
+    """The model name of each uuid (see the module doc)."""
+    uuids = list(dict.fromkeys(x.uuid for x in loaded))
+    reported = {x.uuid: x.reported_name for x in loaded}
+    out: dict[str, str] = {}
+    for key, name in names.items():
+        exact = [u for u in uuids if key in (u, reported[u])]
+        hits = exact or [u for u in uuids if u.startswith(key)]
+        if not hits or (not exact and len(hits) > 1):
+            found = "no model" if not hits else f"{len(hits)} models ({', '.join(hits)})"
+            raise ConfigError(
+                f"{label}: names: {key!r} -> {name!r}: the key matches {found} of the report; "
+                f"give a uuid, a unique start of one, or a reported model name"
+            )
+        out.update(dict.fromkeys(hits, name))
+    if mix is None:
+        for u in uuids:
+            if u not in out:
+                width = UUID_PREFIX
+                while width < len(u) and any(v != u and v[:width] == u[:width] for v in uuids):
+                    width += 1
+                out[u] = u[:width]
+        return out
+    shape = {}
+    for u in uuids:
+        copies = [x.cores for x in loaded if x.uuid == u]
+        shape[u] = (len(copies[0]), len(copies))
+    for by_count in (True, False):
+        changed = True
+        while changed:
+            free = [m for m in mix.models if m.name not in out.values()]
+            candidates = {
+                u: [
+                    m.name
+                    for m in free
+                    if m.cores == shape[u][0]
+                    and (not by_count or _allows(mix, m.name, shape[u][1]))
+                ]
+                for u in uuids
+                if u not in out
+            }
+            claims = [name for fits in candidates.values() for name in fits]
+            sure = {
+                u: fits[0]
+                for u, fits in candidates.items()
+                if len(fits) == 1 and claims.count(fits[0]) == 1
+            }
+            out.update(sure)
+            changed = bool(sure)
+    missing = [u for u in uuids if u not in out]
+    if missing:
+        described = ", ".join(f"{u} ({_copies_text(*reversed(shape[u]))})" for u in missing)
+        left = [m.name for m in mix.models if m.name not in out.values()]
+        raise ConfigError(
+            f"{label}: copy shapes do not tell which mix model these are: {described}; "
+            f"unmatched mix models: {', '.join(left) or 'none'}; name them with "
+            f"--name UUID=MODEL (names={{uuid: model}} in Python)"
+        )
+    return out
+
+
+def _copies_text(copies: int, cores: int) -> str:
+    return f"{copies} cop{'y' if copies == 1 else 'ies'} of {cores} core{'' if cores == 1 else 's'}"
+
+
+def _allows(mix: Mix, name: str, count: int) -> bool:
+    model = mix.models[mix.names.index(name)]
+    return model.min_replicas <= count <= model.max_replicas(mix.instance.cores)
