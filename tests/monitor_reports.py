@@ -71,8 +71,7 @@ def report_of(
                     "neuroncore_counters": {
                         "period": 5.0,
                         "neuroncores_in_use": {
-                            str(c): {"neuroncore_utilization": 100 * busy[c]}
-                            for c in process.cores
+                            str(c): {"neuroncore_utilization": 100 * busy[c]} for c in process.cores
                         },
                         "error": "",
                     },

@@ -12,6 +12,7 @@ from .errors import ConfigError, CoresUnavailable, Error, InfeasibleMix, Placeme
 from .hardware import INSTANCES, Instance, instance
 from .layout import Layout, Placement, ProcessSpan
 from .mix import Mix, Model
+from .monitor import Observation, ObservedModel, read_monitor
 from .optimize import Plan, Status, optimize
 from .policies import POLICIES, Policy
 from .runtime import Loaded, Process, Runtime
@@ -33,6 +34,8 @@ __all__ = [
     "Loaded",
     "Mix",
     "Model",
+    "Observation",
+    "ObservedModel",
     "Placement",
     "PlacementError",
     "Plan",
@@ -51,6 +54,7 @@ __all__ = [
     "instance",
     "load_scenario",
     "optimize",
+    "read_monitor",
     "replay",
     "replay_file",
     "score",

@@ -427,6 +427,8 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         return EXIT_OK
     lines = [_mix_title(label, mix), "", _grid(plan.layout), ""]
     columns: list[tuple[str, Score | None]] = [("optimized", plan.score)]
+    if current is not None and set(current.models()) == set(mix.names):
+        columns.append(("current", score(current, mix)))
     others: list[tuple[str, str, Score | None, str]] = []
     if DEFAULT_POLICY in baselines.names and baselines.row(DEFAULT_POLICY).score is not None:
         row = baselines.row(DEFAULT_POLICY)
