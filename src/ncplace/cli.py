@@ -6,6 +6,7 @@ Commands::
     ncplace compare MIX                every placement technique scored side by side
     ncplace emulate SCENARIO           the layout a deployment recipe produces
     ncplace replay SCRIPT --mix MIX    what an existing script does, scored, beside the optimizer
+    ncplace observe REPORT [--mix MIX] what runs now, from a neuron-monitor report
     ncplace instances                  the instance catalogue
 
 Exit status: 0 success; 1 the mix is infeasible (the solver proved that no layout meets the hard
