@@ -15,6 +15,7 @@ from monitor_reports import report_of, uuid_of
 import ncplace
 from ncplace import POLICIES, ConfigError, Instance, Layout, Mix, Model, Placement, ProcessSpan
 from ncplace.cli import main
+from ncplace.monitor import Calibration, calibrate
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "neuron-monitor.json"
@@ -352,3 +353,58 @@ def test_recommend_current_says_what_moves(capsys):
     assert "give --current too" in capsys.readouterr().err
     assert main(["recommend", str(BUNDLED), "--current", str(EXAMPLE)]) == 2
     assert "copy shapes do not tell" in capsys.readouterr().err
+
+
+def test_calibration_reads_each_model_on_the_cores_it_has_to_itself():
+    mix = Mix.from_file(BUNDLED)
+    seen = ncplace.read_monitor(EXAMPLE, mix, names=EXAMPLE_NAMES)
+    readings = {c.model: c for c in calibrate(seen, mix)}
+    assert list(readings) == list(mix.names)
+    assert readings["resnet50"].ratio == pytest.approx(1.2)
+    assert readings["resnet50"].cores == (8, 9)
+    assert readings["bert-base-4c"].cores == (2, 3, 4, 5, 6, 7)  # t5 and the embedder share nc0-1
+    assert readings["efficientnet-b0"].ratio == pytest.approx(0.143 / (100 / 700))
+    assert readings["t5-small-encoder"] == Calibration("t5-small-encoder", None, (), False)
+
+
+def test_calibration_counts_copies_sharing_a_core_and_flags_saturation():
+    mix = Mix(
+        [
+            Model("a", replicas=2, rate=500, throughput=1000),  # 0.25 per copy
+            Model("b", rate=800, throughput=1000),
+            Model("idle", rate=100, throughput=1000),
+        ],
+        instance="inf1.xlarge",
+    )
+    layout = Layout.single_process(
+        mix.instance,
+        [Placement("a", ((0,), (0,))), Placement("b", ((1,),)), Placement("idle", ((2,),))],
+    )
+    names = {uuid_of(m): m for m in mix.names}
+    seen = ncplace.read_monitor(report_of(layout, [0.6, 1.0, 0.1, 0.0]), mix, names=names)
+    a, b, idle = calibrate(seen, mix)
+    assert (a.ratio, a.saturated) == (pytest.approx(1.2), False)
+    assert (b.ratio, b.saturated) == (pytest.approx(1.25), True)
+    assert (idle.ratio, idle.saturated) == (pytest.approx(1.0), False)
+
+
+def test_observe_says_which_numbers_of_the_mix_look_off(capsys):
+    argv = ["observe", str(EXAMPLE), "--mix", str(BUNDLED)]
+    argv += [f"--name={k}={v}" for k, v in EXAMPLE_NAMES.items()]
+    assert main([*argv, "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["calibration"][1] == {
+        "model": "resnet50",
+        "ratio": pytest.approx(1.2),
+        "cores": [8, 9],
+        "saturated": False,
+    }
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert (
+        "  resnet50: 1.20x the predicted load on nc8-nc9: rate 900 looks like 1080 requests/s "
+        "(or throughput 600 like 500)\n"
+        "  within 5% of the mix: bert-base-4c, yolov5s, efficientnet-b0, mobilenet-v2, "
+        "distilbert-sst2\n"
+        "  sharing every core (no reading): t5-small-encoder, sentence-embedder\n" in out
+    )

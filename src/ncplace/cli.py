@@ -677,8 +677,46 @@ def _core_table(rows: Sequence[tuple[str, Sequence[float | None]]], per_line: in
     return lines
 
 
+CALIBRATION_TOLERANCE = 0.05
+"""``ncplace observe`` reports a model whose measured load is off the mix's by more than this."""
+
+
+def _calibration_text(readings: Sequence[Any], mix: Mix) -> list[str]:
+    """What the measured utilization says about the mix's numbers (see
+    :class:`ncplace.monitor.Calibration`)."""
+    lines = ["Measured against the mix, on the cores each model has to itself:"]
+    close, unread = [], []
+    for c in readings:
+        if c.ratio is None:
+            unread.append(c.model)
+            continue
+        if abs(c.ratio - 1) <= CALIBRATION_TOLERANCE and not (c.saturated and c.ratio < 1):
+            close.append(c.model)
+            continue
+        model = mix[c.model]
+        text = (
+            f"  {_one_line(c.model)}: {'at least ' if c.saturated else ''}{c.ratio:.2f}x the "
+            f"predicted load on {_span(c.cores)}"
+        )
+        if model.rate is not None and model.throughput is not None:
+            text += (
+                f": rate {model.rate:g} looks like {model.rate * c.ratio:.0f} requests/s "
+                f"(or throughput {model.throughput:g} like {model.throughput / c.ratio:.0f})"
+            )
+        if c.saturated:
+            text += "; saturated (a core at 99% or more), so more traffic may be waiting"
+        lines.append(text)
+    if close:
+        lines.append(
+            f"  within {CALIBRATION_TOLERANCE:.0%} of the mix: " + ", ".join(map(_one_line, close))
+        )
+    if unread:
+        lines.append("  sharing every core (no reading): " + ", ".join(map(_one_line, unread)))
+    return lines
+
+
 def cmd_observe(args: argparse.Namespace) -> int:
-    from .monitor import read_monitor
+    from .monitor import calibrate, read_monitor
 
     mix = load_mix(args.mix, args.instance) if args.mix else None
     seen = read_monitor(args.report, mix, names=dict(args.name or []), instance=args.instance)
@@ -697,6 +735,19 @@ def cmd_observe(args: argparse.Namespace) -> int:
         data["metrics"] = layout_metrics(layout)
         data["score"] = None if observed is None else observed.to_dict()
         data["models_not_running"] = not_running
+        data["calibration"] = (
+            None
+            if mix is None or not running
+            else [
+                {
+                    "model": c.model,
+                    "ratio": c.ratio,
+                    "cores": list(c.cores),
+                    "saturated": c.saturated,
+                }
+                for c in calibrate(seen, mix)
+            ]
+        )
         _write(_json(data), args.output)
         return EXIT_OK
     title = (
@@ -725,6 +776,8 @@ def cmd_observe(args: argparse.Namespace) -> int:
     if observed is not None:
         rows.append(("predicted", observed.loads))
     lines += ["", *_core_table(rows)]
+    if mix is not None and running:
+        lines += ["", *_calibration_text(calibrate(seen, mix), mix)]
     if observed is not None:
         lines += ["", score_table([("observed", observed)])]
         if not_running:

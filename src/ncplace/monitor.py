@@ -57,6 +57,10 @@ from .mix import Mix
 UUID_PREFIX = 8
 """Characters of a uuid that name a model when there is no mix."""
 
+SATURATED = 0.99
+"""A core measured at least this busy is saturated: its traffic may be more than it serves, so
+a ratio read there is a lower bound."""
+
 
 @dataclass(frozen=True)
 class ObservedModel:
@@ -107,6 +111,53 @@ class Observation:
             "pids": list(self.pids),
             "notes": list(self.notes),
         }
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How one model's measured load compares with the mix's prediction, read on the cores it
+    has to itself (``cores``: no other model's copy there, so the core's utilization is this
+    model's alone): ``ratio`` = sum of measured / sum of predicted over them (``None`` when it
+    shares every core, or the mix predicts no load there); ``saturated`` when one of them is at
+    least :data:`SATURATED` busy, so the true ratio may be higher. A ratio above 1 means more
+    traffic (``rate``) or a slower copy (``throughput``) than the mix says: ``rate * ratio`` is
+    the rate that explains the measurement."""
+
+    model: str
+    ratio: float | None
+    cores: tuple[int, ...]
+    saturated: bool
+
+
+def calibrate(seen: Observation, mix: Mix) -> tuple[Calibration, ...]:
+    """A :class:`Calibration` per mix model running in ``seen`` (in mix order), from the
+    utilization neuron-monitor measured and the load the mix predicts (``demand / copies`` on
+    each core of each copy, as :func:`ncplace.score` counts it)."""
+    layout = seen.layout
+    running = set(layout.models())
+    users: list[set[str]] = [set() for _ in range(layout.instance.cores)]
+    covering = [0] * layout.instance.cores
+    copies: dict[str, int] = {}
+    for name, cores in layout.copies():
+        copies[name] = copies.get(name, 0) + 1
+        for c in cores:
+            users[c].add(name)
+            covering[c] += 1
+    out = []
+    for m in mix.models:
+        if m.name not in running:
+            continue
+        own = tuple(
+            c
+            for c, names in enumerate(users)
+            if names == {m.name} and seen.utilization[c] is not None
+        )
+        predicted = sum(m.demand / copies[m.name] * covering[c] for c in own)
+        measured = sum(seen.utilization[c] or 0.0 for c in own)
+        ratio = measured / predicted if own and predicted > 0 else None
+        saturated = any((seen.utilization[c] or 0.0) >= SATURATED for c in own)
+        out.append(Calibration(m.name, ratio, own, saturated))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
