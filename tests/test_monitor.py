@@ -327,7 +327,9 @@ def test_observe_prints_the_running_layout_against_the_mix(capsys):
 
 
 def test_observe_json_and_without_a_mix(capsys, tmp_path):
-    assert main(["observe", str(EXAMPLE), "--format", "json"]) == 0
+    plot = tmp_path / "seen.png"
+    assert main(["observe", str(EXAMPLE), "--format", "json", "--plot", str(plot)]) == 0
+    assert plot.read_bytes().startswith(b"\x89PNG")
     data = json.loads(capsys.readouterr().out)
     assert data["pids"] == [4242] and data["score"] is None
     assert data["layout"]["instance"] == "inf1.6xlarge"

@@ -355,3 +355,24 @@ def test_copy_labels_are_cut_to_their_block_and_name_it():
     short = next(t for t in labels if t.startswith("a-v"))
     assert short.endswith("\u2026") and 3 <= len(short) < 12
     assert "b" in labels
+
+
+def test_layout_draws_measured_load_beside_the_prediction_or_alone():
+    lay, mix = _guide_group_issue()
+    measured = [0.9, None, 0.5, 0.5, 0.2, 0.0, None, 0.1]
+    fig = plot.layout(lay, mix, measured=measured)
+    load_ax = fig.axes[1]
+    bars = [p for p in load_ax.patches if p.get_gid() == "measured"]
+    seen = {round(b.get_x() + b.get_width() / 2 - 0.3): b.get_height() for b in bars}
+    assert seen == {c: v for c, v in enumerate(measured) if v is not None}
+    per_core = [0.0] * lay.instance.cores
+    for bar in (p for p in load_ax.patches if p.get_gid() == "load"):
+        per_core[round(bar.get_x() + bar.get_width() / 2)] += bar.get_height()
+    assert per_core == pytest.approx(list(ncplace.score(lay, mix).loads))
+    alone = plot.layout(lay, measured=measured)
+    assert len(alone.axes) == 2
+    centres = [round(b.get_x() + b.get_width() / 2, 6) for b in _by_gid(alone, "measured")]
+    assert centres == [0, 2, 3, 4, 5, 7]
+    assert not _by_gid(alone, "load")
+    with pytest.raises(ncplace.ConfigError, match="measured has 2 value"):
+        plot.layout(lay, mix, measured=[0.1, 0.2])

@@ -157,10 +157,16 @@ def _json(data: object) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)
 
 
-def _plot_layout(layout: Layout, mix: Mix | None, path: str, title: str | None = None) -> None:
+def _plot_layout(
+    layout: Layout,
+    mix: Mix | None,
+    path: str,
+    title: str | None = None,
+    measured: Sequence[float | None] | None = None,
+) -> None:
     from . import plot
 
-    plot.layout(layout, mix, title=title, path=path)
+    plot.layout(layout, mix, title=title, path=path, measured=measured)
 
 
 def _grid(layout: Layout) -> str:
@@ -728,7 +734,8 @@ def cmd_observe(args: argparse.Namespace) -> int:
     observed = None if sub is None else score(layout, sub)
     not_running = [] if mix is None else [n for n in mix.names if n not in running]
     if args.plot:
-        _plot_layout(layout, sub, args.plot, title=f"{args.report} (observed)")
+        title = f"{args.report} (observed)"
+        _plot_layout(layout, sub, args.plot, title, seen.utilization)
     if args.format == "json":
         data = seen.to_dict()
         data["report"] = args.report

@@ -179,6 +179,7 @@ def layout(
     ax: Axes | None = None,
     title: str | None = None,
     path: str | Path | None = None,
+    measured: Sequence[float | None] | None = None,
 ) -> Figure:
     """Draw a layout: cores along x grouped by chip, copies as coloured blocks, processes above.
 
@@ -191,8 +192,16 @@ def layout(
     With a ``mix``, the layout is scored (so a mix that does not match raises the scorer's
     :class:`~ncplace.errors.Error`) and per-core load is drawn: as a panel of stacked bars, one
     colour per model, with a dashed line at load 1.0 (saturation); or, when drawing into a given
-    ``ax``, as red shading behind each core. ``path`` saves a PNG.
+    ``ax``, as red shading behind each core. ``measured`` (a busy fraction per core, ``None``
+    where unknown, as :attr:`ncplace.Observation.utilization` gives it) adds the load panel if
+    needed and draws each core's measured load on it as a black bar (``gid="measured"``) beside
+    the prediction. ``path`` saves a PNG.
     """
+    if measured is not None and len(measured) != layout.instance.cores:
+        raise ConfigError(
+            f"plot.layout: measured has {len(measured)} value(s), the instance "
+            f"{layout.instance.cores} cores"
+        )
     inst = layout.instance
     n = inst.cores
     result = score(layout, mix) if mix is not None else None
@@ -204,8 +213,9 @@ def layout(
         depth = max(_levels(copies, n), default=-1) + 1
         width = min(20.0, max(7.0, 3.5 + 0.22 * n))
         height = min(9.0, max(2.6, 1.4 + 0.32 * (depth + 2)))
-        fig = Figure(figsize=(width, height + (1.8 if mix else 0.0)), layout="constrained")
-        if mix is not None:
+        panel = mix is not None or measured is not None
+        fig = Figure(figsize=(width, height + (1.8 if panel else 0.0)), layout="constrained")
+        if panel:
             ax, load_ax = fig.subplots(
                 2, 1, sharex=True, gridspec_kw={"height_ratios": [height, 1.8]}
             )
@@ -218,8 +228,8 @@ def layout(
     _draw_layout(ax, layout, colors, _axes_width_inches(ax, _legend_columns(len(names))))
     if result is not None and load_ax is None:
         _shade_load(ax, result.loads)
-    if result is not None and load_ax is not None and mix is not None:
-        _draw_load(load_ax, layout, mix, colors, result)
+    if load_ax is not None:
+        _draw_load(load_ax, layout, mix, colors, result, measured)
     _legend(ax, colors, names)
 
     default = f"{inst.name}: {n} cores on {inst.chips} chip(s)"
@@ -414,34 +424,49 @@ def _shade_load(ax: Axes, loads: Sequence[float]) -> None:
 def _draw_load(
     ax: Axes,
     layout: Layout,
-    mix: Mix,
+    mix: Mix | None,
     colors: Mapping[str, RGBA],
-    result: Score,
+    result: Score | None,
+    measured: Sequence[float | None] | None,
 ) -> None:
-    """Stacked bars: core ``c``'s bar is the sum over copies on ``c`` of ``demand / copies``."""
+    """Stacked bars: core ``c``'s bar is the sum over copies on ``c`` of ``demand / copies``;
+    ``measured`` loads as thin black bars to their right."""
     n = layout.instance.cores
-    copies_of: dict[str, int] = {}
-    for model, _ in layout.copies():
-        copies_of[model] = copies_of.get(model, 0) + 1
-    share: dict[str, list[float]] = {name: [0.0] * n for name in mix.names}
-    for model, cores in layout.copies():
-        for c in cores:
-            if 0 <= c < n:
-                share[model][c] += mix[model].demand / copies_of[model]
-    bottom = [0.0] * n
-    for name in mix.names:
-        xs = [c for c in range(n) if share[name][c] > 0]
-        if xs:
-            ax.bar(
-                xs,
-                [share[name][c] for c in xs],
-                bottom=[bottom[c] for c in xs],
-                width=0.9,
-                color=colors[name],
-                gid="load",
-            )
-            for c in xs:
-                bottom[c] += share[name][c]
+    width = 0.9 if measured is None else 0.6
+    offset = 0.0 if measured is None else -0.15
+    if mix is not None:
+        copies_of: dict[str, int] = {}
+        for model, _ in layout.copies():
+            copies_of[model] = copies_of.get(model, 0) + 1
+        share: dict[str, list[float]] = {name: [0.0] * n for name in mix.names}
+        for model, cores in layout.copies():
+            for c in cores:
+                if 0 <= c < n:
+                    share[model][c] += mix[model].demand / copies_of[model]
+        bottom = [0.0] * n
+        for name in mix.names:
+            xs = [c for c in range(n) if share[name][c] > 0]
+            if xs:
+                ax.bar(
+                    [c + offset for c in xs],
+                    [share[name][c] for c in xs],
+                    bottom=[bottom[c] for c in xs],
+                    width=width,
+                    color=colors[name],
+                    gid="load",
+                )
+                for c in xs:
+                    bottom[c] += share[name][c]
+    known = [] if measured is None else [(c, v) for c, v in enumerate(measured) if v is not None]
+    if known:
+        beside = mix is not None
+        ax.bar(
+            [c + (0.3 if beside else 0.0) for c, _ in known],
+            [v for _, v in known],
+            width=0.25 if beside else 0.6,
+            color="0.15",
+            gid="measured",
+        )
     ax.axhline(1.0, color="tab:red", linestyle="--", linewidth=1.0, gid="load-limit")
     for k in range(1, layout.instance.chips):
         ax.axvline(
@@ -450,11 +475,22 @@ def _draw_load(
             linewidth=1.0,
             gid="chip-boundary",
         )
-    over = [c for c, load in enumerate(result.loads) if load > 1.0 + 1e-9]
-    if over:
-        ax.plot(over, [result.loads[c] for c in over], "v", color="tab:red", ms=4, gid="overload")
-    ax.set_ylim(0, max(1.15, result.peak_load * 1.12))
-    ax.set_ylabel("core load", fontsize=FONT_SIZE)
+    top = max([v for _, v in known], default=0.0)
+    if result is not None:
+        over = [c for c, load in enumerate(result.loads) if load > 1.0 + 1e-9]
+        if over:
+            ax.plot(
+                [c + offset for c in over],
+                [result.loads[c] for c in over],
+                "v",
+                color="tab:red",
+                ms=4,
+                gid="overload",
+            )
+        top = max(top, result.peak_load)
+    ax.set_ylim(0, max(1.15, top * 1.12))
+    label = "core load" if measured is None else "core load (black: measured)"
+    ax.set_ylabel(label, fontsize=FONT_SIZE)
     ax.tick_params(labelsize=FONT_SIZE)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
