@@ -18,6 +18,7 @@ EXPECTED = {
     "01-the-guide-replayed.ipynb",
     "02-optimising-a-mix.ipynb",
     "03-benchmark-results.ipynb",
+    "04-what-runs-now.ipynb",
 }
 CELL_TIMEOUT_S = 120
 
