@@ -253,6 +253,7 @@ MODEL = ("report", "memory_used", "loaded_models", 0)
             "neuroncore_index: expected an integer >= 0, got -1",
         ),
         (_with((*MODEL, "uuid"), 5), "expected a uuid or name string, got 5"),
+        (_with((*MODEL, "uuid"), "ab\x1b[2Jcd"), r"uuid 'ab\\x1b\[2Jcd': expected printable text"),
         (
             _with(("report", "neuroncore_counters", "neuroncores_in_use", "9"), {}),
             "core 9 is no core of",

@@ -372,6 +372,10 @@ def _loaded(model: object, runtime: int, inst: Instance, where: str) -> _Loaded:
     uuid = model.get("uuid", reported)
     if not isinstance(uuid, str) or not uuid or not isinstance(reported, str):
         raise ConfigError(f"{where}: expected a uuid or name string, got {uuid!r}")
+    if not uuid.isprintable() or uuid != uuid.strip():
+        raise ConfigError(
+            f"{where}: uuid {uuid!r}: expected printable text without spaces at the ends"
+        )
     model_id = _index(model.get("model_id", 0), "model_id", where)
     subgraphs = _field(model, "subgraphs", Mapping, where)
     cores = set()
