@@ -411,3 +411,30 @@ def test_observe_says_which_numbers_of_the_mix_look_off(capsys):
         "distilbert-sst2\n"
         "  sharing every core (no reading): t5-small-encoder, sentence-embedder\n" in out
     )
+
+
+def test_observe_scores_what_runs_and_lists_what_does_not(capsys, tmp_path):
+    mix_file = tmp_path / "mix.yaml"
+    mix_file.write_text(
+        "instance: inf1.xlarge\n"
+        "models:\n"
+        "  - {name: pipe, cores: 2, rate: 300, throughput: 500}\n"
+        "  - {name: small, rate: 100, throughput: 1000}\n"
+        "  - {name: later, rate: 100, throughput: 1000}\n"
+    )
+    mix = Mix.from_file(mix_file)
+    layout = Layout.single_process(mix.instance, [Placement("pipe", ((0, 1),))], cores=(0, 1))
+    report = tmp_path / "mon.json"
+    report.write_text(json.dumps(report_of(layout, [0.6, 0.6, 0.0, 0.0])))
+    assert main(["observe", str(report), "--mix", str(mix_file)]) == 0
+    out = capsys.readouterr().out
+    assert "Not running (left out of the score): small, later" in out
+    assert "peak load                0.600" in out
+    assert "  within 5% of the mix: pipe" in out
+    assert main(["recommend", str(mix_file), "--current", str(report), "--time-limit", "2"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        f"Against the current layout ({report}): 1 of 3 model(s) stay where they run; "
+        "not running now: small, later." in out
+    )
+    assert "optimized  current" not in out  # the running layout lacks models: no current column
