@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import ncplace
 from ncplace import Instance, Layout, Placement, PlacementError, ProcessSpan, Runtime, instance
-from ncplace.layout import _display_width
+from ncplace.layout import _display_width, layout_from_dict, layout_to_dict
 
 try:  # tests/ on sys.path (pytest's default rootdir-less import mode)
     from test_guide_examples import guide_example
@@ -260,3 +263,74 @@ def test_process_span_is_immutable_and_hashable() -> None:
     assert hash(span) == hash(ProcessSpan((0, 1), ((0,), (1,)), {"A": "1"}))
     assert span == ProcessSpan((0, 1), ((0,), (1,)), {"A": "1"})
     assert span != ProcessSpan((0, 1))
+
+
+ROUND_TRIP_MIXES = (
+    ncplace.Mix.from_file(Path(__file__).resolve().parents[1] / "examples" / "mix.yaml"),
+    ncplace.Mix(
+        [
+            ncplace.Model("a", cores=2, rate=100, throughput=200),
+            ncplace.Model("b", replicas=2, rate=300, throughput=400),
+            ncplace.Model("c", rate=10, throughput=100),
+        ],
+        instance="inf1.6xlarge",
+    ),
+    ncplace.Mix(
+        [
+            ncplace.Model(f"m{i}", replicas=1 + i % 2, rate=50 * (i + 1), throughput=500)
+            for i in range(5)
+        ],
+        instance="inf2.24xlarge",
+    ),
+)
+
+
+@pytest.mark.parametrize("policy", sorted(ncplace.POLICIES))
+def test_layout_dict_round_trip(policy):
+    done = 0
+    for mix in ROUND_TRIP_MIXES:
+        try:
+            layout = ncplace.POLICIES[policy](mix)
+        except ncplace.Error:
+            continue
+        data = json.loads(json.dumps(layout_to_dict(layout)))
+        assert data["cores"] == mix.instance.cores
+        assert layout_from_dict(data, mix.instance) == layout
+        done += 1
+    assert done, f"{policy} expressed none of the mixes"
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        ([], "layout: expected a layout object, got list"),
+        ({"cores": 8, "processes": [], "placements": []}, "the layout has 8 cores, the instance"),
+        ({"placements": []}, "processes: expected a list, got None"),
+        (
+            {"processes": [{"cores": [0, 99]}], "placements": []},
+            r"processes\[0\].cores: expected a list of cores in 0..15",
+        ),
+        (
+            {"processes": [{"cores": [0], "env": {"A": 1}}], "placements": []},
+            "env: expected a mapping of strings",
+        ),
+        (
+            {"processes": [{"cores": [0]}], "placements": [{"model": "", "replicas": []}]},
+            "model: expected a name",
+        ),
+        (
+            {"processes": [{"cores": [0]}], "placements": [{"model": "m", "replicas": [[True]]}]},
+            "replicas: expected a list of cores",
+        ),
+        (
+            {
+                "processes": [{"cores": [0]}],
+                "placements": [{"model": "m", "replicas": [[0]], "process": 3}],
+            },
+            "names process 3",
+        ),
+    ],
+)
+def test_layout_from_dict_names_what_is_wrong(data, match):
+    with pytest.raises(ncplace.Error, match=match):
+        layout_from_dict(data, ncplace.instance("inf1.6xlarge"))

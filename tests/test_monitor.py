@@ -438,3 +438,20 @@ def test_observe_scores_what_runs_and_lists_what_does_not(capsys, tmp_path):
         "not running now: small, later." in out
     )
     assert "optimized  current" not in out  # the running layout lacks models: no current column
+
+
+def test_recommend_current_takes_a_layout_ncplace_wrote(tmp_path, capsys):
+    plan_file = tmp_path / "plan.json"
+    argv = ["recommend", str(BUNDLED), "--time-limit", "5"]
+    assert main([*argv, "--format", "json", "-o", str(plan_file)]) == 0
+    assert main([*argv, "--current", str(plan_file)]) == 0
+    out = capsys.readouterr().out
+    assert f"Against the current layout ({plan_file}): 8 of 8 model(s) stay where they run." in out
+    layout = json.loads(plan_file.read_text())["layout"]
+    layout["placements"][0]["model"] = "gone"
+    bare = tmp_path / "layout.json"
+    bare.write_text(json.dumps(layout))
+    assert main([*argv, "--current", str(bare)]) == 2
+    assert "model(s) 'gone' of the layout are not in the mix" in capsys.readouterr().err
+    assert main([*argv, "--current", str(plan_file), "--name", "a=b"]) == 2
+    assert "--name names the models of a neuron-monitor report" in capsys.readouterr().err

@@ -38,11 +38,10 @@ from typing import Any, TextIO
 
 from . import __version__
 from .codegen import grid_lines
-from .comparison import layout_to_dict
 from .errors import ConfigError, Error, InfeasibleMix
 from .hardware import FRAMEWORKS, INSTANCES
 from .hardware import instance as find_instance
-from .layout import Layout
+from .layout import Layout, layout_from_dict, layout_to_dict
 from .mix import Mix
 from .score import Score, broken_rules, score
 
@@ -383,6 +382,25 @@ def _infeasible_message(plan: Any) -> str:
 # --- commands -----------------------------------------------------------------------------------
 
 
+def _current_layout(path: str, mix: Mix, names: dict[str, str]) -> Layout:
+    """``--current``: a neuron-monitor report (:func:`ncplace.read_monitor`), or a layout as
+    ncplace writes it (a ``--format json`` output with a ``layout``, or the layout itself)."""
+    from .monitor import read_json, read_monitor
+
+    label, data = read_json(Path(path))
+    if "neuron_runtime_data" in data:
+        return read_monitor(path, mix, names=names).layout
+    if names:
+        raise Error(f"{path}: --name names the models of a neuron-monitor report; this is a layout")
+    layout = layout_from_dict(data.get("layout", data), mix.instance, label)
+    unknown = [m for m in layout.models() if m not in mix.names]
+    if unknown:
+        raise Error(
+            f"{label}: model(s) {', '.join(map(repr, unknown))} of the layout are not in the mix"
+        )
+    return layout
+
+
 def cmd_recommend(args: argparse.Namespace) -> int:
     from .comparison import compare
 
@@ -390,9 +408,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     label = args.mix or f"bundled example {BUNDLED_MIX}"
     current = None
     if args.current is not None:
-        from .monitor import read_monitor
-
-        current = read_monitor(args.current, mix, names=dict(args.name or [])).layout
+        current = _current_layout(args.current, mix, dict(args.name or []))
     elif args.name:
         raise Error("--name names the models of a --current report; give --current too")
     plan = _optimize(mix, args, "solving", current)
@@ -428,7 +444,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         data["code"] = code
         data["code_error"] = code_error
         if current is not None:
-            data["current"] = {"report": args.current, "layout": layout_to_dict(current)}
+            data["current"] = {"file": args.current, "layout": layout_to_dict(current)}
             data["moves"] = _moves(plan, current)
         _write(_json(data), args.output)
         return EXIT_OK
@@ -936,8 +952,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--current",
         metavar="REPORT",
-        help="neuron-monitor JSON report of what runs now: keep models where they run "
-        "unless moving them lowers the peak",
+        help="what runs now: a neuron-monitor JSON report, or a layout ncplace wrote "
+        "(--format json); models stay where they run unless moving them lowers the peak",
     )
     name_option(p)
     output_options(p, ("text", "json", "code"))

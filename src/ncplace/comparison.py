@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ConfigError, Error
-from .layout import Layout
+from .layout import Layout, layout_to_dict
 from .mix import Mix, Model
 from .policies import POLICIES, describe
 from .score import Score, broken_rules, score
@@ -336,21 +336,6 @@ def _plan_to_dict(plan: Any) -> dict[str, Any]:
             value = None
         out[key] = value
     return out
-
-
-def layout_to_dict(layout: Layout) -> dict[str, Any]:
-    """A layout as plain JSON values: instance name, processes and placements."""
-    return {
-        "instance": layout.instance.name,
-        "processes": [
-            {"cores": list(p.cores), "groups": [list(g) for g in p.groups], "env": dict(p.env)}
-            for p in layout.processes
-        ],
-        "placements": [
-            {"model": p.model, "replicas": [list(r) for r in p.replicas], "process": p.process}
-            for p in layout.placements
-        ],
-    }
 
 
 def _cell(text: str) -> str:

@@ -11,8 +11,9 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
-from .errors import PlacementError
+from .errors import ConfigError, PlacementError
 from .hardware import Instance
 
 
@@ -177,6 +178,88 @@ class Layout:
         body = [row.line(width, chip) for row in rows]
         ruler = "-" * _display_width(owner_row.line(width, chip, strip=False))
         return "\n".join([*body, ruler, header.line(width, chip)])
+
+
+def layout_to_dict(layout: Layout) -> dict[str, Any]:
+    """A layout as plain JSON values: the instance's name and cores, processes and placements
+    (what ``ncplace`` writes in every ``--format json`` output; :func:`layout_from_dict` reads it
+    back)."""
+    return {
+        "instance": layout.instance.name,
+        "cores": layout.instance.cores,
+        "processes": [
+            {"cores": list(p.cores), "groups": [list(g) for g in p.groups], "env": dict(p.env)}
+            for p in layout.processes
+        ],
+        "placements": [
+            {"model": p.model, "replicas": [list(r) for r in p.replicas], "process": p.process}
+            for p in layout.placements
+        ],
+    }
+
+
+def layout_from_dict(data: object, instance: Instance, label: str = "layout") -> Layout:
+    """Read a layout :func:`layout_to_dict` wrote, on ``instance`` (whose cores must be the
+    layout's); every error names the field and what is accepted."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{label}: expected a layout object, got {type(data).__name__}")
+    cores = data.get("cores", instance.cores)
+    if cores != instance.cores:
+        raise ConfigError(
+            f"{label}: cores: the layout has {cores!r} cores, the instance {instance.name} "
+            f"{instance.cores}"
+        )
+    processes = _list_of(data, "processes", label)
+    spans = []
+    for i, p in enumerate(processes):
+        where = f"{label}: processes[{i}]"
+        if not isinstance(p, Mapping):
+            raise ConfigError(f"{where}: expected an object, got {type(p).__name__}")
+        env = p.get("env", {})
+        if not isinstance(env, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in env.items()
+        ):
+            raise ConfigError(f"{where}: env: expected a mapping of strings, got {env!r}")
+        groups = tuple(
+            _cores_of(g, instance, f"{where}.groups") for g in _list_of(p, "groups", where, [])
+        )
+        spans.append(
+            ProcessSpan(_cores_of(p.get("cores"), instance, f"{where}.cores"), groups, env)
+        )
+    placements = []
+    for i, p in enumerate(_list_of(data, "placements", label)):
+        where = f"{label}: placements[{i}]"
+        if not isinstance(p, Mapping):
+            raise ConfigError(f"{where}: expected an object, got {type(p).__name__}")
+        model, process = p.get("model"), p.get("process", 0)
+        if not isinstance(model, str) or not model:
+            raise ConfigError(f"{where}: model: expected a name, got {model!r}")
+        if isinstance(process, bool) or not isinstance(process, int):
+            raise ConfigError(f"{where}: process: expected an integer, got {process!r}")
+        replicas = [
+            _cores_of(r, instance, f"{where}.replicas") for r in _list_of(p, "replicas", where)
+        ]
+        placements.append(Placement(model, tuple(replicas), process))
+    return Layout(instance, tuple(spans), tuple(placements))
+
+
+def _list_of(
+    data: Mapping[str, Any], key: str, where: str, default: list[Any] | None = None
+) -> list[Any]:
+    value = data.get(key, default)
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: {key}: expected a list, got {value!r}")
+    return value
+
+
+def _cores_of(value: object, instance: Instance, where: str) -> tuple[int, ...]:
+    if not isinstance(value, list) or not all(
+        isinstance(c, int) and not isinstance(c, bool) and 0 <= c < instance.cores for c in value
+    ):
+        raise ConfigError(
+            f"{where}: expected a list of cores in 0..{instance.cores - 1}, got {value!r}"
+        )
+    return tuple(value)
 
 
 class _Row:

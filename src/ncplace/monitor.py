@@ -91,7 +91,7 @@ class Observation:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (the layout as ``ncplace compare --format json`` writes layouts)."""
-        from .comparison import layout_to_dict
+        from .layout import layout_to_dict
 
         return {
             "layout": layout_to_dict(self.layout),
@@ -184,7 +184,7 @@ def read_monitor(
     if isinstance(source, Mapping):
         label, report = "neuron-monitor report", source
     else:
-        label, report = _read_file(Path(source))
+        label, report = read_json(Path(source))
     if mix is not None and not isinstance(mix, Mix):
         raise ConfigError(f"read_monitor: mix must be a Mix or None, got {type(mix).__name__}")
     names = _check_names(names, mix)
@@ -238,7 +238,9 @@ def read_monitor(
     return Observation(layout, tuple(utilization), tuple(models), tuple(pids), tuple(notes))
 
 
-def _read_file(path: Path) -> tuple[str, Mapping[str, Any]]:
+def read_json(path: Path) -> tuple[str, Mapping[str, Any]]:
+    """The JSON object in ``path`` (for a stream of neuron-monitor reports, the last complete
+    one), with the label errors name it by."""
     label = str(path)
     try:
         text = path.read_text(encoding="utf-8")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from ..layout import Layout
+from ..layout import Layout, layout_to_dict
 from ..mix import Mix
 from ..score import Score
 
@@ -149,23 +149,7 @@ class Plan:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the layout's placements, its score and the solver's certificate."""
-        layout = None
-        if self.layout is not None:
-            layout = {
-                "instance": self.layout.instance.name,
-                "cores": self.layout.instance.cores,
-                "processes": [
-                    {"cores": list(p.cores), "env": dict(p.env)} for p in self.layout.processes
-                ],
-                "placements": [
-                    {
-                        "model": p.model,
-                        "process": p.process,
-                        "replicas": [list(r) for r in p.replicas],
-                    }
-                    for p in self.layout.placements
-                ],
-            }
+        layout = None if self.layout is None else layout_to_dict(self.layout)
         return {
             "mix": self.mix.to_dict(),
             "layout": layout,
