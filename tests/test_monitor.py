@@ -455,3 +455,18 @@ def test_recommend_current_takes_a_layout_ncplace_wrote(tmp_path, capsys):
     assert "model(s) 'gone' of the layout are not in the mix" in capsys.readouterr().err
     assert main([*argv, "--current", str(plan_file), "--name", "a=b"]) == 2
     assert "--name names the models of a neuron-monitor report" in capsys.readouterr().err
+
+
+def test_a_report_from_other_hardware_than_the_instance_is_an_error():
+    report = {
+        "neuron_runtime_data": [DOCS_RUNTIME],
+        "neuron_hardware_info": {"neuron_device_count": 16, "neuroncore_per_device_count": 8},
+    }
+    with pytest.raises(
+        ConfigError,
+        match="reports 16 device.s. of 8 core.s., but trn2.48xlarge has 16 chip.s. of 4",
+    ):
+        ncplace.read_monitor(report, instance="trn2.48xlarge")
+    report["instance_info"] = {"instance_type": "inf1.6xlarge"}
+    with pytest.raises(ConfigError, match="but inf1.6xlarge has 4 chip"):
+        ncplace.read_monitor(report)

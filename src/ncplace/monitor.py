@@ -8,7 +8,9 @@ a ``neuron_device_index``; ``report.neuroncore_counters.neuroncores_in_use`` giv
 utilization in percent over the period. :func:`read_monitor` turns one report into an
 :class:`Observation`: a :class:`~ncplace.Layout` (to score, compare, draw, or hand to
 ``optimize(mix, current=...)`` so that the plan keeps models where they run) and the measured
-utilization of each core.
+utilization of each core; :func:`calibrate` compares that utilization with the load the mix
+predicts, model by model, so that a mix whose ``rate`` or ``throughput`` is off is caught before a
+plan is built on it.
 
 How the report is read, where it leaves a choice open:
 
@@ -34,6 +36,8 @@ How the report is read, where it leaves a choice open:
 - *Instance.* The mix's when a mix is given, else ``instance``, else the report's instance type
   (``instance_info`` or ``instance_data``) when the catalogue has it, else a machine of
   ``neuron_hardware_info``'s ``neuron_device_count`` chips of ``neuroncore_per_device_count`` cores.
+  When the report has ``neuron_hardware_info``, an instance of other chips is an error (every core
+  index would be misread).
 - *Streams.* A file of several reports (neuron-monitor's output, one JSON object per line) is
   read at its last complete report.
 """
@@ -316,35 +320,52 @@ def _check_names(names: Mapping[str, str] | None, mix: Mix | None) -> dict[str, 
 def _instance(
     report: Mapping[str, Any], mix: Mix | None, given: Instance | str | None, label: str
 ) -> Instance:
+    """The instance (see the module doc), checked against the report's hardware when it has
+    ``neuron_hardware_info``: on a machine of other chips, every core index would be misread."""
+    hardware = _hardware(report, label)
     if mix is not None:
-        return mix.instance
-    if isinstance(given, str):
-        return catalogue_instance(given)
-    if isinstance(given, Instance):
-        return given
-    if given is not None:
+        inst = mix.instance
+    elif isinstance(given, str):
+        inst = catalogue_instance(given)
+    elif isinstance(given, Instance):
+        inst = given
+    elif given is not None:
         raise ConfigError(
             f"read_monitor: instance must be an Instance, a name or None, got "
             f"{type(given).__name__}"
         )
-    for key in ("instance_info", "instance_data"):
-        info = report.get(key)
-        kind = info.get("instance_type") if isinstance(info, Mapping) else None
-        if isinstance(kind, str) and kind in INSTANCES:
-            return INSTANCES[kind]
-    hardware = report.get("neuron_hardware_info")
-    if isinstance(hardware, Mapping):
-        where = f"{label}: neuron_hardware_info"
-        devices = _index(hardware.get("neuron_device_count"), "neuron_device_count", where)
-        per = _index(
-            hardware.get("neuroncore_per_device_count"), "neuroncore_per_device_count", where
-        )
-        if devices and per:
+    else:
+        kinds = [report.get(key) for key in ("instance_info", "instance_data")]
+        names = [k.get("instance_type") for k in kinds if isinstance(k, Mapping)]
+        known = [n for n in names if isinstance(n, str) and n in INSTANCES]
+        if known:
+            inst = INSTANCES[known[0]]
+        elif hardware is not None:
+            devices, per = hardware
             return Instance(cores=devices * per, cores_per_chip=per)
-    raise ConfigError(
-        f"{label}: the report names no known instance type and has no neuron_hardware_info; "
-        f"give the instance (--instance NAME) or a mix"
-    )
+        else:
+            raise ConfigError(
+                f"{label}: the report names no known instance type and has no "
+                f"neuron_hardware_info; give the instance (--instance NAME) or a mix"
+            )
+    if hardware is not None and hardware != (inst.chips, inst.cores_per_chip):
+        raise ConfigError(
+            f"{label}: neuron_hardware_info reports {hardware[0]} device(s) of {hardware[1]} "
+            f"core(s), but {inst.name} has {inst.chips} chip(s) of {inst.cores_per_chip}; give "
+            f"the instance the report comes from"
+        )
+    return inst
+
+
+def _hardware(report: Mapping[str, Any], label: str) -> tuple[int, int] | None:
+    """``neuron_hardware_info``'s device count and cores per device, when it gives both."""
+    hardware = report.get("neuron_hardware_info")
+    if not isinstance(hardware, Mapping):
+        return None
+    where = f"{label}: neuron_hardware_info"
+    devices = _index(hardware.get("neuron_device_count"), "neuron_device_count", where)
+    per = _index(hardware.get("neuroncore_per_device_count"), "neuroncore_per_device_count", where)
+    return (devices, per) if devices and per else None
 
 
 def _pid(entry: Mapping[str, Any], where: str) -> int:
