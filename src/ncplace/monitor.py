@@ -83,7 +83,8 @@ class ObservedModel:
 @dataclass(frozen=True)
 class Observation:
     """What one neuron-monitor report shows: the ``layout``; ``utilization``, each core's measured
-    busy fraction (0-1, the report's percent / 100; ``None`` where no runtime reported the core);
+    busy fraction (0-1, the report's percent / 100; the largest any runtime reports for the core,
+    since a core serves one runtime and the others report it idle; ``None`` where none reports it);
     the ``models`` behind the layout's placements; each process's ``pids``; ``notes`` on what was
     left out."""
 
@@ -443,7 +444,7 @@ def _add_utilization(
                 f"{where}: neuroncores_in_use.{key}.neuroncore_utilization: expected a percent "
                 f">= 0, got {value!r}"
             )
-        utilization[core] = (utilization[core] or 0.0) + value / 100.0
+        utilization[core] = max(utilization[core] or 0.0, value / 100.0)
 
 
 def _naming(
