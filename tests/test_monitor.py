@@ -470,3 +470,15 @@ def test_a_report_from_other_hardware_than_the_instance_is_an_error():
     report["instance_info"] = {"instance_type": "inf1.6xlarge"}
     with pytest.raises(ConfigError, match="but inf1.6xlarge has 4 chip"):
         ncplace.read_monitor(report)
+
+
+def test_a_core_reported_by_several_runtimes_counts_once():
+    idle = copy.deepcopy(DOCS_RUNTIME)
+    idle["pid"] = 5
+    idle["report"]["memory_used"]["loaded_models"] = []
+    seen = ncplace.read_monitor(
+        {"neuron_runtime_data": [DOCS_RUNTIME, idle]}, instance="inf1.xlarge"
+    )
+    assert seen.utilization[0] == pytest.approx(0.02926414908153532)
+    assert seen.layout.processes == (ProcessSpan((0,)), ProcessSpan(()))
+    assert seen.pids == (20843, 5)
