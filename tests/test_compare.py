@@ -151,6 +151,7 @@ def test_to_dict_is_json_ready(small):
     assert greedy["score"]["peak_load"] == 0.75
     assert greedy["layout"] == {
         "instance": "inf1.xlarge",
+        "cores": 4,
         "processes": [{"cores": [0, 1, 2, 3], "groups": [], "env": {}}],
         "placements": [
             {"model": "b", "replicas": [[0], [1]], "process": 0},

@@ -464,11 +464,11 @@ def test_a_report_from_other_hardware_than_the_instance_is_an_error():
     }
     with pytest.raises(
         ConfigError,
-        match="reports 16 device.s. of 8 core.s., but trn2.48xlarge has 16 chip.s. of 4",
+        match=r"reports 16 device\(s\) of 8 core\(s\), but trn2\.48xlarge has 16 chip\(s\) of 4",
     ):
         ncplace.read_monitor(report, instance="trn2.48xlarge")
     report["instance_info"] = {"instance_type": "inf1.6xlarge"}
-    with pytest.raises(ConfigError, match="but inf1.6xlarge has 4 chip"):
+    with pytest.raises(ConfigError, match=r"but inf1\.6xlarge has 4 chip"):
         ncplace.read_monitor(report)
 
 
