@@ -280,7 +280,7 @@ def test_unreadable_files_and_bad_names_are_clear_errors(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     with pytest.raises(
-        ConfigError, match=r"bad.json: not a neuron-monitor JSON report \(.* line 1"
+        ConfigError, match=r"bad.json: not a neuron-monitor report in JSON \(.* line 1"
     ):
         ncplace.read_monitor(bad, instance="inf1.xlarge")
     with pytest.raises(ConfigError, match="cannot read neuron-monitor report"):

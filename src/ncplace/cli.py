@@ -387,7 +387,7 @@ def _current_layout(path: str, mix: Mix, names: dict[str, str]) -> Layout:
     ncplace writes it (a ``--format json`` output with a ``layout``, or the layout itself)."""
     from .monitor import read_json, read_monitor
 
-    label, data = read_json(Path(path))
+    label, data = read_json(Path(path), "neuron-monitor report or layout")
     if "neuron_runtime_data" in data:
         return read_monitor(path, mix, names=names).layout
     if names:

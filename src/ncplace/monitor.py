@@ -205,7 +205,9 @@ def read_monitor(
             raise ConfigError(f"{where}: expected an object, got {type(entry).__name__}")
         pid = _pid(entry, where)
         runtime_report = entry.get("report")
-        memory = runtime_report.get("memory_used") if isinstance(runtime_report, Mapping) else None
+        if not isinstance(runtime_report, Mapping):
+            runtime_report = {}
+        memory = runtime_report.get("memory_used")
         if memory is None and entry.get("error"):
             notes.append(f"runtime of pid {pid} left out: {_one_line(entry['error'])}")
             continue
@@ -218,7 +220,6 @@ def read_monitor(
         pids.append(pid)
         for j, model in enumerate(_field(memory, "loaded_models", list, f"{where}.memory_used")):
             loaded.append(_loaded(model, process, inst, f"{where}.memory_used.loaded_models[{j}]"))
-        assert isinstance(runtime_report, Mapping)
         _add_utilization(runtime_report, utilization, inst, where)
     naming = _naming(loaded, mix, names, label)
     models, placements, processes = [], [], []
@@ -243,16 +244,14 @@ def read_monitor(
     return Observation(layout, tuple(utilization), tuple(models), tuple(pids), tuple(notes))
 
 
-def read_json(path: Path) -> tuple[str, Mapping[str, Any]]:
+def read_json(path: Path, what: str = "neuron-monitor report") -> tuple[str, Mapping[str, Any]]:
     """The JSON object in ``path`` (for a stream of neuron-monitor reports, the last complete
-    one), with the label errors name it by."""
+    one), with the label errors name it by; ``what`` the file is, for those errors."""
     label = str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(
-            f"{label}: cannot read neuron-monitor report: {exc.strerror or exc}"
-        ) from None
+        raise ConfigError(f"{label}: cannot read {what}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{label}: not a UTF-8 text file") from None
     try:
@@ -266,13 +265,11 @@ def read_json(path: Path) -> tuple[str, Mapping[str, Any]]:
             if isinstance(data, Mapping) and "neuron_runtime_data" in data:
                 return label, data
         raise ConfigError(
-            f"{label}: not a neuron-monitor JSON report ({exc.msg} at line {exc.lineno}, "
-            f"column {exc.colno})"
+            f"{label}: not a {what} in JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
         ) from None
     if not isinstance(data, Mapping):
         raise ConfigError(
-            f"{label}: expected a neuron-monitor report (a JSON object with "
-            f"neuron_runtime_data), got a JSON {type(data).__name__}"
+            f"{label}: expected a {what} (a JSON object), got a JSON {type(data).__name__}"
         )
     return label, data
 
