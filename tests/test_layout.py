@@ -334,3 +334,30 @@ def test_layout_dict_round_trip(policy):
 def test_layout_from_dict_names_what_is_wrong(data, match):
     with pytest.raises(ncplace.Error, match=match):
         layout_from_dict(data, ncplace.instance("inf1.6xlarge"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    data=st.data(),
+    value=st.none()
+    | st.booleans()
+    | st.integers(-3, 20)
+    | st.text(max_size=3)
+    | st.lists(st.integers(-1, 17), max_size=3),
+)
+def test_any_corruption_of_a_layout_file_reads_or_is_an_error(data, value):
+    mix = ROUND_TRIP_MIXES[0]
+    tree = layout_to_dict(ncplace.POLICIES["default"](mix))
+    spots: list[tuple[object, object]] = [(tree, k) for k in tree]
+    for p in tree["processes"] + tree["placements"]:
+        spots += [(p, k) for k in p]
+    for p in tree["placements"]:
+        spots += [(p["replicas"], i) for i in range(len(p["replicas"]))]
+    node, key = data.draw(st.sampled_from(spots))
+    node[key] = value  # type: ignore[index]
+    try:
+        layout = layout_from_dict(tree, mix.instance)
+    except ncplace.Error as error:
+        assert "\n" not in str(error)
+        return
+    layout.render()
