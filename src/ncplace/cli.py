@@ -951,7 +951,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--current",
-        metavar="REPORT",
+        metavar="FILE",
         help="what runs now: a neuron-monitor JSON report, or a layout ncplace wrote "
         "(--format json); models stay where they run unless moving them lowers the peak",
     )

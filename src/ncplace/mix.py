@@ -279,12 +279,7 @@ class Mix:
         """Read a YAML or JSON mix file; ``instance_name`` overrides the file's instance."""
         path = Path(path)
         label = path.name
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read mix file: {exc.strerror or exc}") from None
-        except UnicodeDecodeError:
-            raise ConfigError(f"{path}: not a UTF-8 text file") from None
+        text = read_text_file(path, "mix file")
         data = _parse_text(text, label, json_first=path.suffix.lower() == ".json")
         return cls.from_dict(data, label, instance_name)
 
@@ -369,6 +364,17 @@ class _StrictLoader(yaml.SafeLoader):
                 )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+def read_text_file(path: Path, what: str) -> str:
+    """The UTF-8 text of ``path``; ``what`` the file is, for the one-line error when it cannot
+    be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a UTF-8 text file") from None
 
 
 def _parse_text(text: str, label: str, json_first: bool) -> object:

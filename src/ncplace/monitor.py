@@ -56,7 +56,7 @@ from .errors import ConfigError
 from .hardware import INSTANCES, Instance
 from .hardware import instance as catalogue_instance
 from .layout import Layout, Placement, ProcessSpan
-from .mix import Mix
+from .mix import Mix, read_text_file
 
 UUID_PREFIX = 8
 """Characters of a uuid that name a model when there is no mix."""
@@ -248,12 +248,7 @@ def read_json(path: Path, what: str = "neuron-monitor report") -> tuple[str, Map
     """The JSON object in ``path`` (for a stream of neuron-monitor reports, the last complete
     one), with the label errors name it by; ``what`` the file is, for those errors."""
     label = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{label}: cannot read {what}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{label}: not a UTF-8 text file") from None
+    text = read_text_file(path, what)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

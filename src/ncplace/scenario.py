@@ -45,7 +45,7 @@ from typing import Any
 from .errors import ConfigError, Error
 from .hardware import FRAMEWORKS, Instance
 from .layout import Layout
-from .mix import _parse_text, parse_instance
+from .mix import _parse_text, parse_instance, read_text_file
 from .runtime import Process, Runtime
 
 MAX_LOADS = 10_000
@@ -280,12 +280,7 @@ class Scenario:
 def load_scenario(path: str | Path) -> Scenario:
     """Read a YAML or JSON scenario file (JSON when the name ends in ``.json``)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read scenario file: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a UTF-8 text file") from None
+    text = read_text_file(path, "scenario file")
     data = _parse_text(text, path.name, json_first=path.suffix.lower() == ".json")
     return Scenario.from_dict(data, path.name)
 
