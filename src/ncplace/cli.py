@@ -904,6 +904,16 @@ def build_parser() -> argparse.ArgumentParser:
             "-o", "--output", metavar="FILE", help="write the output to FILE instead of stdout"
         )
 
+    def command(
+        name: str, func: Callable[[argparse.Namespace], int], summary: str, description: str
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[common], help=summary, description=description)
+        p.set_defaults(func=func)
+        return p
+
+    def plot_option(p: argparse.ArgumentParser, what: str) -> None:
+        p.add_argument("--plot", metavar="FILE.png", help=f"also draw {what} to FILE.png")
+
     def name_option(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--name",
@@ -914,11 +924,11 @@ def build_parser() -> argparse.ArgumentParser:
             "reported name; repeatable); needed where copy shapes do not tell models apart",
         )
 
-    p = sub.add_parser(
+    p = command(
         "recommend",
-        parents=[common],
-        help="optimise a mix: layout, proof and placement code",
-        description="Optimise a mix with CP-SAT and print the layout, its score beside "
+        cmd_recommend,
+        "optimise a mix: layout, proof and placement code",
+        "Optimise a mix with CP-SAT and print the layout, its score beside "
         "the best baseline, the proof (status, bound, gap) and the placement code. "
         "Without MIX, the bundled example mix.",
     )
@@ -957,39 +967,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     name_option(p)
     output_options(p, ("text", "json", "code"))
-    p.add_argument("--plot", metavar="FILE.png", help="also draw the layout to FILE.png")
-    p.set_defaults(func=cmd_recommend)
+    plot_option(p, "the layout")
 
-    p = sub.add_parser(
+    p = command(
         "compare",
-        parents=[common],
-        help="every placement technique scored side by side",
-        description="Lay the mix out with every baseline policy and the optimizer, "
+        cmd_compare,
+        "every placement technique scored side by side",
+        "Lay the mix out with every baseline policy and the optimizer, "
         "and score them side by side.",
     )
     p.add_argument("mix", metavar="MIX", help="mix file (YAML or JSON)")
     solver_options(p, 5.0)
     p.add_argument("--no-optimizer", action="store_true", help="baselines only")
     output_options(p, ("text", "json"))
-    p.add_argument("--plot", metavar="FILE.png", help="also draw the comparison to FILE.png")
-    p.set_defaults(func=cmd_compare)
+    plot_option(p, "the comparison")
 
-    p = sub.add_parser(
+    p = command(
         "emulate",
-        parents=[common],
-        help="the layout a scenario file produces",
-        description="Replay a scenario (processes, environments, loads) through the "
+        cmd_emulate,
+        "the layout a scenario file produces",
+        "Replay a scenario (processes, environments, loads) through the "
         "runtime emulator and show the layout.",
     )
     p.add_argument("scenario", metavar="SCENARIO", help="scenario file (YAML or JSON)")
     output_options(p, ("text", "json"))
-    p.set_defaults(func=cmd_emulate)
 
-    p = sub.add_parser(
+    p = command(
         "replay",
-        parents=[common],
-        help="what an existing placement script does, scored",
-        description="Run a placement script against the emulator (stand-in torch, "
+        cmd_replay,
+        "what an existing placement script does, scored",
+        "Run a placement script against the emulator (stand-in torch, "
         "torch_neuron, torch_neuronx), score its layout and show the optimizer's "
         "beside it. The script's code runs: replay only scripts you would run.",
     )
@@ -1012,14 +1019,13 @@ def build_parser() -> argparse.ArgumentParser:
     solver_options(p, 10.0)
     p.add_argument("--no-optimizer", action="store_true", help="score the script only")
     output_options(p, ("text", "json"))
-    p.add_argument("--plot", metavar="FILE.png", help="also draw the replayed layout to FILE.png")
-    p.set_defaults(func=cmd_replay)
+    plot_option(p, "the replayed layout")
 
-    p = sub.add_parser(
+    p = command(
         "observe",
-        parents=[common],
-        help="the layout running now, from a neuron-monitor report",
-        description="Read a neuron-monitor JSON report (one report, or its output stream: "
+        cmd_observe,
+        "the layout running now, from a neuron-monitor report",
+        "Read a neuron-monitor JSON report (one report, or its output stream: "
         "the last report is read) and show which model copies run on which cores, each "
         "core's measured utilization and, with --mix, the load the mix predicts and the "
         "layout's score.",
@@ -1033,17 +1039,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     name_option(p)
     output_options(p, ("text", "json"))
-    p.add_argument("--plot", metavar="FILE.png", help="also draw the layout to FILE.png")
-    p.set_defaults(func=cmd_observe)
+    plot_option(p, "the layout")
 
-    p = sub.add_parser(
+    p = command(
         "instances",
-        parents=[common],
-        help="the instance catalogue",
-        description="The instance types ncplace knows.",
+        cmd_instances,
+        "the instance catalogue",
+        "The instance types ncplace knows.",
     )
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
-    p.set_defaults(func=cmd_instances)
     return parser
 
 
