@@ -342,6 +342,13 @@ def test_observe_json_and_without_a_mix(capsys, tmp_path):
     assert "cannot read neuron-monitor report" in capsys.readouterr().err
 
 
+MOVED = ("t5-small-encoder", "sentence-embedder")
+
+
+def mix_names() -> tuple[str, ...]:
+    return Mix.from_file(BUNDLED).names
+
+
 def test_recommend_current_says_what_moves(capsys):
     argv = ["recommend", str(BUNDLED), "--current", str(EXAMPLE), "--time-limit", "5"]
     argv += [f"--name={k}={v}" for k, v in EXAMPLE_NAMES.items()]
@@ -349,9 +356,17 @@ def test_recommend_current_says_what_moves(capsys):
     out = capsys.readouterr().out
     assert (
         f"Against the current layout ({EXAMPLE}): 6 of 8 model(s) stay where they run; "
-        "moved: t5-small-encoder, sentence-embedder." in out
+        "moved: t5-small-encoder (nc0 -> nc13), sentence-embedder (nc1 -> nc15)." in out
     )
     assert "optimized  current  default" in out
+    assert main([*argv, "--format", "json"]) == 0
+    moves = json.loads(capsys.readouterr().out)["moves"]
+    assert moves["stay"] == [n for n in mix_names() if n not in MOVED]
+    assert moves["move"] == [
+        {"model": "t5-small-encoder", "from": [[0]], "to": [[13]]},
+        {"model": "sentence-embedder", "from": [[1]], "to": [[15]]},
+    ]
+    assert moves["not_running"] == []
     assert main(["recommend", str(BUNDLED), "--name", "a=b"]) == 2
     assert "give --current too" in capsys.readouterr().err
     assert main(["recommend", str(BUNDLED), "--current", str(EXAMPLE)]) == 2

@@ -650,28 +650,40 @@ def _copies_by_model(layout: Layout) -> dict[str, list[tuple[int, ...]]]:
     }
 
 
-def _moves(plan: Any, current: Layout) -> dict[str, list[str]]:
+def _moves(plan: Any, current: Layout) -> dict[str, Any]:
     """Which models of the plan stay where ``current`` runs them (same copies on the same
-    cores), which move, and which ``current`` does not run."""
+    cores), which move (with their copies before and after), and which ``current`` does not
+    run."""
     before, after = _copies_by_model(current), _copies_by_model(plan.layout)
     return {
         "stay": [m for m in after if before.get(m) == after[m]],
-        "move": [m for m in after if m in before and before[m] != after[m]],
+        "move": [
+            {"model": m, "from": [list(c) for c in before[m]], "to": [list(c) for c in after[m]]}
+            for m in after
+            if m in before and before[m] != after[m]
+        ],
         "not_running": [m for m in after if m not in before],
     }
 
 
-def _moves_text(moves: dict[str, list[str]], report: str) -> str:
-    total = sum(len(v) for v in moves.values())
+def _moves_text(moves: dict[str, Any], report: str) -> str:
+    total = len(moves["stay"]) + len(moves["move"]) + len(moves["not_running"])
     text = (
         f"Against the current layout ({_one_line(report)}): {len(moves['stay'])} of {total} "
         f"model(s) stay where they run"
     )
     if moves["move"]:
-        text += "; moved: " + ", ".join(_one_line(m) for m in moves["move"])
+        text += "; moved: " + ", ".join(
+            f"{_one_line(m['model'])} ({_copies_span(m['from'])} -> {_copies_span(m['to'])})"
+            for m in moves["move"]
+        )
     if moves["not_running"]:
         text += "; not running now: " + ", ".join(_one_line(m) for m in moves["not_running"])
     return text + "."
+
+
+def _copies_span(copies: Sequence[Sequence[int]]) -> str:
+    return " ".join(_span(c) for c in copies)
 
 
 def _span(cores: Sequence[int]) -> str:
@@ -785,7 +797,7 @@ def cmd_observe(args: argparse.Namespace) -> int:
             _one_line(m.model),
             f"proc{m.process}",
             m.uuid,
-            f"{len(m.copies)}: " + " ".join(_span(c) for c in m.copies),
+            f"{len(m.copies)}: " + _copies_span(m.copies),
         )
         for m in seen.models
     ]
