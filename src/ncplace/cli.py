@@ -33,6 +33,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -771,17 +772,7 @@ def cmd_observe(args: argparse.Namespace) -> int:
         data["score"] = None if observed is None else observed.to_dict()
         data["models_not_running"] = not_running
         data["calibration"] = (
-            None
-            if mix is None or not running
-            else [
-                {
-                    "model": c.model,
-                    "ratio": c.ratio,
-                    "cores": list(c.cores),
-                    "saturated": c.saturated,
-                }
-                for c in calibrate(seen, mix)
-            ]
+            None if mix is None or not running else [asdict(c) for c in calibrate(seen, mix)]
         )
         _write(_json(data), args.output)
         return EXIT_OK
