@@ -39,7 +39,7 @@ from typing import Any, TextIO
 
 from . import __version__
 from .codegen import grid_lines
-from .errors import ConfigError, Error, InfeasibleMix
+from .errors import ConfigError, Error, InfeasibleMix, one_line
 from .hardware import FRAMEWORKS, INSTANCES
 from .hardware import instance as find_instance
 from .layout import Layout, layout_from_dict, layout_to_dict
@@ -73,10 +73,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 # --- shared helpers -----------------------------------------------------------------------------
-
-
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
 
 
 def _positive_float(text: str) -> float:
@@ -197,7 +193,7 @@ _SCORE_ROWS: tuple[tuple[str, Callable[[Score], str]], ...] = (
 
 def score_table(columns: Sequence[tuple[str, Score | None]]) -> str:
     """Scores side by side: one metric per line, one column per layout."""
-    header = ["", *(_one_line(name)[:30] for name, _ in columns)]
+    header = ["", *(one_line(name)[:30] for name, _ in columns)]
     rows = [header]
     for label, fmt in _SCORE_ROWS:
         rows.append([label, *("n/a" if s is None else fmt(s) for _, s in columns)])
@@ -364,7 +360,7 @@ def _certificate_text(plan: Any) -> str:
     bound = "n/a" if not math.isfinite(plan.bound) else f"{plan.bound:.4g}"
     text = (
         f"Plan: {status}{proof}: {objective} {plan.objective:.4g}, bound {bound}, gap {gap}, "
-        f"{plan.runtime_s:.2f} s ({_one_line(plan.stop_reason)}), CP-SAT "
+        f"{plan.runtime_s:.2f} s ({one_line(plan.stop_reason)}), CP-SAT "
         f"(OR-Tools {plan.ortools_version}), seed {plan.seed}"
     )
     if getattr(plan, "source", "cp-sat") != "cp-sat":
@@ -376,8 +372,8 @@ def _infeasible_message(plan: Any) -> str:
     status = _status(plan)
     why = plan.explanation or plan.stop_reason
     if status == "infeasible":
-        return f"the mix is infeasible: {_one_line(why)}"
-    return f"no layout found ({status}, {_one_line(why)}); try a longer --time-limit"
+        return f"the mix is infeasible: {one_line(why)}"
+    return f"no layout found ({status}, {one_line(why)}); try a longer --time-limit"
 
 
 # --- commands -----------------------------------------------------------------------------------
@@ -422,7 +418,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         code = plan.code(args.framework)
         code_error = None
     except Error as exc:
-        code, code_error = None, _one_line(exc)
+        code, code_error = None, one_line(exc)
     if args.plot:
         _plot_layout(plan.layout, mix, args.plot, title=f"ncplace recommend: {mix.instance.name}")
     if args.format == "code":
@@ -539,7 +535,7 @@ def _processes_text(layout: Layout) -> list[str]:
     lines = []
     for i, p in enumerate(layout.processes):
         cores = f"nc{p.cores[0]}-nc{p.cores[-1]}" if len(p.cores) > 1 else f"nc{p.cores[0]}"
-        env = " ".join(f"{k}={_one_line(v)}" for k, v in sorted(p.env.items()))
+        env = " ".join(f"{k}={one_line(v)}" for k, v in sorted(p.env.items()))
         groups = ", ".join(f"ncg{j}={len(g)}" for j, g in enumerate(p.groups))
         text = (
             f"proc{i}: {cores}"
@@ -579,9 +575,9 @@ def cmd_emulate(args: argparse.Namespace) -> int:
         _write(_json(data), args.output)
         return EXIT_OK
     title = f"{args.scenario}: {layout.instance.describe()}"
-    lines = [_one_line(title)]
+    lines = [one_line(title)]
     if scenario.description:
-        lines.append(_one_line(scenario.description))
+        lines.append(one_line(scenario.description))
     lines += ["", _grid(layout), "", *_processes_text(layout), *_metrics_text(metrics)]
     _write("\n".join(lines), args.output)
     return EXIT_OK
@@ -616,7 +612,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         _write(_json(data), args.output)
         return EXIT_OK
     lines = [
-        _one_line(f"{args.script}: replayed on {mix.instance.name} with mix {args.mix}"),
+        one_line(f"{args.script}: replayed on {mix.instance.name} with mix {args.mix}"),
         "",
         _grid(layout),
         "",
@@ -631,7 +627,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         lines += [
             "",
             "Not loaded by the script (left out of both scores): "
-            + ", ".join(_one_line(n) for n in missing),
+            + ", ".join(one_line(n) for n in missing),
         ]
     if plan is not None:
         lines += ["", _certificate_text(plan)]
@@ -670,16 +666,16 @@ def _moves(plan: Any, current: Layout) -> dict[str, Any]:
 def _moves_text(moves: dict[str, Any], report: str) -> str:
     total = len(moves["stay"]) + len(moves["move"]) + len(moves["not_running"])
     text = (
-        f"Against the current layout ({_one_line(report)}): {len(moves['stay'])} of {total} "
+        f"Against the current layout ({one_line(report)}): {len(moves['stay'])} of {total} "
         f"model(s) stay where they run"
     )
     if moves["move"]:
         text += "; moved: " + ", ".join(
-            f"{_one_line(m['model'])} ({_copies_span(m['from'])} -> {_copies_span(m['to'])})"
+            f"{one_line(m['model'])} ({_copies_span(m['from'])} -> {_copies_span(m['to'])})"
             for m in moves["move"]
         )
     if moves["not_running"]:
-        text += "; not running now: " + ", ".join(_one_line(m) for m in moves["not_running"])
+        text += "; not running now: " + ", ".join(one_line(m) for m in moves["not_running"])
     return text + "."
 
 
@@ -730,7 +726,7 @@ def _calibration_text(readings: Sequence[Any], mix: Mix) -> list[str]:
             continue
         model = mix[c.model]
         text = (
-            f"  {_one_line(c.model)}: {'at least ' if c.saturated else ''}{c.ratio:.2f}x the "
+            f"  {one_line(c.model)}: {'at least ' if c.saturated else ''}{c.ratio:.2f}x the "
             f"predicted load on {_span(c.cores)}"
         )
         if model.rate is not None and model.throughput is not None:
@@ -743,10 +739,10 @@ def _calibration_text(readings: Sequence[Any], mix: Mix) -> list[str]:
         lines.append(text)
     if close:
         lines.append(
-            f"  within {CALIBRATION_TOLERANCE:.0%} of the mix: " + ", ".join(map(_one_line, close))
+            f"  within {CALIBRATION_TOLERANCE:.0%} of the mix: " + ", ".join(map(one_line, close))
         )
     if unread:
-        lines.append("  sharing every core (no reading): " + ", ".join(map(_one_line, unread)))
+        lines.append("  sharing every core (no reading): " + ", ".join(map(one_line, unread)))
     return lines
 
 
@@ -780,12 +776,12 @@ def cmd_observe(args: argparse.Namespace) -> int:
         f"{args.report}: {len(layout.processes)} process(es), {len(running)} model(s) on "
         f"{layout.instance.describe()}"
     )
-    lines = [_one_line(title), "", _grid(layout), ""]
+    lines = [one_line(title), "", _grid(layout), ""]
     for i, p in enumerate(layout.processes):
         lines.append(f"proc{i}: pid {seen.pids[i]}, cores {_span(p.cores) if p.cores else '-'}")
     table = [("model", "process", "uuid", "copies")] + [
         (
-            _one_line(m.model),
+            one_line(m.model),
             f"proc{m.process}",
             m.uuid,
             f"{len(m.copies)}: " + _copies_span(m.copies),
@@ -808,7 +804,7 @@ def cmd_observe(args: argparse.Namespace) -> int:
         lines += ["", score_table([("observed", observed)])]
         if not_running:
             lines.append(
-                "Not running (left out of the score): " + ", ".join(map(_one_line, not_running))
+                "Not running (left out of the score): " + ", ".join(map(one_line, not_running))
             )
         command = ["ncplace", "recommend", args.mix, "--current", args.report]
         command += [f"--name={key}={name}" for key, name in args.name or []]
@@ -816,7 +812,7 @@ def cmd_observe(args: argparse.Namespace) -> int:
             "",
             "A plan that keeps what it can where it runs: " + shlex.join(command),
         ]
-    lines += [_one_line(note) for note in seen.notes]
+    lines += [one_line(note) for note in seen.notes]
     _write("\n".join(lines), args.output)
     return EXIT_OK
 
@@ -1057,7 +1053,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _fail(message: str, debug: bool, code: int) -> int:
     if debug:
         traceback.print_exc()
-    sys.stderr.write(f"ncplace: error: {_one_line(message)}\n")
+    sys.stderr.write(f"ncplace: error: {one_line(message)}\n")
     sys.stderr.flush()
     return code
 

@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from . import envvars
-from .errors import ConfigError, Error
+from .errors import ConfigError, Error, one_line
 from .hardware import FRAMEWORKS
 from .layout import Layout
 from .mix import Mix, Model
@@ -319,16 +319,12 @@ class _Replay:
                 if exc.code not in (None, 0):
                     raise Error(f"{filename}: the script exited with status {exc.code!r}") from None
             except Error as exc:
-                raise type(exc)(f"{_where(exc, filename)}: {_one_line(exc)}") from exc
+                raise type(exc)(f"{_where(exc, filename)}: {one_line(exc)}") from exc
             except Exception as exc:
                 raise Error(
                     f"{_where(exc, filename)}: the script raised {type(exc).__name__}: "
-                    f"{_one_line(exc)}"
+                    f"{one_line(exc)}"
                 ) from exc
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
 
 
 def _where(exc: BaseException, filename: str) -> str:
@@ -417,5 +413,5 @@ def replay_file(
     try:
         code = importlib.util.decode_source(data)  # honours a coding line, as Python does
     except (SyntaxError, UnicodeDecodeError, LookupError) as exc:
-        raise ConfigError(f"{path}: cannot decode the script: {_one_line(exc)}") from None
+        raise ConfigError(f"{path}: cannot decode the script: {one_line(exc)}") from None
     return replay(code, mix, env, framework, filename=str(path))

@@ -8,6 +8,12 @@ names the offending value and what would be accepted.
 from __future__ import annotations
 
 
+def one_line(text: object) -> str:
+    """``text`` with every run of whitespace (newlines included) made one space: how user text
+    and other errors' messages are quoted in a one-line message."""
+    return " ".join(str(text).split())
+
+
 class Error(ValueError):
     """Base class of every error ncplace raises for bad input or an impossible request."""
 

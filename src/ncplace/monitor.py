@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, one_line
 from .hardware import INSTANCES, Instance
 from .hardware import instance as catalogue_instance
 from .layout import Layout, Placement, ProcessSpan
@@ -209,7 +209,7 @@ def read_monitor(
             runtime_report = {}
         memory = runtime_report.get("memory_used")
         if memory is None and entry.get("error"):
-            notes.append(f"runtime of pid {pid} left out: {_one_line(entry['error'])}")
+            notes.append(f"runtime of pid {pid} left out: {one_line(entry['error'])}")
             continue
         if not isinstance(memory, Mapping):
             raise ConfigError(
@@ -281,10 +281,6 @@ def _index(value: object, what: str, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ConfigError(f"{where}: {what}: expected an integer >= 0, got {value!r}")
     return value
-
-
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
 
 
 def _check_names(names: Mapping[str, str] | None, mix: Mix | None) -> dict[str, str]:
