@@ -361,3 +361,11 @@ def test_any_corruption_of_a_layout_file_reads_or_is_an_error(data, value):
         assert "\n" not in str(error)
         return
     layout.render()
+
+
+def test_core_span_names_a_run_only_when_the_cores_are_one():
+    from ncplace.layout import core_span
+
+    assert core_span((4,)) == "nc4"
+    assert core_span((4, 5, 6, 7)) == "nc4-nc7"
+    assert core_span((0, 2, 5)) == "nc0,nc2,nc5"

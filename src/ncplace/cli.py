@@ -42,7 +42,7 @@ from .codegen import grid_lines
 from .errors import ConfigError, Error, InfeasibleMix, one_line
 from .hardware import FRAMEWORKS, INSTANCES
 from .hardware import instance as find_instance
-from .layout import Layout, layout_from_dict, layout_to_dict
+from .layout import Layout, core_span, layout_from_dict, layout_to_dict
 from .mix import Mix
 from .score import Score, broken_rules, score
 
@@ -680,13 +680,7 @@ def _moves_text(moves: dict[str, Any], report: str) -> str:
 
 
 def _copies_span(copies: Sequence[Sequence[int]]) -> str:
-    return " ".join(_span(c) for c in copies)
-
-
-def _span(cores: Sequence[int]) -> str:
-    if len(cores) > 1 and list(cores) == list(range(cores[0], cores[-1] + 1)):
-        return f"nc{cores[0]}-nc{cores[-1]}"
-    return ",".join(f"nc{c}" for c in cores)
+    return " ".join(core_span(c) for c in copies)
 
 
 def _percent(value: float | None) -> str:
@@ -727,7 +721,7 @@ def _calibration_text(readings: Sequence[Any], mix: Mix) -> list[str]:
         model = mix[c.model]
         text = (
             f"  {one_line(c.model)}: {'at least ' if c.saturated else ''}{c.ratio:.2f}x the "
-            f"predicted load on {_span(c.cores)}"
+            f"predicted load on {core_span(c.cores)}"
         )
         if model.rate is not None and model.throughput is not None:
             text += (
@@ -778,7 +772,7 @@ def cmd_observe(args: argparse.Namespace) -> int:
     )
     lines = [one_line(title), "", _grid(layout), ""]
     for i, p in enumerate(layout.processes):
-        lines.append(f"proc{i}: pid {seen.pids[i]}, cores {_span(p.cores) if p.cores else '-'}")
+        lines.append(f"proc{i}: pid {seen.pids[i]}, cores {core_span(p.cores) if p.cores else '-'}")
     table = [("model", "process", "uuid", "copies")] + [
         (
             one_line(m.model),

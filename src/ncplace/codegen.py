@@ -39,7 +39,7 @@ from typing import Any
 from . import envvars
 from .errors import ConfigError, PlacementError
 from .hardware import FRAMEWORKS
-from .layout import Layout, Placement
+from .layout import Layout, Placement, core_span
 from .mix import Mix
 from .score import score
 
@@ -118,10 +118,6 @@ class BlockLoad:
         return len(self.placement.replicas)
 
 
-def _span(cores: Sequence[int]) -> str:
-    return f"nc{cores[0]}" if len(cores) == 1 else f"nc{cores[0]}-nc{cores[-1]}"
-
-
 def _check_framework(framework: str) -> None:
     if framework not in FRAMEWORKS:
         raise ConfigError(f"framework {framework!r} is not one of {', '.join(FRAMEWORKS)}")
@@ -151,7 +147,7 @@ def block_start(placement: Placement, cores_per_copy: int, process_cores: Sequen
     if outside:
         raise PlacementError(
             f"placement of {name!r} uses core(s) {outside} outside its process's cores "
-            f"{_span(sorted(owned)) if owned else '(none)'}"
+            f"{core_span(sorted(owned)) if owned else '(none)'}"
         )
     return start
 
@@ -253,7 +249,7 @@ def _copies_text(load: BlockLoad) -> str:
     per = f"{k} core{'s' if k != 1 else ''}"
     text = f"{load.copies} cop{'y' if load.copies == 1 else 'ies'} of {per}"
     if load.copies > 1:
-        shown = [_span(r) for r in load.placement.replicas[:_MAX_LISTED_COPIES]]
+        shown = [core_span(r) for r in load.placement.replicas[:_MAX_LISTED_COPIES]]
         more = ", ..." if load.copies > _MAX_LISTED_COPIES else ""
         text += f" ({', '.join(shown)}{more})"
     return text
@@ -278,10 +274,10 @@ def _script(
     if len(layout.processes) > 1:
         lines.append(
             f"# Process {process + 1} of {len(layout.processes)} (run each script as its own "
-            f"process): it owns {_span(proc.cores)}."
+            f"process): it owns {core_span(proc.cores)}."
         )
     else:
-        lines.append(f"# This process owns {_span(proc.cores)}.")
+        lines.append(f"# This process owns {core_span(proc.cores)}.")
     lines += [
         f"# Instance {comment_text(inst.name)}: {inst.cores} NeuronCores, "
         f"{inst.cores_per_chip} per chip.",
@@ -317,7 +313,7 @@ def _script(
         name = comment_text(load.placement.model, 60)
         lines += [
             "",
-            f"# {name}: {_span(load.placement.cores)}, {_copies_text(load)}",
+            f"# {name}: {core_span(load.placement.cores)}, {_copies_text(load)}",
         ]
         if load.copies > 1:
             lines.append(

@@ -8,7 +8,7 @@ plots). It is immutable and holds only facts: cores are global indices on the in
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -178,6 +178,14 @@ class Layout:
         body = [row.line(width, chip) for row in rows]
         ruler = "-" * _display_width(owner_row.line(width, chip, strip=False))
         return "\n".join([*body, ruler, header.line(width, chip)])
+
+
+def core_span(cores: Sequence[int]) -> str:
+    """Ascending cores as text: ``nc4`` for one, ``nc4-nc7`` for a run, ``nc0,nc2,nc5``
+    otherwise (a run is never claimed for cores that are not one)."""
+    if len(cores) > 1 and list(cores) == list(range(cores[0], cores[-1] + 1)):
+        return f"nc{cores[0]}-nc{cores[-1]}"
+    return ",".join(f"nc{c}" for c in cores)
 
 
 def layout_to_dict(layout: Layout) -> dict[str, Any]:
