@@ -37,14 +37,11 @@ def layout_from(problem: Problem, assignment: Mapping[int, Assignment]) -> Layou
     placements = []
     for m in problem.models:
         copies, starts = assignment[m.index]
-        k = m.cores
+        blocks = [tuple(range(s, s + m.cores)) for s in problem.copy_starts(m, copies, starts)]
         if problem.split:
-            for s in starts[:copies]:
-                placements.append(Placement(m.name, (tuple(range(s, s + k)),)))
+            placements += [Placement(m.name, (block,)) for block in blocks]
         else:
-            s = starts[0]
-            blocks = tuple(tuple(range(s + j * k, s + (j + 1) * k)) for j in range(copies))
-            placements.append(Placement(m.name, blocks))
+            placements.append(Placement(m.name, tuple(blocks)))
     return one_process(problem.mix, placements)
 
 

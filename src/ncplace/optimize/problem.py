@@ -19,6 +19,7 @@ Loads and memory are fractions; CP-SAT needs integers. :func:`build_problem` sca
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
@@ -89,6 +90,13 @@ class Problem:
     @property
     def chips(self) -> int:
         return self.cores // self.cores_per_chip
+
+    def copy_starts(self, m: ModelData, copies: int, starts: Sequence[int]) -> list[int]:
+        """The first core of each of ``copies`` copies of ``m`` placed at ``starts``: in split
+        mode each copy's own start; in block mode ``starts[0] + j * cores``, back to back."""
+        if self.split:
+            return list(starts[:copies])
+        return [starts[0] + j * m.cores for j in range(copies)]
 
     def reduced(self, keep: dict[int, set[str]]) -> Problem:
         """The problem with only the models in ``keep`` and, for each, only the named rules.

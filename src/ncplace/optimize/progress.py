@@ -46,10 +46,8 @@ def real_peak(problem: Problem, assignment: dict[int, Assignment]) -> float:
     for m in problem.models:
         copies, starts = assignment[m.index]
         share = problem.mix.models[m.index].demand / copies
-        k = m.cores
-        firsts = starts[:copies] if problem.split else [starts[0] + j * k for j in range(copies)]
-        for s in firsts:
-            for c in range(s, s + k):
+        for s in problem.copy_starts(m, copies, starts):
+            for c in range(s, s + m.cores):
                 loads[c] += share
     return max(loads, default=0.0)
 

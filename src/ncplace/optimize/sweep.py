@@ -578,8 +578,7 @@ def int_peak(problem: Problem, assignment: dict[int, Assignment]) -> int:
     loads = [0] * problem.cores
     for m in problem.models:
         copies, starts = assignment[m.index]
-        width = m.cores if problem.split else copies * m.cores
-        for start in starts[:copies] if problem.split else starts[:1]:
-            for c in range(start, start + width):
+        for start in problem.copy_starts(m, copies, starts):
+            for c in range(start, start + m.cores):
                 loads[c] += m.demand_of(copies)
     return max(loads, default=0)
