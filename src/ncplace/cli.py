@@ -235,17 +235,14 @@ def _ratio_text(
         elif proven:
             proof = f"; the solver proved that no layout with {proven} has a lower peak"
         return f"{what}: the same peak core load ({better.peak_load:.3f}){proof}."
+    lower = f"{what}: its peak core load is lower ({worse.peak_load:.3f} vs {better.peak_load:.3f})"
     if better.feasible and not worse.feasible:
-        return (
-            f"{what}: its peak core load is lower ({worse.peak_load:.3f} vs "
-            f"{better.peak_load:.3f}) but it breaks hard rules "
-            f"({', '.join(broken_rules(worse))}), which this layout keeps."
-        )
+        broken = ", ".join(broken_rules(worse))
+        return f"{lower} but it breaks hard rules ({broken}), which this layout keeps."
     if copies:
         return (
-            f"{what}: its peak core load is lower ({worse.peak_load:.3f} vs "
-            f"{better.peak_load:.3f}) with {copies}; give those models `replicas: auto` (or a "
-            "range) to let the optimizer choose copy counts too."
+            f"{lower} with {copies}; give those models `replicas: auto` (or a range) to let the "
+            "optimizer choose copy counts too."
         )
     return f"{what}: not better (peak core load {better.peak_load:.3f} vs {worse.peak_load:.3f})."
 
