@@ -370,7 +370,7 @@ def test_recommend_current_says_what_moves(capsys):
     assert main(["recommend", str(BUNDLED), "--name", "a=b"]) == 2
     assert "give --current too" in capsys.readouterr().err
     assert main(["recommend", str(BUNDLED), "--current", str(EXAMPLE)]) == 2
-    assert "copy shapes do not tell" in capsys.readouterr().err
+    assert f"{EXAMPLE}: copy shapes do not tell" in capsys.readouterr().err
 
 
 def test_calibration_reads_each_model_on_the_cores_it_has_to_itself():

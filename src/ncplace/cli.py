@@ -383,7 +383,7 @@ def _current_layout(path: str, mix: Mix, names: dict[str, str]) -> Layout:
 
     label, data = read_json(Path(path), "neuron-monitor report or layout")
     if "neuron_runtime_data" in data:
-        return read_monitor(path, mix, names=names).layout
+        return read_monitor(data, mix, names=names, label=label).layout
     if names:
         raise Error(f"{path}: --name names the models of a neuron-monitor report; this is a layout")
     layout = layout_from_dict(data.get("layout", data), mix.instance, label)

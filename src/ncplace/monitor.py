@@ -182,14 +182,18 @@ def read_monitor(
     *,
     names: Mapping[str, str] | None = None,
     instance: Instance | str | None = None,
+    label: str | None = None,
 ) -> Observation:
     """Read a neuron-monitor report (a file path, or the parsed JSON object) into an
     :class:`Observation`; model names come from ``names`` (uuid or reported name -> mix model),
-    then from matching the copies' shapes against ``mix``. See the module doc for every rule."""
+    then from matching the copies' shapes against ``mix``. Errors name the report by ``label``
+    (default: its path, or "neuron-monitor report"). See the module doc for every rule."""
     if isinstance(source, Mapping):
-        label, report = "neuron-monitor report", source
+        report = source
+        label = label or "neuron-monitor report"
     else:
-        label, report = read_json(Path(source))
+        path_label, report = read_json(Path(source))
+        label = label or path_label
     if mix is not None and not isinstance(mix, Mix):
         raise ConfigError(f"read_monitor: mix must be a Mix or None, got {type(mix).__name__}")
     names = _check_names(names, mix)
