@@ -291,6 +291,10 @@ def test_instance_override(tmp_path):
             "instance: inf1.xlarge\nmodels: [{name: a}]\ncolour: red\n",
             r"^mix.yaml: unknown field\(s\) colour; accepted: instance, models, framework$",
         ),
+        (
+            'instance: inf1.xlarge\nmodels: [{name: a}]\n"col\\nour": red\n7: x\n',
+            r"^mix.yaml: unknown field\(s\) 'col\\nour', 7; accepted: instance, models, framework$",
+        ),
         ("models: [{name: a}]\n", r"^mix.yaml: instance: missing; give a catalogue name"),
         (
             "instance: inf9.huge\nmodels: [{name: a}]\n",

@@ -269,11 +269,23 @@ MODEL = ("report", "memory_used", "loaded_models", 0)
             ),
             r"neuroncores_in_use.0.neuroncore_utilization: expected a percent >= 0, got 'hi'",
         ),
+        (
+            _with((*MODEL, "subgraphs", "sg\n01"), None),
+            r"subgraphs\['sg\\n01'\]: expected an object, got NoneType$",
+        ),
+        (
+            _with(
+                ("report", "neuroncore_counters", "neuroncores_in_use", "1\n"),
+                {"neuroncore_utilization": -3},
+            ),
+            r"neuroncores_in_use\['1\\n'\].neuroncore_utilization: expected a percent >= 0",
+        ),
     ],
 )
 def test_malformed_reports_say_where_and_what_is_accepted(report, match):
-    with pytest.raises(ConfigError, match=match):
+    with pytest.raises(ConfigError, match=match) as error:
         ncplace.read_monitor(report, instance="inf1.xlarge")
+    assert "\n" not in str(error.value)
 
 
 def test_unreadable_files_and_bad_names_are_clear_errors(tmp_path):

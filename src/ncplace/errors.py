@@ -7,11 +7,33 @@ names the offending value and what would be accepted.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 
 def one_line(text: object) -> str:
     """``text`` with every run of whitespace (newlines included) made one space: how user text
     and other errors' messages are quoted in a one-line message."""
     return " ".join(str(text).split())
+
+
+def key_text(key: object) -> str:
+    """A key of user data as a message shows it: a plain name (letters, digits, ``_``, ``-``)
+    as is, anything else quoted with ``repr`` so that a message stays one line and shows
+    exactly what was written."""
+    if isinstance(key, str) and key.replace("_", "").replace("-", "").isalnum() and key.isascii():
+        return key
+    return repr(key)
+
+
+def check_fields(data: Mapping[Any, Any], accepted: Iterable[str], where: str) -> None:
+    """Raise :class:`ConfigError` naming every key of ``data`` that is not ``accepted``."""
+    accepted = tuple(accepted)
+    unknown = sorted(key_text(k) for k in data if k not in accepted)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown field(s) {', '.join(unknown)}; accepted: {', '.join(accepted)}"
+        )
 
 
 class Error(ValueError):

@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError, InfeasibleMix
+from .errors import ConfigError, InfeasibleMix, check_fields
 from .hardware import FRAMEWORKS, INSTANCES, Instance, instance
 
 MODEL_FIELDS = (
@@ -291,12 +291,7 @@ class Mix:
             raise ConfigError(
                 f"{label}: expected a mapping with 'instance' and 'models', got {got}"
             )
-        unknown = [k for k in data if k not in MIX_FIELDS]
-        if unknown:
-            raise ConfigError(
-                f"{label}: unknown field(s) {', '.join(sorted(map(str, unknown)))}; "
-                f"accepted: {', '.join(MIX_FIELDS)}"
-            )
+        check_fields(data, MIX_FIELDS, label)
         if instance_name is not None:
             inst = instance(instance_name)
         else:
@@ -404,12 +399,7 @@ def parse_instance(value: object, label: str) -> Instance:
         except ConfigError as exc:
             raise ConfigError(f"{label}: instance: {exc}") from None
     if isinstance(value, Mapping):
-        unknown = [k for k in value if k not in INSTANCE_FIELDS]
-        if unknown:
-            raise ConfigError(
-                f"{label}: instance: unknown field(s) {', '.join(sorted(map(str, unknown)))}; "
-                f"accepted: {', '.join(INSTANCE_FIELDS)}"
-            )
+        check_fields(value, INSTANCE_FIELDS, f"{label}: instance")
         if "cores" not in value:
             raise ConfigError(f"{label}: instance.cores: missing")
         try:
@@ -430,12 +420,7 @@ def _model_from_dict(item: object, where: str) -> Model:
         raise ConfigError(
             f"{where}: expected a mapping with at least 'name', got {type(item).__name__}"
         )
-    unknown = [k for k in item if k not in MODEL_FIELDS]
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown field(s) {', '.join(sorted(map(str, unknown)))}; "
-            f"accepted: {', '.join(MODEL_FIELDS)}"
-        )
+    check_fields(item, MODEL_FIELDS, where)
     if "name" not in item:
         raise ConfigError(f"{where}.name: missing")
     try:

@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, one_line
+from .errors import ConfigError, key_text, one_line
 from .hardware import INSTANCES, Instance
 from .hardware import instance as catalogue_instance
 from .layout import Layout, Placement, ProcessSpan
@@ -281,6 +281,12 @@ def _field(data: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
     return value
 
 
+def _member(where: str, key: object) -> str:
+    """``where.key`` for a plain name, ``where['key']`` for any other key (see ``key_text``)."""
+    text = key_text(key)
+    return f"{where}.{text}" if text == key else f"{where}[{text}]"
+
+
 def _index(value: object, what: str, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ConfigError(f"{where}: {what}: expected an integer >= 0, got {value!r}")
@@ -396,7 +402,7 @@ def _loaded(model: object, runtime: int, inst: Instance, where: str) -> _Loaded:
     subgraphs = _field(model, "subgraphs", Mapping, where)
     cores = set()
     for key, subgraph in subgraphs.items():
-        at = f"{where}.subgraphs.{key}"
+        at = _member(f"{where}.subgraphs", key)
         if not isinstance(subgraph, Mapping):
             raise ConfigError(f"{at}: expected an object, got {type(subgraph).__name__}")
         cores.add(_core(subgraph, inst, at))
@@ -416,7 +422,7 @@ def _add_utilization(
         value = data.get("neuroncore_utilization") if isinstance(data, Mapping) else None
         try:
             core = int(key)
-        except ValueError:
+        except (TypeError, ValueError):
             raise ConfigError(
                 f"{where}: neuroncores_in_use: core {key!r} is not an integer"
             ) from None
@@ -433,8 +439,8 @@ def _add_utilization(
             or value < 0
         ):
             raise ConfigError(
-                f"{where}: neuroncores_in_use.{key}.neuroncore_utilization: expected a percent "
-                f">= 0, got {value!r}"
+                f"{_member(f'{where}: neuroncores_in_use', key)}.neuroncore_utilization: "
+                f"expected a percent >= 0, got {value!r}"
             )
         utilization[core] = max(utilization[core] or 0.0, value / 100.0)
 

@@ -42,7 +42,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from .errors import ConfigError, Error
+from .errors import ConfigError, Error, check_fields
 from .hardware import FRAMEWORKS, Instance
 from .layout import Layout
 from .mix import _parse_text, parse_instance, read_text_file
@@ -228,7 +228,7 @@ class Scenario:
             raise ConfigError(
                 f"{label}: expected a mapping with 'instance' and 'processes', got {got}"
             )
-        _check_fields(data, SCENARIO_FIELDS, label)
+        check_fields(data, SCENARIO_FIELDS, label)
         inst = parse_instance(data.get("instance"), label)
         raw = data.get("processes")
         if not isinstance(raw, list) or not raw:
@@ -299,15 +299,6 @@ def _located(exc: Error, where: str) -> Error:
     return type(exc)(f"{where}: {exc}")
 
 
-def _check_fields(data: Mapping[Any, Any], accepted: tuple[str, ...], where: str) -> None:
-    unknown = [k for k in data if k not in accepted]
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown field(s) {', '.join(sorted(map(str, unknown)))}; "
-            f"accepted: {', '.join(accepted)}"
-        )
-
-
 def _process_from_dict(item: object, where: str) -> ProcessStep:
     if item is None:
         item = {}
@@ -315,7 +306,7 @@ def _process_from_dict(item: object, where: str) -> ProcessStep:
         raise ConfigError(
             f"{where}: expected a mapping with 'env' and 'loads', got {type(item).__name__}"
         )
-    _check_fields(item, PROCESS_FIELDS, where)
+    check_fields(item, PROCESS_FIELDS, where)
     raw_loads = item.get("loads")
     if raw_loads is None:
         raw_loads = []
@@ -336,7 +327,7 @@ def _load_from_dict(item: object, where: str) -> LoadStep:
         raise ConfigError(
             f"{where}: expected a mapping with at least 'name', got {type(item).__name__}"
         )
-    _check_fields(item, LOAD_FIELDS, where)
+    check_fields(item, LOAD_FIELDS, where)
     if "name" not in item:
         raise ConfigError(f"{where}.name: missing")
     context = _context_from_dict(item.get("context"), f"{where}.context")
@@ -352,7 +343,7 @@ def _context_from_dict(value: object, where: str) -> Context | None:
     if value == MULTICORE:
         return MulticoreContext()
     if isinstance(value, Mapping):
-        _check_fields(value, CONTEXT_FIELDS, where)
+        check_fields(value, CONTEXT_FIELDS, where)
         try:
             return CoresContext(value.get("start_nc", -1), value.get("nc_count", -1))
         except ConfigError as exc:
