@@ -1,10 +1,23 @@
-"""Shared pytest options and fixtures."""
+"""Shared pytest options, Hypothesis profiles and fixtures.
+
+Hypothesis runs derandomized by default: the property tests draw the same examples on every run,
+so the suite (and CI) passes or fails the same way for the same code. ``HYPOTHESIS_PROFILE=explore``
+draws new random examples each run, to look for counterexamples the fixed draws miss; a failure
+found there is kept in ``.hypothesis/`` and replayed, and belongs in a test of its own.
+"""
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
 
 from ncplace import Mix, Model, instance
+
+settings.register_profile("default", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
