@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,3 +36,21 @@ def test_ci_runs_the_readme_test_command():
 def test_notebooks_and_examples_are_where_the_readme_says():
     for folder in ("examples", "notebooks", "benchmarks", "src/ncplace"):
         assert (ROOT / folder).is_dir(), folder
+
+
+def test_importing_ncplace_leaves_the_solver_and_graphs_until_they_are_used():
+    script = (
+        "import sys, ncplace\n"
+        "before = sorted(m for m in ('ortools', 'networkx') if m in sys.modules)\n"
+        "mix = ncplace.Mix([ncplace.Model('a')], ncplace.instance('inf1.xlarge'))\n"
+        "plan = ncplace.optimize(mix)\n"
+        "from ncplace import optimize\n"
+        "import ncplace.optimize.tabu\n"
+        "print(before, plan.status.value, ncplace.optimize is optimize,\n"
+        "      callable(ncplace.optimize), ncplace.instance('trn1.32xlarge').hops(0, 31),\n"
+        "      'networkx' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.split() == ["[]", "optimal", "True", "True", "2", "True"]

@@ -5,6 +5,8 @@ explicit ``neuron_cores_context`` placements with CP-SAT, and generate the code 
 them.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .codegen import generate_code, generate_scripts
 from .comparison import Comparison, compare
 from .dryrun import replay, replay_file
@@ -13,13 +15,30 @@ from .hardware import INSTANCES, Instance, instance
 from .layout import Layout, Placement, ProcessSpan
 from .mix import Mix, Model
 from .monitor import Observation, ObservedModel, read_monitor
-from .optimize import Plan, Status, optimize
+from .optimize import Plan, Status
 from .policies import POLICIES, Policy
 from .runtime import Loaded, Process, Runtime
 from .scenario import Scenario, emulate_file, load_scenario
 from .score import Score, score
 
+if TYPE_CHECKING:
+    from .optimize.solve import optimize
+
+# Importing the subpackage above bound ``optimize`` to it; the name is the function, which
+# __getattr__ imports on first use together with OR-Tools.
+del globals()["optimize"]
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "optimize":
+        from .optimize.solve import optimize
+
+        globals()["optimize"] = optimize
+        return optimize
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "INSTANCES",

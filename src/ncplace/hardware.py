@@ -22,12 +22,14 @@ a typo or a hostile file cannot make the emulator allocate billions of cores.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 TOPOLOGIES = ("chain", "ring", "torus")
 MAX_CORES = 4096
@@ -50,7 +52,6 @@ class Instance:
     name: str = "custom"
     topology: str = "chain"
     framework: str = "torch-neuron"
-    _graph: nx.Graph = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.cores, bool) or not isinstance(self.cores, int) or self.cores < 1:
@@ -83,7 +84,6 @@ class Instance:
             raise ConfigError(
                 f"Instance framework: {self.framework!r} is not one of {', '.join(FRAMEWORKS)}"
             )
-        object.__setattr__(self, "_graph", _chip_graph(self.chips, self.topology))
 
     @property
     def chips(self) -> int:
@@ -104,10 +104,13 @@ class Instance:
         """The global core indices of ``chip``."""
         return range(chip * self.cores_per_chip, (chip + 1) * self.cores_per_chip)
 
-    @property
+    @cached_property
     def graph(self) -> nx.Graph:
-        """The chip interconnect: nodes are chip indices, edges NeuronLink links."""
-        return self._graph
+        """The chip interconnect: nodes are chip indices, edges NeuronLink links.
+
+        Built on first use, so that importing ncplace (and every machine in the catalogue) does
+        not import networkx, which only hop counts need."""
+        return _chip_graph(self.chips, self.topology)
 
     def hops(self, a: int, b: int) -> int:
         """Chip hops between the chips of cores ``a`` and ``b`` (0 on the same chip)."""
@@ -120,7 +123,9 @@ class Instance:
 
     @cached_property
     def _hop_table(self) -> dict[int, dict[int, int]]:
-        return dict(nx.all_pairs_shortest_path_length(self._graph))
+        import networkx as nx
+
+        return dict(nx.all_pairs_shortest_path_length(self.graph))
 
     def describe(self) -> str:
         """One line: name, cores, chips and memory."""
@@ -140,6 +145,8 @@ def _torus_shape(chips: int) -> tuple[int, int]:
 
 
 def _chip_graph(chips: int, topology: str) -> nx.Graph:
+    import networkx as nx
+
     graph = nx.Graph()
     graph.add_nodes_from(range(chips))
     if topology == "torus":

@@ -140,7 +140,22 @@ with another benchmark run, ``time_limit=10`` on inf1.6xlarge and 30 on inf1.24x
   time), not in seconds.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .plan import Level, Plan, Status
-from .solve import optimize
+
+if TYPE_CHECKING:
+    from .solve import optimize
+
+
+def __getattr__(name: str) -> Any:
+    """``optimize`` is imported on first use: it loads OR-Tools (about half a second), which
+    emulating, replaying, scoring and reading reports do not need."""
+    if name == "optimize":
+        from .solve import optimize
+
+        return optimize
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["Level", "Plan", "Status", "optimize"]
