@@ -36,6 +36,19 @@ def check_fields(data: Mapping[Any, Any], accepted: Iterable[str], where: str) -
         )
 
 
+def check_named_entry(item: object, accepted: Iterable[str], where: str) -> Mapping[Any, Any]:
+    """``item`` as a mapping with a ``name`` and only ``accepted`` fields (a model of a mix, a
+    load of a scenario), or :class:`ConfigError` saying which of these it is not."""
+    if not isinstance(item, Mapping):
+        raise ConfigError(
+            f"{where}: expected a mapping with at least 'name', got {type(item).__name__}"
+        )
+    check_fields(item, accepted, where)
+    if "name" not in item:
+        raise ConfigError(f"{where}.name: missing")
+    return item
+
+
 class Error(ValueError):
     """Base class of every error ncplace raises for bad input or an impossible request."""
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError, InfeasibleMix, check_fields
+from .errors import ConfigError, InfeasibleMix, check_fields, check_named_entry
 from .hardware import FRAMEWORKS, INSTANCES, Instance, instance
 
 MODEL_FIELDS = (
@@ -416,13 +416,7 @@ def parse_instance(value: object, label: str) -> Instance:
 
 
 def _model_from_dict(item: object, where: str) -> Model:
-    if not isinstance(item, Mapping):
-        raise ConfigError(
-            f"{where}: expected a mapping with at least 'name', got {type(item).__name__}"
-        )
-    check_fields(item, MODEL_FIELDS, where)
-    if "name" not in item:
-        raise ConfigError(f"{where}.name: missing")
+    item = check_named_entry(item, MODEL_FIELDS, where)
     try:
         return Model(**{str(k): v for k, v in item.items()})
     except _FieldError as exc:

@@ -42,7 +42,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from .errors import ConfigError, Error, check_fields
+from .errors import ConfigError, Error, check_fields, check_named_entry
 from .hardware import FRAMEWORKS, Instance
 from .layout import Layout
 from .mix import _parse_text, parse_instance, read_text_file
@@ -323,13 +323,7 @@ def _process_from_dict(item: object, where: str) -> ProcessStep:
 
 
 def _load_from_dict(item: object, where: str) -> LoadStep:
-    if not isinstance(item, Mapping):
-        raise ConfigError(
-            f"{where}: expected a mapping with at least 'name', got {type(item).__name__}"
-        )
-    check_fields(item, LOAD_FIELDS, where)
-    if "name" not in item:
-        raise ConfigError(f"{where}.name: missing")
+    item = check_named_entry(item, LOAD_FIELDS, where)
     context = _context_from_dict(item.get("context"), f"{where}.context")
     try:
         return LoadStep(item["name"], item.get("cores", 1), context, item.get("repeat", 1))
