@@ -26,29 +26,6 @@ def key_text(key: object) -> str:
     return repr(key)
 
 
-def check_fields(data: Mapping[Any, Any], accepted: Iterable[str], where: str) -> None:
-    """Raise :class:`ConfigError` naming every key of ``data`` that is not ``accepted``."""
-    accepted = tuple(accepted)
-    unknown = sorted(key_text(k) for k in data if k not in accepted)
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown field(s) {', '.join(unknown)}; accepted: {', '.join(accepted)}"
-        )
-
-
-def check_named_entry(item: object, accepted: Iterable[str], where: str) -> Mapping[Any, Any]:
-    """``item`` as a mapping with a ``name`` and only ``accepted`` fields (a model of a mix, a
-    load of a scenario), or :class:`ConfigError` saying which of these it is not."""
-    if not isinstance(item, Mapping):
-        raise ConfigError(
-            f"{where}: expected a mapping with at least 'name', got {type(item).__name__}"
-        )
-    check_fields(item, accepted, where)
-    if "name" not in item:
-        raise ConfigError(f"{where}.name: missing")
-    return item
-
-
 class Error(ValueError):
     """Base class of every error ncplace raises for bad input or an impossible request."""
 
@@ -71,3 +48,26 @@ class InfeasibleMix(ConfigError):
     A :class:`ConfigError` (the mix, as written, cannot be used) that callers can tell apart from a
     malformed file: the command line exits 1 for it, as for a mix the optimizer proves infeasible.
     """
+
+
+def check_fields(data: Mapping[Any, Any], accepted: Iterable[str], where: str) -> None:
+    """Raise :class:`ConfigError` naming every key of ``data`` that is not ``accepted``."""
+    accepted = tuple(accepted)
+    unknown = sorted(key_text(k) for k in data if k not in accepted)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown field(s) {', '.join(unknown)}; accepted: {', '.join(accepted)}"
+        )
+
+
+def check_named_entry(item: object, accepted: Iterable[str], where: str) -> Mapping[Any, Any]:
+    """``item`` as a mapping with a ``name`` and only ``accepted`` fields (a model of a mix, a
+    load of a scenario), or :class:`ConfigError` saying which of these it is not."""
+    if not isinstance(item, Mapping):
+        raise ConfigError(
+            f"{where}: expected a mapping with at least 'name', got {type(item).__name__}"
+        )
+    check_fields(item, accepted, where)
+    if "name" not in item:
+        raise ConfigError(f"{where}.name: missing")
+    return item
