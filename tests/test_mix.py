@@ -7,10 +7,21 @@ from pathlib import Path
 
 import pytest
 import yaml
+from corruption import FIELD_VALUES, corrupt
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from ncplace import ConfigError, Instance, Mix, Model, PlacementError, instance
+from ncplace import (
+    POLICIES,
+    ConfigError,
+    Error,
+    Instance,
+    Mix,
+    Model,
+    PlacementError,
+    instance,
+    score,
+)
 from ncplace.mix import min_chip_share
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -600,3 +611,28 @@ def test_errors_survive_pickling():
     copy = pickle.loads(pickle.dumps(info.value))
     assert isinstance(copy, ConfigError)
     assert str(copy) == "model 'a': cores: must be an integer >= 1, got 0"
+
+
+MIX_FILES = sorted(EXAMPLES.glob("*.yaml"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), value=FIELD_VALUES)
+def test_any_corruption_of_a_mix_file_reads_or_is_a_config_error(data, value):
+    path = data.draw(st.sampled_from(MIX_FILES))
+    tree = yaml.safe_load(path.read_text(encoding="utf-8"))
+    corrupt(data, tree, value)
+    try:
+        mix = Mix.from_dict(tree, label=path.name)
+    except ConfigError as error:
+        assert "\n" not in str(error)
+        assert str(error).startswith(f"{path.name}: ")
+        return
+    assert Mix.from_dict(json.loads(json.dumps(mix.to_dict()))) == mix
+    for policy in POLICIES.values():
+        try:
+            layout = policy(mix)
+        except Error as error:
+            assert "\n" not in str(error)
+            continue
+        assert score(layout, mix).peak_load >= 0

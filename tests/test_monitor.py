@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from corruption import JSON_VALUES, corrupt
 from hypothesis import given, reject, settings
 from hypothesis import strategies as st
 from monitor_reports import report_of, uuid_of
@@ -511,40 +512,11 @@ def test_a_core_reported_by_several_runtimes_counts_once():
     assert seen.pids == (20843, 5)
 
 
-JSON_VALUES = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(-5, 50)
-    | st.floats(allow_nan=True)
-    | st.text(max_size=5),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
-    ),
-    max_leaves=6,
-)
-
-
-def _paths(node: object, prefix: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-    out = [prefix]
-    if isinstance(node, dict):
-        for key, value in node.items():
-            out += _paths(value, (*prefix, key))
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            out += _paths(value, (*prefix, i))
-    return out
-
-
 @settings(max_examples=300, deadline=None)
 @given(data=st.data(), value=JSON_VALUES)
 def test_any_corruption_of_a_report_reads_or_is_a_config_error(data, value):
     report = report_of(POLICIES["default"](Mix.from_file(BUNDLED)))
-    paths = _paths(report)[1:]
-    path = data.draw(st.sampled_from(paths))
-    node: object = report
-    for key in path[:-1]:
-        node = node[key]  # type: ignore[index]
-    node[path[-1]] = value  # type: ignore[index]
+    corrupt(data, report, value)
     try:
         seen = ncplace.read_monitor(report, instance="inf1.6xlarge")
     except ConfigError as error:

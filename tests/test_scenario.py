@@ -7,6 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
+from corruption import FIELD_VALUES, corrupt
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import ncplace
 from ncplace import (
@@ -504,3 +508,18 @@ def test_yaml_aliases_cannot_multiply_loads_past_the_limit(tmp_path: Path) -> No
         ConfigError, match=rf"^guide\.yaml: processes: 12200 loads in all .* at most {MAX_LOADS}$"
     ):
         load_scenario(path)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), value=FIELD_VALUES)
+def test_any_corruption_of_a_scenario_file_runs_or_is_an_error(data, value):
+    path = data.draw(st.sampled_from(sorted(SCENARIOS.iterdir())))
+    tree = yaml.safe_load(path.read_text(encoding="utf-8"))
+    corrupt(data, tree, value)
+    try:
+        layout = Scenario.from_dict(tree, label=path.name).run()
+    except ncplace.Error as error:
+        assert "\n" not in str(error)
+        assert str(error).startswith(f"{path.name}: ")
+        return
+    layout.render()
