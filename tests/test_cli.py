@@ -322,7 +322,7 @@ def test_malformed_mix_files_exit_2(capsys, tmp_path, text, message):
     for command in ("recommend", "compare"):
         code, out, err = run_main(capsys, command, str(path), "--time-limit", "0")
         assert (code, out) == (2, "")
-        assert err.startswith("ncplace: error: bad.yaml") and message in err
+        assert err.startswith(f"ncplace: error: {path}: ") and message in err
 
 
 @pytest.mark.parametrize(
@@ -451,6 +451,22 @@ def test_emulate_and_instances_json(capsys, tmp_path):
 def test_the_bundled_mix_is_the_example_mix():
     bundled = ROOT / "src" / "ncplace" / "data" / BUNDLED_MIX
     assert bundled.read_text() == (ROOT / "examples" / "mix.yaml").read_text()
+
+
+def test_errors_name_a_mix_by_the_path_given_and_the_bundled_one_as_such(
+    capsys, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mixes").mkdir()
+    (tmp_path / "mixes" / "mix.yaml").write_text("instance: inf1.xlarge\nmodels: [{cores: 2}]\n")
+    code, _, err = run_main(capsys, "compare", "mixes/mix.yaml")
+    assert (code, err) == (2, "ncplace: error: mixes/mix.yaml: models[0].name: missing\n")
+    code, _, err = run_main(capsys, "recommend", "--instance", "inf2.xlarge")
+    assert (code, err) == (
+        1,
+        "ncplace: error: bundled example mix.yaml: models[0].cores: torch-neuronx has no "
+        "NeuronCore Pipeline, so every model uses 1 core, got 4\n",
+    )
 
 
 class _Terminal(io.StringIO):

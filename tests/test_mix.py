@@ -28,10 +28,17 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 MIX_FILES = sorted(EXAMPLES.glob("*.yaml"))
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test runs in its own folder, so that the files it writes are read by the relative
+    name a user would type, and messages name them so."""
+    monkeypatch.chdir(tmp_path)
+
+
 def write(tmp_path: Path, text: str, name: str = "mix.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
+    """``text`` written to ``name`` in the test's folder; the relative path to it."""
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    return Path(name)
 
 
 def load(tmp_path: Path, text: str, name: str = "mix.yaml") -> Mix:

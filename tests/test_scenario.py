@@ -61,7 +61,7 @@ def test_bundled_scenario_quotes_the_guide(example: GuideExample) -> None:
     assert text.startswith(f'# The guide\'s "{example.section}"')
     scenario = load_scenario(path)
     assert scenario.description == f"Guide: {example.section}"
-    assert scenario.label == path.name
+    assert scenario.label == str(path)
     if example.slug == "multiple-model-copies":
         assert "models[0] on ncg0 = nc0-nc1" in text
         return
@@ -74,10 +74,17 @@ def test_bundled_scenario_quotes_the_guide(example: GuideExample) -> None:
             ), (model, where)
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test runs in its own folder, so that the files it writes are read by the relative
+    name a user would type, and messages name them so."""
+    monkeypatch.chdir(tmp_path)
+
+
 def _write(tmp_path: Path, text: str, name: str = "guide.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
+    """``text`` written to ``name`` in the test's folder; the relative path to it."""
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    return Path(name)
 
 
 # The format -------------------------------------------------------------------------------------
@@ -465,7 +472,7 @@ def test_replay_errors_name_the_place(
     with pytest.raises(error, match=message):
         scenario.run()
     with pytest.raises(error, match=message):
-        emulate_file(tmp_path / "guide.yaml")
+        emulate_file("guide.yaml")
 
 
 # Building scenarios in Python -------------------------------------------------------------------

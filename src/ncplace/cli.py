@@ -125,7 +125,7 @@ def load_mix(path: str | None, instance: str | None = None, framework: str | Non
             raise ConfigError(f"--instance: {exc}") from None
     if path is None:
         with _bundled_mix_path() as bundled:
-            mix = Mix.from_file(bundled, instance)
+            mix = Mix.from_file(bundled, instance, label=f"bundled example {BUNDLED_MIX}")
     else:
         mix = Mix.from_file(path, instance)
     if framework is not None and framework != mix.framework:

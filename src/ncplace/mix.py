@@ -275,10 +275,14 @@ class Mix:
         return Mix(tuple(models), self.instance, self.framework)
 
     @classmethod
-    def from_file(cls, path: str | Path, instance_name: str | None = None) -> Mix:
-        """Read a YAML or JSON mix file; ``instance_name`` overrides the file's instance."""
+    def from_file(
+        cls, path: str | Path, instance_name: str | None = None, *, label: str | None = None
+    ) -> Mix:
+        """Read a YAML or JSON mix file; ``instance_name`` overrides the file's instance.
+
+        Errors name the file by ``label``, by default the path as given (as a compiler does)."""
         path = Path(path)
-        label = path.name
+        label = str(path) if label is None else label
         text = read_text_file(path, "mix file")
         data = _parse_text(text, label, json_first=path.suffix.lower() == ".json")
         return cls.from_dict(data, label, instance_name)

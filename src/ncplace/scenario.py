@@ -281,8 +281,8 @@ def load_scenario(path: str | Path) -> Scenario:
     """Read a YAML or JSON scenario file (JSON when the name ends in ``.json``)."""
     path = Path(path)
     text = read_text_file(path, "scenario file")
-    data = _parse_text(text, path.name, json_first=path.suffix.lower() == ".json")
-    return Scenario.from_dict(data, path.name)
+    data = _parse_text(text, str(path), json_first=path.suffix.lower() == ".json")
+    return Scenario.from_dict(data, str(path))
 
 
 def emulate_file(path: str | Path) -> Layout:
