@@ -284,6 +284,7 @@ def mix_file(tmp_path: Path) -> Path:
         (["recommend", "--time-limit", "soon"], "argument --time-limit: expected seconds >= 0"),
         (["recommend", "--time-limit", "nan"], "argument --time-limit: expected seconds >= 0"),
         (["recommend", "--seed", "-3"], "argument --seed: expected an integer >= 0, got '-3'"),
+        (["recommend", "--workers", "0"], "argument --workers: expected an integer >= 1, got '0'"),
         (["recommend", "--objective", "speed"], "argument --objective: invalid choice"),
         (["recommend", "--framework", "jax"], "argument --framework: invalid choice"),
         (["compare"], "the following arguments are required: MIX"),

@@ -85,14 +85,19 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _natural(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
+def _integer_at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: an integer >= ``low``, or a message saying so."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}")
+        return value
+
+    return parse
 
 
 def _env_item(text: str) -> tuple[str, str]:
@@ -883,7 +888,11 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"solver time limit in seconds (default {default_limit:g})",
         )
         p.add_argument(
-            "--seed", type=_natural, default=0, metavar="N", help="solver seed (default 0)"
+            "--seed",
+            type=_integer_at_least(0),
+            default=0,
+            metavar="N",
+            help="solver seed (default 0)",
         )
 
     def output_options(p: argparse.ArgumentParser, formats: tuple[str, ...]) -> None:
@@ -931,7 +940,7 @@ def build_parser() -> argparse.ArgumentParser:
     solver_options(p, 10.0)
     p.add_argument(
         "--workers",
-        type=_natural,
+        type=_integer_at_least(1),
         metavar="N",
         help="parallel CP-SAT workers (default 1, deterministic)",
     )
