@@ -378,13 +378,32 @@ def test_replay_of_part_of_the_mix_scores_what_it_loads(capsys, tmp_path, mix_fi
     assert data["optimized"] is None
 
 
-def test_outputs_that_cannot_be_written_exit_2(capsys, mix_file, tmp_path):
-    target = str(tmp_path / "no" / "such" / "dir" / "out")
+def test_outputs_that_cannot_be_written_exit_2_before_any_work(capsys, mix_file, tmp_path):
+    missing = tmp_path / "no" / "such"
+    target = str(missing / "out")
     code, out, err = run_main(capsys, "recommend", str(mix_file), "--format", "code", "-o", target)
     assert (code, out) == (2, "")
-    assert err.startswith("ncplace: error: cannot write ")
-    code, _, err = run_main(capsys, "recommend", str(mix_file), "--plot", target + ".png")
-    assert code == 2 and "cannot write plot" in err
+    assert err == f"ncplace: error: -o {target!r}: cannot write: no directory {str(missing)!r}\n"
+    code, _, err = run_main(capsys, "recommend", str(mix_file), "--plot", str(tmp_path))
+    assert (code, err) == (
+        2,
+        f"ncplace: error: --plot {str(tmp_path)!r}: cannot write: it is a directory\n",
+    )
+
+
+def test_an_output_that_is_an_input_file_is_refused_and_the_input_kept(capsys, mix_file):
+    text = mix_file.read_text()
+    current = mix_file.parent / "current.json"
+    current.write_text("{}")
+    for argv, source in (
+        (("recommend", str(mix_file), "-o", str(mix_file.parent / "." / mix_file.name)), mix_file),
+        (("compare", str(mix_file), "--no-optimizer", "--plot", str(mix_file)), mix_file),
+        (("recommend", str(mix_file), "--current", str(current), "-o", str(current)), current),
+    ):
+        code, out, err = run_main(capsys, *argv)
+        assert (code, out) == (2, "")
+        assert err.endswith(f" is the input file {str(source)!r}; write elsewhere\n")
+    assert (mix_file.read_text(), current.read_text()) == (text, "{}")
 
 
 def test_debug_shows_the_traceback(capsys):

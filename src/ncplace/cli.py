@@ -154,6 +154,33 @@ def _write(text: str, output: str | None) -> None:
         raise ConfigError(f"cannot write {output!r}: {exc.strerror or exc}") from None
 
 
+_INPUTS = ("mix", "scenario", "script", "report", "current")
+_OUTPUTS = {"output": "-o", "plot": "--plot"}
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Before any work, that every file the command writes can be written and is none of its
+    inputs: a solve is not run only to fail at the end, and ``recommend mix.yaml -o mix.yaml``
+    does not replace the mix with its plan."""
+    inputs = [Path(v) for k in _INPUTS if isinstance(v := getattr(args, k, None), str)]
+    for option, flag in _OUTPUTS.items():
+        target = getattr(args, option, None)
+        if target is None or target == "-":
+            continue
+        path = Path(target)
+        for source in inputs:
+            if source.exists() and path.exists() and os.path.samefile(source, path):
+                raise ConfigError(
+                    f"{flag} {target!r} is the input file {str(source)!r}; write elsewhere"
+                )
+        if path.is_dir():
+            raise ConfigError(f"{flag} {target!r}: cannot write: it is a directory")
+        if not path.parent.is_dir():
+            raise ConfigError(f"{flag} {target!r}: cannot write: no directory {str(path.parent)!r}")
+        if not os.access(path if path.exists() else path.parent, os.W_OK):
+            raise ConfigError(f"{flag} {target!r}: cannot write: permission denied")
+
+
 def _json(data: object) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)
 
@@ -1077,6 +1104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     debug = bool(getattr(args, "debug", False))
     try:
+        _check_outputs(args)
         return int(args.func(args))
     except (Infeasible, InfeasibleMix) as exc:
         return _fail(str(exc), debug, EXIT_INFEASIBLE)
