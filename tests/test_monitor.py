@@ -301,6 +301,10 @@ def test_unreadable_files_and_bad_names_are_clear_errors(tmp_path):
     bad.write_text("[1, 2]")
     with pytest.raises(ConfigError, match="got a JSON list"):
         ncplace.read_monitor(bad, instance="inf1.xlarge")
+    with pytest.raises(
+        ConfigError, match=r"^read_monitor: expected a report file path .*got list$"
+    ):
+        ncplace.read_monitor([DOCS_RUNTIME], instance="inf1.xlarge")  # type: ignore[arg-type]
     mix = Mix.from_file(BUNDLED)
     with pytest.raises(ConfigError, match="the mix has no model 'nope'"):
         ncplace.read_monitor(EXAMPLE, mix, names={"b1f9": "nope"})

@@ -55,7 +55,7 @@ from typing import Any
 from .errors import ConfigError, key_text, one_line
 from .hardware import INSTANCES, Instance
 from .hardware import instance as catalogue_instance
-from .layout import Layout, Placement, ProcessSpan
+from .layout import Layout, Placement, ProcessSpan, layout_to_dict
 from .mix import Mix, read_text_file
 
 UUID_PREFIX = 8
@@ -96,8 +96,6 @@ class Observation:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (the layout as ``ncplace compare --format json`` writes layouts)."""
-        from .layout import layout_to_dict
-
         return {
             "layout": layout_to_dict(self.layout),
             "utilization": list(self.utilization),
@@ -191,9 +189,14 @@ def read_monitor(
     if isinstance(source, Mapping):
         report = source
         label = label or "neuron-monitor report"
-    else:
+    elif isinstance(source, (str, os.PathLike)):
         path_label, report = read_json(Path(source))
         label = label or path_label
+    else:
+        raise ConfigError(
+            f"read_monitor: expected a report file path or the parsed report (a mapping), got "
+            f"{type(source).__name__}"
+        )
     if mix is not None and not isinstance(mix, Mix):
         raise ConfigError(f"read_monitor: mix must be a Mix or None, got {type(mix).__name__}")
     names = _check_names(names, mix)
