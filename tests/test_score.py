@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
-from ncplace import Error, Instance, Layout, Mix, Model, Placement, ProcessSpan, Runtime, score
+from ncplace import (
+    Error,
+    Instance,
+    Layout,
+    Mix,
+    Model,
+    Placement,
+    PlacementError,
+    ProcessSpan,
+    Runtime,
+    score,
+)
 
 EIGHT = Instance(cores=8, cores_per_chip=4, chip_memory_gib=4.0)  # the guide's 8-core machine
 
@@ -126,14 +135,32 @@ def test_process_rules():
     assert (s.idle_cores, s.largest_free_block) == (5, 3)  # nc1, nc2, nc3 and nc6, nc7
 
 
-def test_a_copy_on_no_core_or_past_the_machine_is_outside_its_process():
-    mix = unit_mix(("a", 1), ("b", 1))
-    layout = Layout.single_process(EIGHT, [Placement("a", ((),)), Placement("b", ((9,),))])
-    s = score(layout, mix)
-    assert s.outside_process == 2
-    assert s.peak_load == 0.0 and math.isinf(s.headroom)
-    assert s.to_dict()["headroom"] is None
-    assert s.idle_cores == 8
+@pytest.mark.parametrize(
+    ("placement", "span", "message"),
+    [
+        (Placement("a", ((),)), (0,), r"^placement of 'a': copy 0: uses no core$"),
+        (Placement("a", ()), (0,), r"^placement of 'a' has no copies$"),
+        (
+            Placement("a", ((9,),)),
+            (0,),
+            r"^placement of 'a': copy 0: core 9 does not exist; custom has cores 0-7$",
+        ),
+        (Placement("a", ((-1,),)), (0,), r"copy 0: core -1 does not exist"),
+        (Placement("a", (("1",),)), (0,), r"copy 0: core '1' does not exist"),
+        (Placement("a", ((2, 2),)), (0,), r"copy 0: uses a core twice: \[2, 2\]"),
+        (Placement("a", ((0,),)), (0, 8), r"^process 0: cores: core 8 does not exist"),
+        (Placement(None, ((0,),)), (0,), r"^placement model: expected a name, got None$"),  # type: ignore[arg-type]
+    ],
+)
+def test_a_layout_holds_only_cores_of_its_instance(placement, span, message):
+    with pytest.raises(PlacementError, match=message):
+        Layout(EIGHT, (ProcessSpan(span),), (placement,))
+
+
+def test_a_copy_on_a_core_its_process_does_not_own_is_outside_it():
+    mix = unit_mix(("a", 1))
+    s = score(Layout(EIGHT, (ProcessSpan((0,)),), (Placement("a", ((1,),)),)), mix)
+    assert (s.outside_process, s.feasible, s.peak_load, s.idle_cores) == (1, False, 1.0, 7)
 
 
 def test_to_dict_is_plain():
@@ -163,12 +190,6 @@ def test_models_missing_from_the_layout_are_named():
     layout = Layout.single_process(EIGHT, [Placement("b", ((0,),))])
     with pytest.raises(Error, match=r"^models of the mix missing from the layout: 'a', 'c'$"):
         score(layout, mix)
-
-
-def test_a_load_without_copies_counts_as_missing():
-    mix = unit_mix(("a", 1))
-    with pytest.raises(Error, match=r"missing from the layout: 'a'"):
-        score(Layout.single_process(EIGHT, [Placement("a", ())]), mix)
 
 
 def test_loads_not_in_the_mix_are_named():

@@ -131,9 +131,7 @@ def block_start(placement: Placement, cores_per_copy: int, process_cores: Sequen
     """
     name = comment_text(placement.model)
     k = cores_per_copy
-    if not placement.replicas:
-        raise PlacementError(f"placement of {name!r} has no copies; nothing to load")
-    start = placement.replicas[0][0] if placement.replicas[0] else -1
+    start = placement.replicas[0][0]  # a Layout's placements have copies, each on cores
     for j, copy in enumerate(placement.replicas):
         expected = tuple(range(start + j * k, start + (j + 1) * k))
         if copy != expected:

@@ -67,6 +67,10 @@ class Placement:
 class Layout:
     """An instance, its processes and every model load.
 
+    Checked when built: every core (of a process, a group or a copy) is one of the instance's,
+    every placement has copies and every copy cores. A copy on a core its process does not own
+    is representable: the scorer counts it as a broken rule (``outside_process``).
+
     A model may appear in several placements (several loads: several handles the application
     must route across, as with NEURONCORE_GROUP_SIZES replication).
     """
@@ -78,12 +82,43 @@ class Layout:
     def __post_init__(self) -> None:
         object.__setattr__(self, "processes", tuple(self.processes))
         object.__setattr__(self, "placements", tuple(self.placements))
-        for p in self.placements:
-            if not 0 <= p.process < len(self.processes):
+        inst = self.instance
+        if not isinstance(inst, Instance):
+            raise PlacementError(
+                f"Layout instance: expected an Instance, got {type(inst).__name__}"
+            )
+        for i, span in enumerate(self.processes):
+            if not isinstance(span, ProcessSpan):
                 raise PlacementError(
-                    f"placement of {p.model!r} names process {p.process}, "
+                    f"Layout processes[{i}]: expected a ProcessSpan, got {type(span).__name__}"
+                )
+            _check_cores(span.cores, inst, f"process {i}: cores")
+            for group in span.groups:
+                _check_cores(group, inst, f"process {i}: group")
+        for p in self.placements:
+            if not isinstance(p, Placement):
+                raise PlacementError(f"Layout placements: expected Placements, got {p!r}")
+            if not isinstance(p.model, str):
+                raise PlacementError(f"placement model: expected a name, got {p.model!r}")
+            process = p.process
+            if isinstance(process, bool) or not isinstance(process, int):
+                raise PlacementError(
+                    f"placement of {p.model!r}: process: expected an index, got {process!r}"
+                )
+            if not 0 <= process < len(self.processes):
+                raise PlacementError(
+                    f"placement of {p.model!r} names process {process}, "
                     f"but the layout has {len(self.processes)} process(es)"
                 )
+            if not p.replicas:
+                raise PlacementError(f"placement of {p.model!r} has no copies")
+            for j, copy in enumerate(p.replicas):
+                where = f"placement of {p.model!r}: copy {j}"
+                if not copy:
+                    raise PlacementError(f"{where}: uses no core")
+                _check_cores(copy, inst, where)
+                if len(set(copy)) != len(copy):
+                    raise PlacementError(f"{where}: uses a core twice: {list(copy)}")
 
     @classmethod
     def single_process(
@@ -106,8 +141,7 @@ class Layout:
         counts = [0] * self.instance.cores
         for _, cores in self.copies():
             for c in cores:
-                if 0 <= c < len(counts):
-                    counts[c] += 1
+                counts[c] += 1
         return counts
 
     def models(self) -> tuple[str, ...]:
@@ -123,8 +157,7 @@ class Layout:
         owners: list[int | None] = [None] * self.instance.cores
         for i, proc in enumerate(self.processes):
             for c in proc.cores:
-                if 0 <= c < len(owners):
-                    owners[c] = i
+                owners[c] = i
         return owners
 
     def canonical(self) -> tuple[object, ...]:
@@ -156,17 +189,15 @@ class Layout:
         for proc in self.processes:
             for gi, group in enumerate(proc.groups):
                 for c in group:
-                    if 0 <= c < n:
-                        group_row.cells[c] = f"ncg{gi}"
+                    group_row.cells[c] = f"ncg{gi}"
         model_rows: list[_Row] = []
         for p in self.placements:
-            used = [c for c in p.cores if 0 <= c < n]
-            row = next((r for r in model_rows if r.free(used)), None)
+            row = next((r for r in model_rows if r.free(p.cores)), None)
             if row is None:
                 row = _Row(n)
                 model_rows.append(row)
             for copy in p.replicas:
-                row.draw_copy(_safe_name(str(p.model)), [c for c in copy if 0 <= c < n])
+                row.draw_copy(_safe_name(p.model), copy)
         rows = list(reversed(model_rows))
         if any(group_row.cells):
             rows.append(group_row)
@@ -251,6 +282,15 @@ def layout_from_dict(data: object, instance: Instance, label: str = "layout") ->
     return Layout(instance, tuple(spans), tuple(placements))
 
 
+def _check_cores(cores: tuple[object, ...], instance: Instance, where: str) -> None:
+    for c in cores:
+        if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c < instance.cores:
+            raise PlacementError(
+                f"{where}: core {c!r} does not exist; {instance.name} has cores "
+                f"0-{instance.cores - 1}"
+            )
+
+
 def _list_of(
     data: Mapping[str, Any], key: str, where: str, default: list[Any] | None = None
 ) -> list[Any]:
@@ -279,11 +319,11 @@ class _Row:
         self.taken = [bool(cell) for cell in self.cells]
         self.link = [False] * n
 
-    def free(self, cores: list[int]) -> bool:
+    def free(self, cores: Sequence[int]) -> bool:
         return not any(self.taken[c] for c in cores)
 
-    def draw_copy(self, name: str, cores: list[int]) -> None:
-        cores = sorted(set(cores))
+    def draw_copy(self, name: str, copy: Sequence[int]) -> None:
+        cores = sorted(set(copy))
         for i, c in enumerate(cores):
             joined = i > 0 and cores[i - 1] == c - 1
             self.cells[c] = "" if joined else name

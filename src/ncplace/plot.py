@@ -110,7 +110,7 @@ def _levels(copies: Sequence[tuple[str, tuple[int, ...]]], n: int) -> list[int]:
     used: list[set[int]] = [set() for _ in range(n)]
     levels = []
     for _, cores in copies:
-        mine = [c for c in cores if 0 <= c < n]
+        mine = cores
         level = 0
         while any(level in used[c] for c in mine):
             level += 1
@@ -266,7 +266,7 @@ def _draw_layout(ax: Axes, layout: Layout, colors: Mapping[str, RGBA], width_in:
         if chip % 2:
             ax.axvspan(chip * per_chip - 0.5, (chip + 1) * per_chip - 0.5, color="0.95", zorder=0)
     for (model, cores), level in zip(copies, levels, strict=True):
-        mine = {c for c in cores if 0 <= c < n}
+        mine = set(cores)
         face = colors[model]
         for c in sorted(mine):
             left = c - 0.5 + (0.0 if c - 1 in mine else _PAD_X)
@@ -309,7 +309,7 @@ def _draw_layout(ax: Axes, layout: Layout, colors: Mapping[str, RGBA], width_in:
         group_y = top + 0.15
         for proc in layout.processes:
             for j, group in enumerate(proc.groups):
-                for first, last in _runs(c for c in group if 0 <= c < n):
+                for first, last in _runs(group):
                     _band_span(
                         ax, first, last, group_y, f"ncg{j}", "group", "#fff3cd", chars_per_core
                     )

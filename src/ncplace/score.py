@@ -38,7 +38,8 @@ class Score:
       copies of ``memory_gib / len(copy)`` for each of the copy's cores on that chip.
     - ``handles``: loads (model objects the application holds and routes across).
     - ``largest_free_block``: the longest run of consecutive cores with no copy.
-    - ``outside_process``: copies using a core their process does not own (or no core at all).
+    - ``outside_process``: copies using a core their process does not own (a :class:`Layout`
+      holds only cores of its instance, and every copy has one).
     - ``shared_process_cores``: cores owned by more than one process.
     - ``feasible``: no hard rule broken: ``outside_process``, ``shared_process_cores`` and
       ``exclusive_violations`` are 0 and ``memory_overflow_gib`` is 0 (within 1e-9 GiB).
@@ -126,8 +127,7 @@ def core_loads(layout: Layout, mix: Mix) -> list[float]:
     for model, cores in layout.copies():
         share = mix[model].demand / copies_of[model]
         for c in cores:
-            if 0 <= c < len(loads):
-                loads[c] += share
+            loads[c] += share
     return loads
 
 
@@ -142,7 +142,7 @@ def score(layout: Layout, mix: Mix) -> Score:
     peak = max(loads, default=0.0)
 
     exclusive_cores = {c for model, cores in copies if mix[model].exclusive for c in cores}
-    exclusive_violations = sum(1 for c in exclusive_cores if 0 <= c < n and counts[c] > 1)
+    exclusive_violations = sum(1 for c in exclusive_cores if counts[c] > 1)
 
     chip_crossings = sum(1 for _, cores in copies if len({inst.chip_of(c) for c in cores}) > 1)
 
@@ -150,8 +150,7 @@ def score(layout: Layout, mix: Mix) -> Score:
     for model, cores in copies:
         memory = mix[model].memory_gib or 0.0
         for c in cores:
-            if 0 <= c < n:
-                used[inst.chip_of(c)] += memory / len(cores)
+            used[inst.chip_of(c)] += memory / len(cores)
     capacity = inst.chip_memory_gib or 0.0
     overflow = sum(max(0.0, u - capacity) for u in used)
     if overflow <= MEMORY_TOLERANCE_GIB:
@@ -165,13 +164,12 @@ def score(layout: Layout, mix: Mix) -> Score:
     owned_by = [0] * n
     for proc in layout.processes:
         for c in proc.cores:
-            if 0 <= c < n:
-                owned_by[c] += 1
+            owned_by[c] += 1
     shared = sum(1 for o in owned_by if o > 1)
     outside = 0
     for p in layout.placements:
         owned = set(layout.processes[p.process].cores)
-        outside += sum(1 for r in p.replicas if not r or not set(r) <= owned or not _in_range(r, n))
+        outside += sum(1 for r in p.replicas if not set(r) <= owned)
 
     return Score(
         peak_load=peak,
@@ -190,7 +188,3 @@ def score(layout: Layout, mix: Mix) -> Score:
         loads=tuple(loads),
         copies_per_core=tuple(counts),
     )
-
-
-def _in_range(cores: tuple[int, ...], n: int) -> bool:
-    return all(0 <= c < n for c in cores)
