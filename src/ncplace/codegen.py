@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import envvars
-from .errors import ConfigError, PlacementError
+from .errors import ConfigError, PlacementError, check_type
 from .hardware import FRAMEWORKS
 from .layout import Layout, Placement, core_span
 from .mix import Mix
@@ -338,6 +338,8 @@ def generate_scripts(
     ``framework`` defaults to the mix's. ``header`` adds comment lines to each script's header
     (a plan's status and bound, for instance); it is sanitised like every comment.
     """
+    check_type(layout, Layout, "generate_scripts: layout")
+    check_type(mix, Mix, "generate_scripts: mix")
     framework = mix.framework if framework is None else framework
     assert framework is not None
     _check_framework(framework)
@@ -353,6 +355,8 @@ def generate_code(
 
     Multi-process layouts need one script per process: :func:`generate_scripts`.
     """
+    check_type(layout, Layout, "generate_code: layout")
+    check_type(mix, Mix, "generate_code: mix")
     if len(layout.processes) != 1:
         raise PlacementError(
             f"the layout has {len(layout.processes)} processes; generate_code writes the script "

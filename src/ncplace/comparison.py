@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ConfigError, Error
+from .errors import ConfigError, Error, check_type
 from .layout import Layout, layout_to_dict
 from .mix import Mix, Model
 from .policies import POLICIES, describe
@@ -224,6 +224,7 @@ def compare(
     reason; any other exception is a bug and propagates. ``optimizer=True`` adds the row
     ``optimized`` from ``ncplace.optimize.optimize(mix, time_limit=..., seed=...)``.
     """
+    check_type(mix, Mix, "compare: mix")
     chosen = _resolve(policies)
     rows = [_run(name, policy, mix) for name, policy in chosen.items()]
     if optimizer:

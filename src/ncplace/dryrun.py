@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from . import envvars
-from .errors import ConfigError, Error, one_line
+from .errors import ConfigError, Error, check_type, file_path, one_line
 from .hardware import FRAMEWORKS
 from .layout import Layout
 from .mix import Mix, Model
@@ -387,9 +387,10 @@ def replay(
     ``env`` is the environment each process starts from (see the module docstring);
     ``framework`` defaults to the framework module the script imports, else the mix's.
     """
+    check_type(mix, Mix, "replay: mix")
     base_env = _check_env(env)
-    scripts = [code] if isinstance(code, str) else list(code)
-    if not all(isinstance(s, str) for s in scripts):
+    scripts = [code] if isinstance(code, str) else code
+    if not isinstance(scripts, Sequence) or not all(isinstance(s, str) for s in scripts):
         raise ConfigError("replay: code must be a string or a sequence of strings")
     state = _Replay(mix, framework)
     for i, script in enumerate(scripts):
@@ -405,7 +406,7 @@ def replay_file(
     framework: str | None = None,
 ) -> Layout:
     """:func:`replay` of the script at ``path`` (errors name the file and line)."""
-    path = Path(path)
+    path = file_path(path, "replay_file: path")
     try:
         data = path.read_bytes()
     except OSError as exc:

@@ -7,7 +7,9 @@ names the offending value and what would be accepted.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 
@@ -48,6 +50,22 @@ class InfeasibleMix(ConfigError):
     A :class:`ConfigError` (the mix, as written, cannot be used) that callers can tell apart from a
     malformed file: the command line exits 1 for it, as for a mix the optimizer proves infeasible.
     """
+
+
+def check_type(value: object, kind: type | tuple[type, ...], what: str) -> None:
+    """Raise :class:`ConfigError` ("``what`` must be a Mix, got str") unless ``value`` is a
+    ``kind``: each public entry point checks its arguments so that a wrong one is named, not
+    met as an AttributeError deep inside."""
+    if not isinstance(value, kind):
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        expected = " or ".join(k.__name__ for k in kinds)
+        raise ConfigError(f"{what} must be a {expected}, got {type(value).__name__}")
+
+
+def file_path(value: object, what: str) -> Path:
+    """``value`` as a :class:`~pathlib.Path`, or :class:`ConfigError` when it is no path."""
+    check_type(value, (str, os.PathLike), what)
+    return Path(value)  # type: ignore[arg-type]
 
 
 def check_fields(data: Mapping[Any, Any], accepted: Iterable[str], where: str) -> None:

@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError, InfeasibleMix, check_fields, check_named_entry
+from .errors import ConfigError, InfeasibleMix, check_fields, check_named_entry, file_path
 from .hardware import FRAMEWORKS, INSTANCES, Instance, instance
 
 MODEL_FIELDS = (
@@ -281,7 +281,7 @@ class Mix:
         """Read a YAML or JSON mix file; ``instance_name`` overrides the file's instance.
 
         Errors name the file by ``label``, by default the path as given (as a compiler does)."""
-        path = Path(path)
+        path = file_path(path, "mix file path")
         label = str(path) if label is None else label
         text = read_text_file(path, "mix file")
         data = _parse_text(text, label, json_first=path.suffix.lower() == ".json")

@@ -42,7 +42,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from .errors import ConfigError, Error, check_fields, check_named_entry
+from .errors import ConfigError, Error, check_fields, check_named_entry, file_path
 from .hardware import FRAMEWORKS, Instance
 from .layout import Layout
 from .mix import _parse_text, parse_instance, read_text_file
@@ -279,7 +279,7 @@ class Scenario:
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read a YAML or JSON scenario file (JSON when the name ends in ``.json``)."""
-    path = Path(path)
+    path = file_path(path, "scenario file path")
     text = read_text_file(path, "scenario file")
     data = _parse_text(text, str(path), json_first=path.suffix.lower() == ".json")
     return Scenario.from_dict(data, str(path))

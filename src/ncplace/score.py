@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from .errors import Error
+from .errors import Error, check_type
 from .layout import Layout
 from .mix import Mix
 
@@ -133,6 +133,8 @@ def core_loads(layout: Layout, mix: Mix) -> list[float]:
 
 def score(layout: Layout, mix: Mix) -> Score:
     """Score ``layout`` for ``mix`` (see :class:`Score` for every formula)."""
+    check_type(layout, Layout, "score: layout")
+    check_type(mix, Mix, "score: mix")
     check_models(layout, mix)
     inst = layout.instance
     n = inst.cores

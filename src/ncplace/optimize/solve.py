@@ -58,7 +58,7 @@ from importlib.metadata import version
 
 from ortools.sat.python import cp_model
 
-from ..errors import ConfigError
+from ..errors import ConfigError, check_type
 from ..layout import Layout
 from ..mix import Mix
 from ..score import score
@@ -216,8 +216,7 @@ def _validate(
     objective: str,
     split_replicas: bool,
 ) -> None:
-    if not isinstance(mix, Mix):
-        raise ConfigError(f"optimize: mix must be a Mix, got {type(mix).__name__}")
+    check_type(mix, Mix, "optimize: mix")
     if (
         isinstance(time_limit, bool)
         or not isinstance(time_limit, (int, float))
@@ -234,8 +233,7 @@ def _validate(
     ):
         raise ConfigError(f"optimize: workers must be an integer >= 1 or None, got {workers!r}")
     if current is not None:
-        if not isinstance(current, Layout):
-            raise ConfigError(f"optimize: current must be a Layout, got {type(current).__name__}")
+        check_type(current, Layout, "optimize: current")
         if current.instance.cores != mix.instance.cores:
             raise ConfigError(
                 f"optimize: current layout has {current.instance.cores} cores, the mix's "

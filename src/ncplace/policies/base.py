@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from ..errors import check_type
 from ..layout import Layout
 from ..mix import Mix, Model
 from ..runtime import Process, Runtime
@@ -42,6 +43,7 @@ class Baseline:
     place: Callable[[Mix], Layout]
 
     def __call__(self, mix: Mix) -> Layout:
+        check_type(mix, Mix, f"policy {self.name}: mix")
         return self.place(mix)
 
 
