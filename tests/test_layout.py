@@ -369,3 +369,25 @@ def test_core_span_names_a_run_only_when_the_cores_are_one():
     assert core_span((4,)) == "nc4"
     assert core_span((4, 5, 6, 7)) == "nc4-nc7"
     assert core_span((0, 2, 5)) == "nc0,nc2,nc5"
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: Placement("a", 5), r"^placement of 'a': replicas: expected a list of copies"),
+        (lambda: Placement("a", [5]), r"each a list of cores, got \[5\]$"),
+        (lambda: ProcessSpan(5), r"^ProcessSpan: expected cores .* got 5, \(\), \{\}$"),
+        (lambda: ProcessSpan((0,), env=5), r"^ProcessSpan: expected cores .* got \(0,\), \(\), 5$"),
+        (
+            lambda: Layout("inf1.xlarge", (), ()),
+            r"^Layout instance: expected an Instance, got str$",
+        ),
+        (
+            lambda: Layout(EIGHT, (0,), ()),
+            r"^Layout processes\[0\]: expected a ProcessSpan, got int",
+        ),
+    ],
+)
+def test_layout_parts_of_the_wrong_shape_are_named(build, message):
+    with pytest.raises(PlacementError, match=message):
+        build()

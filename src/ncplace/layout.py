@@ -26,9 +26,15 @@ class ProcessSpan:
     env: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "cores", tuple(self.cores))
-        object.__setattr__(self, "groups", tuple(tuple(g) for g in self.groups))
-        object.__setattr__(self, "env", MappingProxyType(dict(self.env)))
+        try:
+            object.__setattr__(self, "cores", tuple(self.cores))
+            object.__setattr__(self, "groups", tuple(tuple(g) for g in self.groups))
+            object.__setattr__(self, "env", MappingProxyType(dict(self.env)))
+        except (TypeError, ValueError):
+            raise PlacementError(
+                f"ProcessSpan: expected cores (a list of cores), groups (a list of lists of "
+                f"cores) and env (a mapping), got {self.cores!r}, {self.groups!r}, {self.env!r}"
+            ) from None
 
     def __hash__(self) -> int:
         return hash((self.cores, self.groups, tuple(sorted(self.env.items()))))
@@ -55,7 +61,13 @@ class Placement:
     process: int = 0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "replicas", tuple(tuple(r) for r in self.replicas))
+        try:
+            object.__setattr__(self, "replicas", tuple(tuple(r) for r in self.replicas))
+        except TypeError:
+            raise PlacementError(
+                f"placement of {self.model!r}: replicas: expected a list of copies, each a list "
+                f"of cores, got {self.replicas!r}"
+            ) from None
 
     @property
     def cores(self) -> tuple[int, ...]:
