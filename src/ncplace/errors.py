@@ -1,8 +1,9 @@
-"""Errors a user can cause.
+"""Errors a user can cause, and the small checks every module raises them with.
 
 Every error derives from :class:`Error`, itself a ``ValueError`` so that code written against
 torch-neuron (which raises ``ValueError`` for a bad ``nc_count``) catches ours too. Each message
-names the offending value and what would be accepted.
+is one line and names the offending value and what would be accepted: user text inside it is
+quoted (:func:`key_text`) or folded (:func:`one_line`).
 """
 
 from __future__ import annotations
