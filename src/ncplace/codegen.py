@@ -39,7 +39,7 @@ from typing import Any
 from . import envvars
 from .errors import ConfigError, PlacementError, check_type
 from .hardware import FRAMEWORKS
-from .layout import Layout, Placement, core_span
+from .layout import Layout, Placement, copies_text, core_span
 from .mix import Mix
 from .score import score
 
@@ -243,9 +243,7 @@ def _score_lines(layout: Layout, mix: Mix) -> list[str]:
 
 
 def _copies_text(load: BlockLoad) -> str:
-    k = load.cores_per_copy
-    per = f"{k} core{'s' if k != 1 else ''}"
-    text = f"{load.copies} cop{'y' if load.copies == 1 else 'ies'} of {per}"
+    text = copies_text(load.copies, load.cores_per_copy)
     if load.copies > 1:
         shown = [core_span(r) for r in load.placement.replicas[:_MAX_LISTED_COPIES]]
         more = ", ..." if load.copies > _MAX_LISTED_COPIES else ""

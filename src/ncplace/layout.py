@@ -231,6 +231,11 @@ def core_span(cores: Sequence[int]) -> str:
     return ",".join(f"nc{c}" for c in cores)
 
 
+def copies_text(copies: int, cores: int) -> str:
+    """``1 copy of 1 core``, ``2 copies of 4 cores``: a placement's shape in words."""
+    return f"{copies} cop{'y' if copies == 1 else 'ies'} of {cores} core{'' if cores == 1 else 's'}"
+
+
 def layout_to_dict(layout: Layout) -> dict[str, Any]:
     """A layout as plain JSON values: the instance's name and cores, processes and placements
     (what ``ncplace`` writes in every ``--format json`` output; :func:`layout_from_dict` reads it

@@ -55,7 +55,7 @@ from typing import Any
 from .errors import ConfigError, key_text, one_line
 from .hardware import INSTANCES, Instance
 from .hardware import instance as catalogue_instance
-from .layout import Layout, Placement, ProcessSpan, layout_to_dict
+from .layout import Layout, Placement, ProcessSpan, copies_text, layout_to_dict
 from .mix import Mix, read_text_file
 
 UUID_PREFIX = 8
@@ -501,7 +501,7 @@ def _naming(
             changed = bool(sure)
     missing = [u for u in uuids if u not in out]
     if missing:
-        described = ", ".join(f"{u} ({_copies_text(*reversed(shape[u]))})" for u in missing)
+        described = ", ".join(f"{u} ({copies_text(shape[u][1], shape[u][0])})" for u in missing)
         left = [m.name for m in mix.models if m.name not in out.values()]
         raise ConfigError(
             f"{label}: copy shapes do not tell which mix model these are: {described}; "
@@ -509,10 +509,6 @@ def _naming(
             f"--name UUID=MODEL (names={{uuid: model}} in Python)"
         )
     return out
-
-
-def _copies_text(copies: int, cores: int) -> str:
-    return f"{copies} cop{'y' if copies == 1 else 'ies'} of {cores} core{'' if cores == 1 else 's'}"
 
 
 def _allows(mix: Mix, name: str, count: int) -> bool:
