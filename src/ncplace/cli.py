@@ -563,7 +563,7 @@ def layout_metrics(layout: Layout) -> dict[str, Any]:
 def _processes_text(layout: Layout) -> list[str]:
     lines = []
     for i, p in enumerate(layout.processes):
-        cores = f"nc{p.cores[0]}-nc{p.cores[-1]}" if len(p.cores) > 1 else f"nc{p.cores[0]}"
+        cores = core_span(p.cores)
         env = " ".join(f"{k}={one_line(v)}" for k, v in sorted(p.env.items()))
         groups = ", ".join(f"ncg{j}={len(g)}" for j, g in enumerate(p.groups))
         text = (
