@@ -299,9 +299,13 @@ def layout_from_dict(data: object, instance: Instance, label: str = "layout") ->
     return Layout(instance, tuple(spans), tuple(placements))
 
 
+def _is_core(value: object, instance: Instance) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < instance.cores
+
+
 def _check_cores(cores: tuple[object, ...], instance: Instance, where: str) -> None:
     for c in cores:
-        if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c < instance.cores:
+        if not _is_core(c, instance):
             raise PlacementError(
                 f"{where}: core {c!r} does not exist; {instance.name} has cores "
                 f"0-{instance.cores - 1}"
@@ -318,9 +322,7 @@ def _list_of(
 
 
 def _cores_of(value: object, instance: Instance, where: str) -> tuple[int, ...]:
-    if not isinstance(value, list) or not all(
-        isinstance(c, int) and not isinstance(c, bool) and 0 <= c < instance.cores for c in value
-    ):
+    if not isinstance(value, list) or not all(_is_core(c, instance) for c in value):
         raise ConfigError(
             f"{where}: expected a list of cores in 0..{instance.cores - 1}, got {value!r}"
         )

@@ -110,11 +110,10 @@ def _levels(copies: Sequence[tuple[str, tuple[int, ...]]], n: int) -> list[int]:
     used: list[set[int]] = [set() for _ in range(n)]
     levels = []
     for _, cores in copies:
-        mine = cores
         level = 0
-        while any(level in used[c] for c in mine):
+        while any(level in used[c] for c in cores):
             level += 1
-        for c in mine:
+        for c in cores:
             used[c].add(level)
         levels.append(level)
     return levels

@@ -89,8 +89,8 @@ def check_models(layout: Layout, mix: Mix) -> None:
     """Raise :class:`Error` when the layout and the mix do not describe the same deployment.
 
     The layout's machine must have the mix's cores, chip width and chip memory; every model of the
-    mix must have at least one copy in the layout (a load with no copies counts as missing), and
-    every load must name a model of the mix. The message names each offender.
+    mix must have at least one copy in the layout, and every load must name a model of the mix.
+    The message names each offender.
     """
     a, b = layout.instance, mix.instance
     if (a.cores, a.cores_per_chip, a.chip_memory_gib) != (
