@@ -485,7 +485,8 @@ def test_errors_name_a_mix_by_the_path_given_and_the_bundled_one_as_such(
     assert (code, err) == (
         1,
         "ncplace: error: bundled example mix.yaml: models[0].cores: torch-neuronx has no "
-        "NeuronCore Pipeline, so every model uses 1 core, got 4\n",
+        "NeuronCore Pipeline, so a model uses 1 core unless it is tensor-parallel (parallel: "
+        "tensor), got 4\n",
     )
 
 

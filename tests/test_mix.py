@@ -643,3 +643,16 @@ def test_any_corruption_of_a_mix_file_reads_or_is_a_config_error(data, value):
             assert "\n" not in str(error)
             continue
         assert score(layout, mix).peak_load >= 0
+
+
+def test_parallel_says_how_a_multi_core_copy_spreads_and_follows_the_framework():
+    tp = Model("llama", cores=8, parallel="tensor")
+    assert Mix([tp], instance="trn1.32xlarge").models[0].parallel == "tensor"
+    with pytest.raises(ConfigError, match=r"'llama': cores: torch-neuronx .* tensor-parallel"):
+        Mix([Model("llama", cores=8)], instance="trn1.32xlarge")
+    with pytest.raises(ConfigError, match=r"'llama': parallel: 'tensor' is not available under "):
+        Mix([tp], instance="inf1.6xlarge")
+    with pytest.raises(ConfigError, match=r"parallel: must be 'pipeline' or 'tensor', got 'data'"):
+        Model("x", parallel="data")
+    assert Mix([Model("b", cores=4, parallel="pipeline")], instance="inf1.6xlarge")
+    assert Model("b", parallel="tensor").to_dict() == {"name": "b", "parallel": "tensor"}

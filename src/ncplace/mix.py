@@ -38,7 +38,9 @@ MODEL_FIELDS = (
     "memory_gib",
     "file",
     "start",
+    "parallel",
 )
+PARALLEL_KINDS = ("pipeline", "tensor")
 MIX_FIELDS = ("instance", "models", "framework")
 INSTANCE_FIELDS = ("cores", "cores_per_chip", "chip_memory_gib", "topology", "framework", "name")
 MEMORY_TOLERANCE_GIB = 1e-9
@@ -102,6 +104,10 @@ class Model:
     - ``memory_gib``: device memory one copy needs, split evenly over its cores.
     - ``file``: the path the application passes to ``torch.jit.load``.
     - ``start``: pin the first core of the model's block of copies (global index).
+    - ``parallel``: how a copy of ``cores > 1`` spreads over its cores: ``"pipeline"`` (a
+      NeuronCore Pipeline, torch-neuron only; what ``None`` means there) or ``"tensor"``
+      (tensor parallelism, one rank per core: neuronx-distributed or transformers-neuronx,
+      torch-neuronx only). Both occupy ``cores`` consecutive cores.
     """
 
     name: str
@@ -113,6 +119,7 @@ class Model:
     memory_gib: float | None = None
     file: str | None = None
     start: int | None = None
+    parallel: str | None = None
 
     def __post_init__(self) -> None:
         name = self.name
@@ -146,6 +153,10 @@ class Model:
             raise _FieldError(name, "file", f"must be a non-empty string, got {self.file!r}")
         if self.start is not None and (not _is_int(self.start) or self.start < 0):
             raise _FieldError(name, "start", f"must be an integer >= 0, got {self.start!r}")
+        if self.parallel is not None and self.parallel not in PARALLEL_KINDS:
+            raise _FieldError(
+                name, "parallel", f"must be 'pipeline' or 'tensor', got {self.parallel!r}"
+            )
 
     def _validate_replicas(self) -> None:
         value = self.replicas
@@ -217,7 +228,8 @@ class Mix:
     """Models to serve together on one instance.
 
     ``framework`` defaults to the instance's (torch-neuron on inf1, torch-neuronx on inf2/trn).
-    torch-neuronx has no NeuronCore Pipeline, so its mixes hold 1-core models only.
+    torch-neuronx has no NeuronCore Pipeline, so its models use 1 core unless tensor-parallel
+    (``parallel="tensor"``).
 
     Construction rejects a mix no layout can satisfy, with the arithmetic (see
     :func:`_validate_fit`): a copy wider than the instance, a copy whose memory exceeds a chip
@@ -463,6 +475,9 @@ def min_chip_share(cores: int, inst: Instance) -> int:
     return best
 
 
+_PARALLEL_OF = {"torch-neuron": "pipeline", "torch-neuronx": "tensor"}
+
+
 def _validate_fit(mix: Mix) -> None:
     """Raise :class:`InfeasibleMix` for a mix that cannot fit at all (see :func:`_check_fit`)."""
     try:
@@ -487,12 +502,20 @@ def _check_fit(mix: Mix) -> None:
     n = inst.cores
     cap = inst.chip_memory_gib or 0.0
     for i, m in enumerate(mix.models):
-        if mix.framework == "torch-neuronx" and m.cores != 1:
+        if mix.framework == "torch-neuronx" and m.cores != 1 and m.parallel != "tensor":
             raise _FieldError(
                 m.name,
                 "cores",
-                f"torch-neuronx has no NeuronCore Pipeline, so every model uses 1 core, "
-                f"got {m.cores}",
+                f"torch-neuronx has no NeuronCore Pipeline, so a model uses 1 core unless it is "
+                f"tensor-parallel (parallel: tensor), got {m.cores}",
+                i,
+            )
+        if m.parallel is not None and m.parallel != _PARALLEL_OF[mix.framework]:
+            raise _FieldError(
+                m.name,
+                "parallel",
+                f"{m.parallel!r} is not available under {mix.framework}, which takes "
+                f"{_PARALLEL_OF[mix.framework]!r} models",
                 i,
             )
         if m.cores > n:
