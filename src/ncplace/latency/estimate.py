@@ -12,9 +12,16 @@ Poisson streams, whose FIFO order is a sequence of independent draws), so its wo
   stage sees the departures of the previous one, ``(1 - rho^2) c_f^2 + rho^2 c_{s,f}^2``;
 - the mean wait is Kingman's ``W = rho / (1 - rho) x (c_a^2 + c_s^2) / 2 x E[X]``, which is
   Pollaczek-Khinchine's formula for Poisson arrivals;
-- the wait is 0 with probability ``1 - rho`` and else exponential of mean ``W / rho``; a call's
-  wait is the sum over its stages (for a tensor-parallel copy, its slowest rank), whose 99th
-  percentile is solved from ``sum_j rho_j exp(-(t - (W_total - W_j)) rho_j / W_j) = 0.01``;
+- the wait is 0 with probability ``1 - rho``; with probability ``rho_g = lambda_g E[X_g]`` the
+  call finds copy ``g``'s job in service and waits its residual (mean ``E[X_g^2] / (2 E[X_g])``)
+  plus the work queued ahead (mean ``(W - sum_g rho_g E[R_g]) / rho``), taken as exponential: so
+  a rare slow model on a core shows in the tail even when it barely moves the mean (for one copy
+  this is the exact M/M/1 conditional wait);
+- a pipeline call queued behind a slower copy that takes the same hops meets it again at every
+  shared hop (a convoy): with probability ``rho_g`` it waits ``L x (s_g - s_f)`` more over ``L``
+  shared hops in a row;
+- a call's wait is the sum over its stages (for a tensor-parallel copy, its slowest rank), whose
+  99th percentile solves ``sum_j P(wait_j > t - (W_total - W_j)) = 0.01``;
 - the p99 response is the mean wait plus the mean work plus the overhead, plus the root-sum-
   square of the wait's and the work's deviations from their means at the 99th percentile (the
   work's taken as normal).
@@ -127,6 +134,8 @@ class _Stage:
     rho: float
     work: float
     work_var: float
+    fixed: bool = False
+    parts: tuple[tuple[float, float], ...] = ()
 
 
 def _estimate_models(traffic: Traffic, scale: float) -> tuple[ModelEstimate, ...]:
@@ -138,7 +147,9 @@ def _estimate_models(traffic: Traffic, scale: float) -> tuple[ModelEstimate, ...
         for i, f in enumerate(traffic.flows):
             if f.model != k:
                 continue
-            parts = [[s] for s in stages[i]] if f.tensor else [stages[i]]
+            parts = (
+                [[s] for s in stages[i]] if f.tensor else [stages[i] + _convoys(traffic, i, scale)]
+            )
             worst = max(worst, *(_response(p) for p in parts))
         p99, mean = worst
         out.append(
@@ -147,6 +158,34 @@ def _estimate_models(traffic: Traffic, scale: float) -> tuple[ModelEstimate, ...
             )
         )
     return tuple(out)
+
+
+def _convoys(traffic: Traffic, flow: int, scale: float) -> list[_Stage]:
+    """The extra wait of a pipeline call stuck behind a slower copy that takes the same hops.
+
+    A call that queued behind another copy's job at core ``c_j`` reaches ``c_{j+1}`` just as
+    that job starts there, so it waits again for the difference of their service times, at each
+    of the ``L`` hops they share in a row. With probability ``rho_g`` (the slower copy's load on
+    the first shared core) the call pays ``L x (s_g - s_f)``: a fixed term of the wait."""
+    flows = traffic.flows
+    f = flows[flow]
+    own = traffic.models[f.model].service_s
+    hops = list(zip(f.cores, f.cores[1:], strict=False))
+    out: list[_Stage] = []
+    for g_id, g in enumerate(flows):
+        slower = traffic.models[g.model].service_s - own
+        if g_id == flow or g.tensor or slower <= 0 or len(g.cores) < 2:
+            continue
+        shared = set(zip(g.cores, g.cores[1:], strict=False))
+        rho = _rate(traffic, g, scale) * traffic.models[g.model].service_s
+        run = 0
+        for hop in [*hops, None]:
+            if hop is not None and hop in shared:
+                run += 1
+            elif run:
+                out.append(_Stage(rho * run * slower, rho, 0.0, 0.0, fixed=True))
+                run = 0
+    return out
 
 
 def _solve_cores(traffic: Traffic, scale: float) -> list[list[_Stage]]:
@@ -194,10 +233,15 @@ def _solve_core(
     work_scv = second / mean_work**2 - 1.0
     merged_scv = sum(r * a for r, a in zip(rates, scvs, strict=True)) / total
     wait = math.inf
+    parts: tuple[tuple[float, float], ...] = ()
     if rho < 1.0:
         wait = rho / (1.0 - rho) * (merged_scv + work_scv) / 2.0 * mean_work
+        residual = [x2 / (2 * x) for x, x2 in zip(works, squares, strict=True)]
+        busy = [r * x for r, x in zip(rates, works, strict=True)]
+        queued = max(0.0, wait - sum(b * e for b, e in zip(busy, residual, strict=True))) / rho
+        parts = tuple((b, e + queued) for b, e in zip(busy, residual, strict=True))
     for (i, depth), x, x2, a in zip(jobs, works, squares, scvs, strict=True):
-        stages[i][depth] = _Stage(wait, rho, x, x2 - x * x)
+        stages[i][depth] = _Stage(wait, rho, x, x2 - x * x, parts=parts)
         if not flows[i].tensor and depth + 1 < len(flows[i].cores):
             own = traffic.models[flows[i].model].service_cv ** 2
             arrival_scv[(i, depth + 1)] = (1 - rho**2) * a + rho**2 * own
@@ -219,12 +263,12 @@ def _response(stages: list[_Stage]) -> tuple[float, float]:
 
 
 def _wait_quantile(stages: list[_Stage], total: float) -> float:
-    """t with ``sum_j rho_j exp(-(t - (total - W_j)) rho_j / W_j) = 0.01`` (each term capped at
-    rho_j): the 99th percentile of the summed waits."""
+    """t with ``sum_j P(wait_j > t - (total - W_j)) = 0.01``: the 99th percentile of the summed
+    waits, each stage's tail shifted by the mean wait of the others (:func:`_beyond`)."""
     busy = [s for s in stages if s.wait > 0 and s.rho > 0]
 
     def tail(t: float) -> float:
-        return sum(s.rho * math.exp(-max(0.0, t - (total - s.wait)) * s.rho / s.wait) for s in busy)
+        return sum(_beyond(s, t - (total - s.wait)) for s in busy)
 
     if tail(0.0) <= TAIL:
         return 0.0
@@ -235,3 +279,14 @@ def _wait_quantile(stages: list[_Stage], total: float) -> float:
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if tail(mid) > TAIL else (lo, mid)
     return hi
+
+
+def _beyond(stage: _Stage, t: float) -> float:
+    """P(this part of the wait > t): ``rho`` times an exponential tail of mean ``W / rho``, or
+    ``rho`` below the fixed size of a convoy."""
+    size = stage.wait / stage.rho
+    if stage.fixed:
+        return stage.rho if t < size else 0.0
+    if stage.parts:
+        return sum(p * math.exp(-max(0.0, t) / mean) for p, mean in stage.parts)
+    return stage.rho * math.exp(-max(0.0, t) / size)
