@@ -206,10 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             row, errs = judge(case, policy, layout, mix)
             rows.append(row)
             errors += errs
-            print(
-                f"{case:40s} {policy:12s} alpha {_alpha(row['alpha'])} est {_alpha(row['alpha_est'])}",
-                flush=True,
-            )
+            alpha, guess = _alpha(row["alpha"]), _alpha(row["alpha_est"])
+            print(f"{case:40s} {policy:12s} alpha {alpha} est {guess}", flush=True)
     _write(args.out / f"latency-{args.suite}.csv", rows)
     _write(args.out / f"latency-{args.suite}-errors.csv", errors)
     text = summarize(rows, errors)
