@@ -571,7 +571,7 @@ def min_chip_share(cores: int, inst: Instance) -> int:
     return best
 
 
-_PARALLEL_OF = {"torch-neuron": "pipeline", "torch-neuronx": "tensor"}
+_PARALLEL_OF: dict[str | None, str] = {"torch-neuron": "pipeline", "torch-neuronx": "tensor"}
 
 
 def _validate_fit(mix: Mix) -> None:
