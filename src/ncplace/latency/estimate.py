@@ -94,19 +94,20 @@ def estimate(
 
 def estimate_traffic(traffic: Traffic, scale: float, switch_ms: float = 0.0) -> Estimate:
     """:func:`estimate` on routed traffic."""
-    models = _estimate_models(traffic, scale)
+    shape = _Shape(list(core_order(traffic) or range(traffic.cores)), _hop_riders(traffic))
+    models = _estimate_models(traffic, scale, shape)
     ceiling = _headroom(traffic)
     best = 0.0
     if math.isinf(ceiling):
         best = math.inf
-    elif _meets(traffic, ceiling * 0.999):
+    elif _meets(traffic, shape, ceiling * 0.999):
         best = ceiling
     else:
         lo, hi = ceiling / 1000.0, ceiling
-        if _meets(traffic, lo):
+        if _meets(traffic, shape, lo):
             while hi / lo > 1.01:
                 mid = math.sqrt(lo * hi)
-                lo, hi = (mid, hi) if _meets(traffic, mid) else (lo, mid)
+                lo, hi = (mid, hi) if _meets(traffic, shape, mid) else (lo, mid)
             best = lo
     return Estimate(models, scale, best, switch_ms)
 
@@ -121,8 +122,17 @@ def _headroom(traffic: Traffic) -> float:
     return 1.0 / peak if peak > 0 else math.inf
 
 
-def _meets(traffic: Traffic, scale: float) -> bool:
-    return all(m.p99_ms <= m.slo_ms for m in _estimate_models(traffic, scale))
+def _meets(traffic: Traffic, shape: _Shape, scale: float) -> bool:
+    return all(m.p99_ms <= m.slo_ms for m in _estimate_models(traffic, scale, shape))
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What the estimate needs of a layout at every scale: the order to solve cores in and the
+    flows taking each pipeline hop."""
+
+    order: list[int]
+    riders: dict[tuple[int, int], list[int]]
 
 
 @dataclass(frozen=True)
@@ -138,20 +148,24 @@ class _Stage:
     parts: tuple[tuple[float, float], ...] = ()
 
 
-def _estimate_models(traffic: Traffic, scale: float) -> tuple[ModelEstimate, ...]:
+def _estimate_models(traffic: Traffic, scale: float, shape: _Shape) -> tuple[ModelEstimate, ...]:
     """Per model, the estimate at ``scale``, from its slowest copy."""
-    stages = _solve_cores(traffic, scale)
+    stages = _solve_cores(traffic, scale, shape.order)
+    worst = [(0.0, 0.0)] * len(traffic.models)
+    riders = shape.riders
+    seen: dict[tuple[_Stage, ...], tuple[float, float]] = {}
+    for i, f in enumerate(traffic.flows):
+        paths: list[tuple[_Stage, ...]]
+        if f.tensor:
+            paths = [(s,) for s in stages[i]]
+        else:
+            paths = [(*stages[i], *_convoys(traffic, i, scale, riders))]
+        for path in paths:
+            if path not in seen:
+                seen[path] = _response(list(path))
+            worst[f.model] = max(worst[f.model], seen[path])
     out = []
-    for k, m in enumerate(traffic.models):
-        worst = (0.0, 0.0)
-        for i, f in enumerate(traffic.flows):
-            if f.model != k:
-                continue
-            parts = (
-                [[s] for s in stages[i]] if f.tensor else [stages[i] + _convoys(traffic, i, scale)]
-            )
-            worst = max(worst, *(_response(p) for p in parts))
-        p99, mean = worst
+    for m, (p99, mean) in zip(traffic.models, worst, strict=True):
         out.append(
             ModelEstimate(
                 m.name, (mean + m.overhead_s) * 1000, (p99 + m.overhead_s) * 1000, m.slo_ms
@@ -160,7 +174,19 @@ def _estimate_models(traffic: Traffic, scale: float) -> tuple[ModelEstimate, ...
     return tuple(out)
 
 
-def _convoys(traffic: Traffic, flow: int, scale: float) -> list[_Stage]:
+def _hop_riders(traffic: Traffic) -> dict[tuple[int, int], list[int]]:
+    """For each pipeline hop (core a to core b), the flows that take it."""
+    riders: dict[tuple[int, int], list[int]] = {}
+    for i, f in enumerate(traffic.flows):
+        if not f.tensor:
+            for hop in zip(f.cores, f.cores[1:], strict=False):
+                riders.setdefault(hop, []).append(i)
+    return riders
+
+
+def _convoys(
+    traffic: Traffic, flow: int, scale: float, riders: dict[tuple[int, int], list[int]]
+) -> list[_Stage]:
     """The extra wait of a pipeline call stuck behind a slower copy that takes the same hops.
 
     A call that queued behind another copy's job at core ``c_j`` reaches ``c_{j+1}`` just as
@@ -171,24 +197,26 @@ def _convoys(traffic: Traffic, flow: int, scale: float) -> list[_Stage]:
     f = flows[flow]
     own = traffic.models[f.model].service_s
     hops = list(zip(f.cores, f.cores[1:], strict=False))
+    runs: dict[int, list[int]] = {}
+    for j, hop in enumerate(hops):
+        for g in riders.get(hop, ()):
+            if g != flow and traffic.models[flows[g].model].service_s > own:
+                runs.setdefault(g, []).append(j)
     out: list[_Stage] = []
-    for g_id, g in enumerate(flows):
-        slower = traffic.models[g.model].service_s - own
-        if g_id == flow or g.tensor or slower <= 0 or len(g.cores) < 2:
-            continue
-        shared = set(zip(g.cores, g.cores[1:], strict=False))
-        rho = _rate(traffic, g, scale) * traffic.models[g.model].service_s
-        run = 0
-        for hop in [*hops, None]:
-            if hop is not None and hop in shared:
-                run += 1
-            elif run:
-                out.append(_Stage(rho * run * slower, rho, 0.0, 0.0, fixed=True))
-                run = 0
+    for g, steps in runs.items():
+        slower = traffic.models[flows[g].model].service_s - own
+        rho = _rate(traffic, flows[g], scale) * traffic.models[flows[g].model].service_s
+        length = 1
+        for a, b in zip(steps, [*steps[1:], None], strict=True):
+            if b == a + 1:
+                length += 1
+                continue
+            out.append(_Stage(rho * length * slower, rho, 0.0, 0.0, fixed=True))
+            length = 1
     return out
 
 
-def _solve_cores(traffic: Traffic, scale: float) -> list[list[_Stage]]:
+def _solve_cores(traffic: Traffic, scale: float, order: list[int]) -> list[list[_Stage]]:
     """Every copy's jobs, core by core in the simulation's order, so that a pipeline stage's
     arrival variability is known from the stage before it when the core is solved."""
     flows = traffic.flows
@@ -200,7 +228,7 @@ def _solve_cores(traffic: Traffic, scale: float) -> list[list[_Stage]]:
         (i, 0): traffic.models[f.model].arrival_cv ** 2 * f.share for i, f in enumerate(flows)
     }
     stages: list[dict[int, _Stage]] = [{} for _ in flows]
-    for c in core_order(traffic) or range(traffic.cores):
+    for c in order:
         if on_core[c]:
             _solve_core(traffic, scale, on_core[c], arrival_scv, stages)
     return [[st[d] for d in sorted(st)] for st in stages]
@@ -239,7 +267,10 @@ def _solve_core(
         residual = [x2 / (2 * x) for x, x2 in zip(works, squares, strict=True)]
         busy = [r * x for r, x in zip(rates, works, strict=True)]
         queued = max(0.0, wait - sum(b * e for b, e in zip(busy, residual, strict=True))) / rho
-        parts = tuple((b, e + queued) for b, e in zip(busy, residual, strict=True))
+        merged: dict[float, float] = {}
+        for b, e in zip(busy, residual, strict=True):
+            merged[e + queued] = merged.get(e + queued, 0.0) + b
+        parts = tuple((b, mean) for mean, b in sorted(merged.items()))
     for (i, depth), x, x2, a in zip(jobs, works, squares, scvs, strict=True):
         stages[i][depth] = _Stage(wait, rho, x, x2 - x * x, parts=parts)
         if not flows[i].tensor and depth + 1 < len(flows[i].cores):
@@ -275,7 +306,7 @@ def _wait_quantile(stages: list[_Stage], total: float) -> float:
     lo, hi = 0.0, max(total, 1e-9)
     while tail(hi) > TAIL:
         lo, hi = hi, hi * 2.0
-    for _ in range(60):
+    for _ in range(32):
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if tail(mid) > TAIL else (lo, mid)
     return hi
