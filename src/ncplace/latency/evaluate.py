@@ -167,8 +167,8 @@ def _model_latency(name: str, slo_ms: float, times: np.ndarray) -> ModelLatency:
 
 def max_scale(layout: Layout, mix: Mix, *, switch_ms: float | None = None, seed: int = 0) -> float:
     """alpha*: the largest factor by which every rate can grow while each model's simulated p99
-    stays within its target, to 1% (the value returned meets the targets; 1.01 times it does
-    not, or is past the headroom).
+    stays within its target, to 1%: the value returned meets every target, and a scale at most
+    1% above it was simulated and misses one (unless the value is the headroom).
 
     Found by bisection over scales that share their calls (:func:`simulate`'s default run).
     Capped at the busy-time headroom ``1 / peak_load``: beyond it the busiest core is
