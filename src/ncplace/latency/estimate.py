@@ -9,14 +9,21 @@ Poisson streams, whose FIFO order is a sequence of independent draws), so its wo
 - ``rho = sum_f lambda_f E[X_f]``, ``E[X] = sum_f p_f E[X_f]``, ``c_s^2 = E[X^2] / E[X]^2 - 1``;
 - the arrival variability ``c_a^2 = sum_f p_f c_f^2`` (superposition), where a copy that gets
   every K-th call of a stream of variability ``c^2`` sees ``c^2 / K``, and a pipeline's next
-  stage sees the departures of the previous one, ``(1 - rho^2) c_f^2 + rho^2 c_{s,f}^2``;
+  stage sees the departures of the previous one, ``(1 - rho^2) c_f^2 + rho^2 c_{s,f}^2``
+  (rho capped at 1);
 - the mean wait is Kingman's ``W = rho / (1 - rho) x (c_a^2 + c_s^2) / 2 x E[X]``, which is
   Pollaczek-Khinchine's formula for Poisson arrivals;
 - the wait is 0 with probability ``1 - rho``; with probability ``rho_g = lambda_g E[X_g]`` the
-  call finds copy ``g``'s job in service and waits its residual (mean ``E[X_g^2] / (2 E[X_g])``)
-  plus the work queued ahead (mean ``(W - sum_g rho_g E[R_g]) / rho``), taken as exponential: so
-  a rare slow model on a core shows in the tail even when it barely moves the mean (for one copy
-  this is the exact M/M/1 conditional wait);
+  call finds copy ``g``'s job in service and waits its residual ``R_g`` (mean ``E[X_g^2] /
+  (2 E[X_g])``; uniform when the work is nearly constant, ``c^2 < 0.25``, else exponential) plus
+  the work queued ahead, taken as exponential: so a rare slow model on a core shows in the tail
+  of a fast one even when it barely moves the mean. For exponential residuals the queued work's
+  mean is ``(W - sum_g rho_g E[R_g]) / rho`` (one copy: the exact M/M/1 wait); for uniform ones
+  it is the average of that and ``1 / theta``, the decay rate of the wait's tail from
+  ``M_X(theta) M_A(-theta) = 1`` (Cramer-Lundberg; ``M`` the moment generating functions of a
+  job's work and of a gap between arrivals). The average is an empirical choice: it keeps the
+  M/D/1 p99 within 6% at utilisation 0.3-0.9 and gave the smallest median error on the
+  benchmark mixes among the queued-work means tried;
 - a pipeline call queued behind a slower copy that takes the same hops meets it again at every
   shared hop (a convoy): with probability ``rho_g`` it waits ``L x (s_g - s_f)`` more over ``L``
   shared hops in a row;
@@ -44,6 +51,7 @@ from .traffic import Flow, Traffic, check_scale, resolve_switch_ms, traffic_of
 
 Z99 = 2.3263478740408408
 TAIL = 0.01
+STEADY_SCV = 0.25
 
 
 @dataclass(frozen=True)
@@ -145,7 +153,7 @@ class _Stage:
     work: float
     work_var: float
     fixed: bool = False
-    parts: tuple[tuple[float, float], ...] = ()
+    parts: tuple[tuple[float, float, float, bool], ...] = ()
 
 
 def _estimate_models(traffic: Traffic, scale: float, shape: _Shape) -> tuple[ModelEstimate, ...]:
@@ -261,21 +269,27 @@ def _solve_core(
     work_scv = second / mean_work**2 - 1.0
     merged_scv = sum(r * a for r, a in zip(rates, scvs, strict=True)) / total
     wait = math.inf
-    parts: tuple[tuple[float, float], ...] = ()
+    parts: tuple[tuple[float, float, float, bool], ...] = ()
     if rho < 1.0:
         wait = rho / (1.0 - rho) * (merged_scv + work_scv) / 2.0 * mean_work
         residual = [x2 / (2 * x) for x, x2 in zip(works, squares, strict=True)]
         busy = [r * x for r, x in zip(rates, works, strict=True)]
         queued = max(0.0, wait - sum(b * e for b, e in zip(busy, residual, strict=True))) / rho
-        merged: dict[float, float] = {}
-        for b, e in zip(busy, residual, strict=True):
-            merged[e + queued] = merged.get(e + queued, 0.0) + b
-        parts = tuple((b, mean) for mean, b in sorted(merged.items()))
+        merged: dict[tuple[float, bool], float] = {}
+        for b, e, x, x2 in zip(busy, residual, works, squares, strict=True):
+            kind = (e, x2 / (x * x) - 1.0 < STEADY_SCV)
+            merged[kind] = merged.get(kind, 0.0) + b
+        decay = _decay_rate(total, merged_scv, rates, works, jobs, traffic)
+        parts = tuple(
+            (b, e, (queued + 1.0 / decay) / 2 if steady else queued, steady)
+            for (e, steady), b in sorted(merged.items())
+        )
     for (i, depth), x, x2, a in zip(jobs, works, squares, scvs, strict=True):
         stages[i][depth] = _Stage(wait, rho, x, x2 - x * x, parts=parts)
         if not flows[i].tensor and depth + 1 < len(flows[i].cores):
             own = traffic.models[flows[i].model].service_cv ** 2
-            arrival_scv[(i, depth + 1)] = (1 - rho**2) * a + rho**2 * own
+            load2 = min(rho, 1.0) ** 2
+            arrival_scv[(i, depth + 1)] = (1 - load2) * a + load2 * own
 
 
 def _rate(traffic: Traffic, flow: Flow, scale: float) -> float:
@@ -312,6 +326,66 @@ def _wait_quantile(stages: list[_Stage], total: float) -> float:
     return hi
 
 
+def _decay_rate(
+    total: float,
+    arrival_scv: float,
+    rates: list[float],
+    works: list[float],
+    jobs: list[tuple[int, int]],
+    traffic: Traffic,
+) -> float:
+    """The rate theta at which the wait's tail decays, from ``M_X(theta) M_A(-theta) = 1``
+    (Cramer-Lundberg): ``M_X`` the moment generating function of a job's work (a mixture over
+    the copies of gamma service plus the expected switch), ``M_A`` that of a gamma gap of mean
+    ``1 / total`` and variability ``arrival_scv``. ``1 - rho`` times the service rate for M/M/1.
+    """
+    shares = [r / total for r in rates]
+    flows = traffic.flows
+
+    def log_balance(theta: float) -> float:
+        mgf = 0.0
+        for (i, _), share, x in zip(jobs, shares, works, strict=True):
+            m = traffic.models[flows[i].model]
+            cv2 = m.service_cv**2
+            service = m.service_s
+            if cv2 > 0 and theta * service * cv2 >= 1:
+                return math.inf
+            gamma = (
+                math.exp(theta * service) if cv2 == 0 else (1 - theta * service * cv2) ** (-1 / cv2)
+            )
+            mgf += share * gamma * math.exp(theta * (x - service))
+        if arrival_scv == 0:
+            gap = -theta / total
+        else:
+            gap = -math.log1p(theta * arrival_scv / total) / arrival_scv
+        return math.log(mgf) + gap
+
+    lo, hi = 0.0, 1.0 / max(works)
+    while log_balance(hi) < 0:
+        lo, hi = hi, 2 * hi
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if log_balance(mid) < 0 else (lo, mid)
+    return max(lo, 1e-12)
+
+
+def _residual_tail(t: float, residual: float, queued: float, steady: bool) -> float:
+    """P(R + Q > t) for the residual work R of the job in service and the work Q queued ahead
+    (exponential of mean ``queued``). R is uniform on (0, 2 residual) when the job's work is
+    nearly constant (``steady``), else exponential: then R + Q is taken as one exponential of
+    mean ``residual + queued``, exact for M/M/1."""
+    if t <= 0:
+        return 1.0
+    if not steady:
+        return math.exp(-t / (residual + queued))
+    span = 2.0 * residual
+    if queued <= 0:
+        return max(0.0, 1.0 - t / span)
+    if t >= span:
+        return queued / span * (math.exp(-(t - span) / queued) - math.exp(-t / queued))
+    return (span - t) / span + queued / span * (1.0 - math.exp(-t / queued))
+
+
 def _beyond(stage: _Stage, t: float) -> float:
     """P(this part of the wait > t): ``rho`` times an exponential tail of mean ``W / rho``, or
     ``rho`` below the fixed size of a convoy."""
@@ -319,5 +393,5 @@ def _beyond(stage: _Stage, t: float) -> float:
     if stage.fixed:
         return stage.rho if t < size else 0.0
     if stage.parts:
-        return sum(p * math.exp(-max(0.0, t) / mean) for p, mean in stage.parts)
+        return sum(p * _residual_tail(t, e, q, steady) for p, e, q, steady in stage.parts)
     return stage.rho * math.exp(-max(0.0, t) / size)

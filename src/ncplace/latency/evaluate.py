@@ -187,32 +187,26 @@ def max_scale(layout: Layout, mix: Mix, *, switch_ms: float | None = None, seed:
         )
     if not traffic.models:
         return math.inf
-    from .estimate import estimate_traffic
 
     def meets(scale: float) -> bool:
         return _simulate(traffic, switch, scale, None, seed).meets_targets
 
-    return bisect_scale(meets, s.headroom, estimate_traffic(traffic, 1.0).max_scale)
+    return bisect_scale(meets, s.headroom)
 
 
-def bisect_scale(meets: Any, ceiling: float, guess: float) -> float:
-    """The largest scale in ``(0, ceiling]`` where ``meets`` holds, to ``SCALE_PRECISION``
-    (geometric bisection started at ``guess``); 0 when it fails down to ``ceiling / 1000``."""
+def bisect_scale(meets: Any, ceiling: float) -> float:
+    """The largest scale in ``(0, ceiling]`` where ``meets`` holds, to ``SCALE_PRECISION``:
+    ``ceiling`` when it holds there, else halve from ``ceiling / 2`` until it holds (0 when it
+    still fails below ``ceiling / 1000``), then bisect geometrically. The scales tried depend
+    only on the answers, so the result does not move with anything but the simulation."""
     if meets(ceiling):
         return ceiling
-    hi = ceiling
-    lo = min(max(guess, ceiling / 1000.0), ceiling / SCALE_PRECISION)
+    hi, lo = ceiling, ceiling / 2.0
     while not meets(lo):
         hi = lo
         lo /= 2.0
         if lo < ceiling / 1000.0:
             return 0.0
-    if hi == ceiling and lo * 1.25 < hi:
-        probe = lo * 1.25
-        if meets(probe):
-            lo = probe
-        else:
-            hi = probe
     while hi / lo > SCALE_PRECISION:
         mid = math.sqrt(lo * hi)
         if meets(mid):
