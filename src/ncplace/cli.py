@@ -451,7 +451,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     plan = _optimize(mix, args, "solving", current)
     if plan.layout is None:
         raise Infeasible(_infeasible_message(plan))
-    baselines = compare(mix, optimizer=False, switch_ms=args.switch_ms, seed=args.seed)
+    baselines = compare(mix, optimizer=False, latency=False)
     best = baselines.best() or baselines.best(feasible_only=False)
     latency = _latency_report(plan.layout, mix, args)
     code: str | None
