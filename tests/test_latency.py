@@ -340,3 +340,21 @@ def test_bad_arguments_are_named(call: object, message: str) -> None:
     layout, mix = single_queue(0.5, 0.0)
     with pytest.raises(ConfigError, match=message):
         call(layout, mix)  # type: ignore[operator]
+
+
+def test_a_model_without_calls_in_the_run_is_not_judged() -> None:
+    inst = ncplace.instance("inf1.xlarge")
+    mix = Mix(
+        [
+            Model("busy", rate=500, throughput=1000, slo_ms=10),
+            Model("rare", rate=1e-4, throughput=1000, slo_ms=10),
+        ],
+        instance=inst,
+    )
+    layout = Layout.single_process(inst, [Placement("busy", ((0,),)), Placement("rare", ((1,),))])
+    sim = simulate(layout, mix)
+    assert sim["rare"].requests == 0
+    assert math.isnan(sim["rare"].p99_ms)
+    assert sim.meets_targets
+    assert sim.worst_ratio == sim["busy"].ratio
+    assert sim.to_dict()["models"][1]["p99_ms"] is None

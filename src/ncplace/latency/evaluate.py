@@ -67,13 +67,14 @@ class Simulation:
 
     @property
     def worst_ratio(self) -> float:
-        """The largest ``p99 / slo`` over the models (0 when none has traffic)."""
-        return max((m.ratio for m in self.models), default=0.0)
+        """The largest ``p99 / slo`` over the models that made calls (0 when none did)."""
+        return max((m.ratio for m in self.models if m.requests), default=0.0)
 
     @property
     def meets_targets(self) -> bool:
-        """True when every model's p99 is within its target."""
-        return all(m.p99_ms <= m.slo_ms for m in self.models)
+        """True when every model's p99 is within its target (a model that made no call in the
+        run is not judged)."""
+        return all(m.requests == 0 or m.p99_ms <= m.slo_ms for m in self.models)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for JSON."""
@@ -82,9 +83,14 @@ class Simulation:
             "duration_s": self.duration_s,
             "switch_ms": self.switch_ms,
             "seed": self.seed,
-            "models": [vars(m) | {"ratio": m.ratio} for m in self.models],
+            "models": [_finite(vars(m) | {"ratio": m.ratio}) for m in self.models],
             "cores": [vars(c) for c in self.cores],
         }
+
+
+def _finite(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with NaN (a model that made no call) as None, for JSON."""
+    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in values.items()}
 
 
 def _check_seed(seed: object, what: str) -> int:
@@ -107,7 +113,9 @@ def simulate(
     ``switch_ms`` applies to the models that leave theirs unset (default
     :data:`~ncplace.latency.DEFAULT_SWITCH_MS`). ``duration_s`` defaults to the run that gives
     the least-called model 2,000 calls, cut to 100,000 calls in all, divided by ``scale``: every
-    scale then simulates the same calls, compressed in time. The same layout, mix and seed give
+    scale then simulates the same calls, compressed in time. A model with under 1/50 of the total
+    rate then makes fewer than 2,000 calls (its p99 rests on fewer samples); one that makes no
+    call reports NaN and is not judged. The same layout, mix and seed give
     the same result; layouts of one mix draw the same calls (common random numbers).
     """
     switch = resolve_switch_ms(switch_ms, "simulate")
