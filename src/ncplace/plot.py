@@ -813,26 +813,7 @@ def latency(
         )
     fig = Figure(figsize=(10.0, 4.0), layout="constrained")
     curve_ax, bar_ax = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
-    colors = model_colors(mix.names)
-    for i, model in enumerate(runs[0].models):
-        ratios = [min(run.models[i].ratio, 3.0) for run in runs]
-        curve_ax.plot(
-            list(scales),
-            ratios,
-            marker=".",
-            color=colors[model.name],
-            gid="p99",
-            label=clean(model.name, LEGEND_CHARS),
-        )
-    curve_ax.axhline(1.0, color="tab:red", linestyle="--", linewidth=1.0, gid="target")
-    curve_ax.axvline(1.0, color="0.4", linestyle=":", linewidth=1.0, gid="today")
-    curve_ax.axvline(alpha, color="tab:green", linewidth=1.0, gid="alpha")
-    curve_ax.set_ylim(0, 3.1)
-    curve_ax.set_xlabel(f"traffic scale (alpha* = {alpha:.2f}x, green)", fontsize=FONT_SIZE)
-    curve_ax.set_ylabel("simulated p99 / target", fontsize=FONT_SIZE)
-    legend = curve_ax.legend(fontsize=FONT_SIZE, frameon=False, loc="upper left")
-    for text in legend.get_texts():
-        text.set_parse_math(False)
+    _draw_p99_curves(curve_ax, list(scales), runs, model_colors(mix.names), alpha)
     _draw_max_scales(bar_ax, list(getattr(comparison, "rows", comparison)))
     for ax in (curve_ax, bar_ax):
         ax.tick_params(labelsize=FONT_SIZE)
@@ -841,6 +822,31 @@ def latency(
     fig.suptitle(clean(title or "latency against traffic", TITLE_CHARS), fontsize=9)
     _save(fig, path)
     return fig
+
+
+def _draw_p99_curves(
+    ax: Axes, scales: list[float], runs: list[Any], colors: Mapping[str, RGBA], alpha: float
+) -> None:
+    """One line per model: p99 / target (capped at 3) at each scale, with the target, today's
+    traffic and alpha* marked."""
+    for i, model in enumerate(runs[0].models):
+        ax.plot(
+            scales,
+            [min(run.models[i].ratio, 3.0) for run in runs],
+            marker=".",
+            color=colors[model.name],
+            gid="p99",
+            label=clean(model.name, LEGEND_CHARS),
+        )
+    ax.axhline(1.0, color="tab:red", linestyle="--", linewidth=1.0, gid="target")
+    ax.axvline(1.0, color="0.4", linestyle=":", linewidth=1.0, gid="today")
+    ax.axvline(alpha, color="tab:green", linewidth=1.0, gid="alpha")
+    ax.set_ylim(0, 3.1)
+    ax.set_xlabel(f"traffic scale (alpha* = {alpha:.2f}x, green)", fontsize=FONT_SIZE)
+    ax.set_ylabel("simulated p99 / target", fontsize=FONT_SIZE)
+    legend = ax.legend(fontsize=FONT_SIZE, frameon=False, loc="upper left")
+    for text in legend.get_texts():
+        text.set_parse_math(False)
 
 
 def _draw_max_scales(ax: Axes, rows: list[Any]) -> None:
