@@ -139,7 +139,11 @@ def run(state: State, script: Script, timeout: float) -> None:
         raise Error(f"{script.filename}, line {exc.lineno}: invalid Python: {exc.msg}") from None
     except ValueError as exc:
         raise Error(f"{script.filename}: cannot compile: {exc}") from None
-    outcome = _in_child(lambda: _child(state, script, code), script.filename, timeout)
+    folder = tempfile.mkdtemp(prefix="ncplace-replay-")
+    try:
+        outcome = _in_child(lambda: _child(state, script, code, folder), script.filename, timeout)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     state._runtime = outcome.runtime
     if outcome.fullest is not None:
         state.fullest = outcome.fullest
@@ -213,11 +217,10 @@ def _status_text(status: int) -> str:
 # --- inside the child ---------------------------------------------------------------------------
 
 
-def _child(state: State, script: Script, code: types.CodeType) -> _Outcome:
+def _child(state: State, script: Script, code: types.CodeType, folder: str) -> _Outcome:
     from . import sandbox
 
     notes = sandbox.Notes()
-    folder = tempfile.mkdtemp(prefix="ncplace-replay-")
     sandbox.quiet_output()
     for key in PLACEMENT_VARIABLES:
         os.environ.pop(key, None)
@@ -239,7 +242,6 @@ def _child(state: State, script: Script, code: types.CodeType) -> _Outcome:
     fullest = state.fullest
     runtime = state._runtime
     notes.items += [f"{notes.dropped} more note(s) left out"] if notes.dropped else []
-    shutil.rmtree(folder, ignore_errors=True)
     return _Outcome(runtime, fullest, tuple(notes.items), tuple(stood_in), error)
 
 
