@@ -15,6 +15,7 @@ script builds before it unloads anything, and what the score uses.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import importlib.abc
 import importlib.machinery
@@ -237,6 +238,8 @@ def _child(state: State, script: Script, code: types.CodeType, folder: str) -> _
     lines = script.code.splitlines(keepends=True)
     linecache.cache[script.filename] = (len(script.code), None, lines, script.filename)
     sandbox.install(folder, notes)
+    if not hasattr(builtins, "get_ipython"):  # a notebook exported as a script
+        builtins.get_ipython = lambda: Inert("get_ipython()")  # type: ignore[attr-defined]
     error = _execute(session, script, code)
     _join_threads(notes)
     fullest = state.fullest
@@ -257,8 +260,10 @@ def _execute(session: Session, script: Script, code: types.CodeType) -> tuple[st
     where = script.filename
     try:
         exec(code, module.__dict__)
-        if script.entry is not None:
-            _call_entry(module.__dict__, script, session.mix)
+        if script.entry is not None:  # the server holds its handler until it stops
+            module.__dict__["__ncplace_handler__"] = _call_entry(
+                module.__dict__, script, session.mix
+            )
     except (SystemExit, ScriptExit) as exc:
         status = exc.code
         if status not in (None, 0):
@@ -272,7 +277,8 @@ def _execute(session: Session, script: Script, code: types.CodeType) -> tuple[st
     return None
 
 
-def _call_entry(namespace: dict[str, Any], script: Script, mix: Mix) -> None:
+def _call_entry(namespace: dict[str, Any], script: Script, mix: Mix) -> object:
+    """``Class().method(context)`` (or ``method()`` when it takes no argument); the instance."""
     assert script.entry is not None
     cls_name, method_name = script.entry
     cls = namespace.get(cls_name)
@@ -294,6 +300,7 @@ def _call_entry(namespace: dict[str, Any], script: Script, mix: Mix) -> None:
         method(server_context(script, mix))
     else:
         method()
+    return instance
 
 
 class ServerContext(dict[str, str]):
