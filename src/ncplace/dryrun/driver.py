@@ -271,8 +271,10 @@ def _execute(session: Session, script: Script, code: types.CodeType) -> tuple[st
     except Error as exc:
         return type(exc).__name__, f"{_where(exc, where)}: {one_line(exc)}"
     except BaseException as exc:
+        detail = one_line(exc)
         return "Error", (
-            f"{_where(exc, where)}: the script raised {type(exc).__name__}: {one_line(exc)}"
+            f"{_where(exc, where)}: the script raised {type(exc).__name__}"
+            + (f": {detail}" if detail else "")
         )
     return None
 

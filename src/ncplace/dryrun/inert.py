@@ -5,7 +5,8 @@ else a script touches (``torch.rand``, ``transformers.AutoModel.from_pretrained`
 ``DataLoader``, ``PIL.Image.open``) is an :class:`Inert`: it can be called, indexed, iterated,
 compared, formatted, used as a context manager or a decorator, subclassed, and passed around.
 
-- Attribute access and calls give new inert values named after the expression that made them.
+- Attribute access and calls give inert values named after the expression that made them; an
+  attribute is the same value each time it is read (``x.dtype == x.dtype``).
 - Iteration yields :data:`ITERATIONS` values (a loop over a data loader runs a bounded number of
   times), except when a statement unpacks the value into ``n`` names, where it yields ``n``.
 - As a number it is 1 (``int``, ``float``, ``index``, ``len`` is :data:`ITERATIONS`); it is
@@ -69,7 +70,9 @@ class Inert:
     def __getattr__(self, name: str) -> Any:
         if _is_dunder(name):
             raise AttributeError(name)
-        return Inert(f"{self._ncplace_name}.{name}")
+        value = Inert(f"{self._ncplace_name}.{name}")
+        object.__setattr__(self, name, value)
+        return value
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if len(args) == 1 and not kwargs and isinstance(args[0], (types.FunctionType, type)):
@@ -226,4 +229,6 @@ class InertModule(types.ModuleType):
     def __getattr__(self, name: str) -> Any:
         if _is_dunder(name):
             raise AttributeError(name)
-        return Inert(f"{self.__name__}.{name}")
+        value = Inert(f"{self.__name__}.{name}")
+        setattr(self, name, value)
+        return value
