@@ -42,6 +42,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigError, check_type, file_path, one_line
 from ..layout import Layout
@@ -216,7 +217,7 @@ def replay_file(
 ) -> Layout:
     """:func:`replay` of the script at ``path`` (or of several, one process each; a path given
     twice is two processes of that script); errors name the file and line."""
-    paths = [path] if isinstance(path, (str, Path)) else list(path)
+    paths: list[Any] = list(path) if isinstance(path, (list, tuple)) else [path]
     codes = [read_script(p) for p in paths]
     names = [str(p) for p in paths]
     return replay(
