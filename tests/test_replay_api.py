@@ -578,3 +578,32 @@ def test_the_cli_writes_where_it_was_asked_whatever_the_script_does(capsys, tmp_
     assert capsys.readouterr().err == (
         "ncplace: error: bad.py, line 1: the script raised KeyboardInterrupt\n"
     )
+
+
+def test_classes_deriving_from_several_stand_ins_and_abc_are_real_classes():
+    code = """
+from abc import ABC, abstractmethod
+import torch, torch_neuron
+from transformers import PreTrainedModel
+from ts.torch_handler.base_handler import BaseHandler
+
+class Model(torch.nn.Module, PreTrainedModel, ABC):
+    @abstractmethod
+    def head(self): ...
+
+class Concrete(Model):
+    def head(self):
+        return torch.jit.load('m.pt')
+
+class Handler(BaseHandler, ABC):
+    pass
+
+loaded = Concrete().eval().head()
+assert isinstance(Concrete(), Model) and Handler.from_pretrained is Handler.from_pretrained
+try:
+    Model()
+except TypeError as exc:
+    assert "abstract" in str(exc)
+"""
+    report = replay_report(code, one_model("torch-neuron"), stubs=["transformers", "ts"])
+    assert loads(report.fullest) == [("m", ((0,),), 0)]

@@ -13,9 +13,10 @@ compared, formatted, used as a context manager or a decorator, subclassed, and p
   true; it equals only itself; ``format`` applies a numeric format spec to 1.0.
 - Called with one function or class and nothing else, it returns that argument, so that
   ``@torch.no_grad()`` and ``@torch.jit.script`` leave the decorated function as it is.
-- As a base class it gives :class:`InertBase`, a real class whose instances answer every
-  attribute they lack with an inert value, and whose ``eval``/``to``/``half``... return the
-  instance, as ``torch.nn.Module``'s do.
+- As a base class (once however many stand-ins a class derives from; its metaclass derives
+  from ``ABCMeta``, so ``ABC`` mixes in) it gives :class:`InertBase`, a real class whose
+  instances answer every attribute they lack with an inert value, and whose ``eval``, ``to``,
+  ``half``... return the instance, as ``torch.nn.Module``'s do.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import dis
 import sys
 import types
+from abc import ABCMeta
 from collections.abc import Iterator
 from typing import Any
 
@@ -153,7 +155,8 @@ class Inert:
         return None
 
     def __mro_entries__(self, bases: tuple[Any, ...]) -> tuple[type, ...]:
-        return (InertBase,)
+        first = next(b for b in bases if isinstance(b, Inert))
+        return (InertBase,) if first is self else ()
 
     def __instancecheck__(self, instance: object) -> bool:
         return False
@@ -188,13 +191,15 @@ for _name in ("neg", "pos", "abs", "invert"):
     setattr(Inert, f"__{_name}__", Inert._operator)
 
 
-class _InertMeta(type):
+class _InertMeta(ABCMeta):
     """Class-level attributes a subclass of a stand-in lacks (``Model.from_pretrained``)."""
 
     def __getattr__(cls, name: str) -> Any:
         if _is_dunder(name):
             raise AttributeError(name)
-        return Inert(f"{cls.__name__}.{name}")
+        value = Inert(f"{cls.__name__}.{name}")
+        setattr(cls, name, value)
+        return value
 
 
 class InertBase(metaclass=_InertMeta):
