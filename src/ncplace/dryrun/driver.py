@@ -417,6 +417,10 @@ class _Served(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         pass
 
 
+_IMPORT_MACHINERY = ("<frozen", __file__, os.path.dirname(importlib.abc.__file__) + os.sep)
+"""Where the frames of the import system itself come from (skipped to find the importer)."""
+
+
 class _Missing(_Served):
     """Stands in for modules the script (or a module beside it) imports and that are not
     installed, listing them; a missing import inside an installed library stays an error."""
@@ -430,7 +434,7 @@ class _Missing(_Served):
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
         frame: types.FrameType | None = sys._getframe(1)
-        while frame is not None and frame.f_code.co_filename.startswith(("<frozen", __file__)):
+        while frame is not None and frame.f_code.co_filename.startswith(_IMPORT_MACHINERY):
             frame = frame.f_back
         importer = "" if frame is None else frame.f_code.co_filename
         beside = self.folder is not None and importer.startswith(self.folder)
