@@ -543,6 +543,21 @@ def test_exits_and_interrupts_end_the_replay_with_one_line(ending, message):
     assert (dict(os.environ), os.getcwd()) == before
 
 
+def test_a_script_cannot_signal_the_caller_or_corrupt_the_replay():
+    code = "import os, signal\nos.kill(os.getppid(), signal.SIGTERM)\n"
+    code += "os.killpg(os.getpgid(0), signal.SIGKILL)\nimport torch\nm = torch.jit.load('m.pt')\n"
+    report = replay_report(code, one_model("torch-neuron"))
+    assert loads(report.fullest) == [("m", ((0,),), 0)]
+    assert [n.split(":")[1].split("(")[0].strip() for n in report.notes] == ["os.kill", "os.killpg"]
+    garbage = "import os\nfor fd in range(3, 64):\n    try:\n        os.write(fd, b'x')\n"
+    garbage += "    except OSError:\n        pass\n"
+    with pytest.raises(Error, match=r"^<replay>: the replay could not read what the script's"):
+        replay(garbage, one_model("torch-neuron"))
+    closing = "import os\nos.closerange(3, 64)\n"
+    with pytest.raises(Error, match=r"^<replay>: the script's process ended before the replay"):
+        replay(closing, one_model("torch-neuron"))
+
+
 def test_threads_are_joined_for_a_bounded_time_then_abandoned(monkeypatch):
     monkeypatch.setattr(driver, "THREAD_WAIT_S", 0.2)
     code = """

@@ -1127,8 +1127,8 @@ def build_parser() -> argparse.ArgumentParser:
         "torch_neuron, torch_neuronx, neuronx_distributed, transformers_neuronx; modules "
         "not installed stand in too), one process each, in order, on one instance; score "
         "the layout right after the last load and show the optimizer's beside it. Each "
-        "script runs in a sandboxed child process (no network, no subprocess, no file "
-        "written), but its code runs: replay only scripts you would run.",
+        "script runs in a sandboxed child process (no network, no subprocess, files written "
+        "to a temporary folder), but its code runs: replay only scripts you would run.",
     )
     p.add_argument(
         "script",

@@ -163,16 +163,20 @@ def _in_child(work: Any, filename: str, timeout: float) -> _Outcome:
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover  (the child; coverage cannot follow it)
-        os.close(read)
         exit_now = os._exit
-        try:
-            data = pickle.dumps(("ok", work()))
-        except BaseException as exc:
-            data = pickle.dumps(("failed", f"{type(exc).__name__}: {one_line(exc)}"))
-        view = memoryview(data)
-        while view:
-            view = view[os.write(write, view) :]
-        exit_now(0)
+        try:  # whatever happens, the child never returns into the caller's code
+            os.close(read)
+            os.closerange(3, write)  # the caller's files stay out of the script's reach
+            os.closerange(write + 1, _MAX_FD)
+            try:
+                data = pickle.dumps(("ok", work()))
+            except BaseException as exc:  # the child reports whatever happens
+                data = pickle.dumps(("failed", f"{type(exc).__name__}: {one_line(exc)}"))
+            view = memoryview(data)
+            while view:
+                view = view[os.write(write, view) :]
+        finally:
+            exit_now(0)
     os.close(write)
     data = _read_all(read, pid, filename, timeout)
     _, status = os.waitpid(pid, 0)
@@ -181,10 +185,18 @@ def _in_child(work: Any, filename: str, timeout: float) -> _Outcome:
             f"{filename}: the script's process ended before the replay could read its layout "
             f"({_status_text(status)})"
         )
-    kind, value = pickle.loads(data)
+    try:
+        kind, value = pickle.loads(data)
+    except Exception:  # the script wrote into the replay's pipe
+        raise Error(
+            f"{filename}: the replay could not read what the script's process sent"
+        ) from None
     if kind != "ok":
         raise Error(f"{filename}: the replay failed in the script's process: {value}")
     return value
+
+
+_MAX_FD = max(os.sysconf("SC_OPEN_MAX"), 256) if hasattr(os, "sysconf") else 1 << 16
 
 
 def _read_all(fd: int, pid: int, filename: str, timeout: float) -> bytes:

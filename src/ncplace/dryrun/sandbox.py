@@ -20,7 +20,7 @@ whatever the script does to its process (``os.chdir``, ``os.environ`` and the C 
 - *Processes.* ``subprocess`` commands and ``os.system`` / ``os.popen`` do not run: they
   succeed with empty output. ``os.fork``, ``exec*``, ``spawn*`` and ``posix_spawn`` (so
   ``multiprocessing``) raise ``PermissionError``: run a script as several processes with
-  ``A.py:N`` instead. ``os.kill`` of another process is refused.
+  ``A.py:N`` instead. ``os.kill`` of another process and ``os.killpg`` are refused.
 - *Exits.* ``os._exit(n)`` ends the script as ``sys.exit(n)`` does.
 - *Time.* ``time.sleep`` sleeps at most :data:`MAX_SLEEP_S`.
 - *Environment.* ``os.putenv`` and ``os.unsetenv`` change ``os.environ``, which the process
@@ -302,7 +302,10 @@ def _guard_processes(notes: Notes) -> None:
             return
         real_kill(pid, signal)
 
+    def killpg(group: int, signal: int) -> None:
+        notes.add(f"os.killpg({group}, {signal}) refused: the replay signals no process group")
+
     def _exit(code: int) -> None:
         raise ScriptExit(code)
 
-    os.kill, os._exit = kill, _exit  # type: ignore[assignment]
+    os.kill, os.killpg, os._exit = kill, killpg, _exit  # type: ignore[assignment]
