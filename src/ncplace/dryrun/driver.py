@@ -40,7 +40,7 @@ from typing import Any
 from .. import errors
 from ..envvars import PLACEMENT_VARIABLES
 from ..errors import Error, one_line
-from ..hardware import FRAMEWORKS
+from ..hardware import FRAMEWORKS, Instance
 from ..layout import Layout, Placement, ProcessSpan
 from ..mix import Mix
 from ..runtime import Runtime
@@ -51,26 +51,28 @@ THREAD_WAIT_S = 2.0
 """How long, in all, a replay waits for threads a script leaves running."""
 
 _Snapshot = tuple[
+    Instance | None,
     tuple[tuple[tuple[int, ...], tuple[tuple[int, ...], ...], dict[str, str]], ...],
     tuple[tuple[str, tuple[tuple[int, ...], ...], int], ...],
 ]
 
 
 def snapshot(runtime: Runtime | None) -> _Snapshot:
-    """The runtime's processes and loads as plain (picklable) tuples."""
+    """The runtime's instance, processes and loads as plain (picklable) values."""
     if runtime is None:
-        return (), ()
+        return None, (), ()
     spans = tuple((p.cores, p.groups, dict(p.env)) for p in runtime.processes)
     loads = tuple(
         (m.name, m.replicas, i) for i, p in enumerate(runtime.processes) for m in p.loaded
     )
-    return spans, loads
+    return runtime.instance, spans, loads
 
 
 def to_layout(mix: Mix, state: _Snapshot) -> Layout:
-    spans, loads = state
+    """The layout of a snapshot (on the mix's instance when no process ever started)."""
+    instance, spans, loads = state
     return Layout(
-        mix.instance,
+        mix.instance if instance is None else instance,
         tuple(ProcessSpan(c, g, e) for c, g, e in spans),
         tuple(Placement(n, r, i) for n, r, i in loads),
     )
