@@ -246,7 +246,8 @@ kept = [torch.jit.load('m.pt')]
 # --- 7. other imports, network, subprocesses, files --------------------------------------------
 
 
-def test_modules_not_installed_stand_in_and_installed_ones_are_real(tmp_path):
+@pytest.mark.parametrize("framework", BOTH)
+def test_modules_not_installed_stand_in_and_installed_ones_are_real(tmp_path, framework):
     (tmp_path / "helpers.py").write_text(
         "import torch\nimport not_installed_either\n"
         "def load():\n    return torch.jit.load('m.pt')\n"
@@ -258,7 +259,7 @@ def test_modules_not_installed_stand_in_and_installed_ones_are_real(tmp_path):
         "import numpy\nassert json.dumps([1]) == '[1]' and numpy.arange(3).sum() == 3\n"
         "assert __name__ == '__main__'\nm = helpers.load()\n"
     )
-    report = replay_report(script.read_text(), one_model("torch-neuron"), filename=str(script))
+    report = replay_report(script.read_text(), one_model(framework), filename=str(script))
     assert report.stood_in == ("not_installed_either", "transformers_xyz", "PIL_xyz", "cv2_xyz")
     assert loads(report.fullest) == [("m", ((0,),), 0)]
     stubbed = replay_report(
@@ -275,7 +276,8 @@ def test_a_missing_import_inside_an_installed_library_stays_an_error():
         replay(code, one_model("torch-neuron"))
 
 
-def test_network_subprocesses_and_files_are_refused_with_notes(tmp_path):
+@pytest.mark.parametrize("framework", BOTH)
+def test_network_subprocesses_and_files_are_refused_with_notes(tmp_path, framework):
     target = tmp_path / "written.txt"
     code = f"""
 import os, socket, subprocess, urllib.request
@@ -293,7 +295,7 @@ with open({str(target)!r}, "w") as f:
 assert open({str(target)!r}).read() == "kept in the temporary folder"
 os.remove({str(target)!r})
 """
-    report = replay_report(code, one_model("torch-neuron"))
+    report = replay_report(code, one_model(framework))
     assert report.notes == (
         "<replay>: network access refused (never attempted): ('example.com', 80)",
         "<replay>: network access refused (never attempted): https://example.com/x",
@@ -455,6 +457,10 @@ def test_tensor_parallel_errors():
         PlacementError, match="4 tensor-parallel ranks need 4 cores but the process owns 2"
     ):
         replay(narrow, tensor_mix())
+    with pytest.raises(
+        PlacementError, match="'llama' needs torch-neuronx; the replay runs torch-neuron"
+    ):
+        replay(code.replace("2)", "4)"), tensor_mix(), framework="torch-neuron")
     rt = Runtime(INST, "torch-neuronx")
     assert rt.start_process().load_ranks("x", 3).replicas == ((0, 1, 2),)
 
@@ -477,7 +483,8 @@ warnings.simplefilter("ignore")
 sys.stdout.write("noise")
 os.write(1, b"noise at fd level")
 print("noise", file=sys.stderr)
-import torch, torch_neuron
+import torch
+{imp}
 m = torch.jit.load('m.pt')
 builtins.len = None
 """
@@ -486,7 +493,8 @@ builtins.len = None
 LAST = HOSTILE.count("\n") + 1
 
 
-def test_nothing_a_script_does_reaches_the_caller(capsys):
+@pytest.mark.parametrize("framework", BOTH)
+def test_nothing_a_script_does_reaches_the_caller(capsys, framework):
     def state():
         return (
             os.getcwd(),
@@ -505,7 +513,7 @@ def test_nothing_a_script_does_reaches_the_caller(capsys):
 
     before = state()
     for ending in ["", "sys.exit(0)\n", "os._exit(0)\n"]:
-        layout = replay(HOSTILE + ending, one_model("torch-neuron"))
+        layout = replay(HOSTILE.format(imp=IMPORT[framework]) + ending, one_model(framework))
         assert loads(layout) == [("m", ((0,),), 0)]
         assert state() == before
     assert capsys.readouterr() == ("", "")
@@ -539,7 +547,7 @@ def test_nothing_a_script_does_reaches_the_caller(capsys):
 def test_exits_and_interrupts_end_the_replay_with_one_line(ending, message):
     before = dict(os.environ), os.getcwd()
     with pytest.raises(Error, match=message):
-        replay(HOSTILE + ending + "\n", one_model("torch-neuron"))
+        replay(HOSTILE.format(imp="") + ending + "\n", one_model("torch-neuron"))
     assert (dict(os.environ), os.getcwd()) == before
 
 
@@ -585,7 +593,7 @@ def test_the_cli_writes_where_it_was_asked_whatever_the_script_does(capsys, tmp_
     (tmp_path / "mix.yaml").write_text(
         "instance: inf1.xlarge\nmodels:\n  - name: m\n    file: m.pt\n"
     )
-    (tmp_path / "serve.py").write_text(HOSTILE)
+    (tmp_path / "serve.py").write_text(HOSTILE.format(imp="import torch_neuron"))
     args = ["replay", "serve.py", "--mix", "mix.yaml", "--no-optimizer", "-o", "out.txt"]
     assert main(args) == 0
     assert (tmp_path / "out.txt").read_text().startswith("serve.py: replayed on inf1.xlarge")
