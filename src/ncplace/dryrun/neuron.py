@@ -129,6 +129,7 @@ class ModelHandle:
     def __init__(self, session: Session, keys: Sequence[str], tensor: int | None = None) -> None:
         self._session = session
         self._loads: list[Loaded] = []
+        self._placed = False
         self._keys = [k for k in keys if k]
         self._tensor = tensor
         self._model: Model | None = None
@@ -226,6 +227,7 @@ class Session:
 
     def _loaded(self, handle: ModelHandle, loaded: Loaded) -> None:
         handle._loads.append(loaded)
+        handle._placed = True
         self.loads[loaded.name] = self.loads.get(loaded.name, 0) + 1
         self.owner.after_load()
 
@@ -287,7 +289,7 @@ class Session:
         self._loaded(handle, self.started().load(model.name, cores=model.cores))
 
     def jit_save(self, module: object, path: Any, *args: Any, **kwargs: Any) -> None:
-        if isinstance(module, ModelHandle) and not module._loads and module._model is None:
+        if isinstance(module, ModelHandle) and not module._placed and module._model is None:
             module._keys.insert(0, _path_text(path, "torch.jit.save"))
 
     def trace(self, framework: str) -> Callable[..., ModelHandle]:
@@ -300,7 +302,7 @@ class Session:
         return trace
 
     def first_call(self, handle: ModelHandle) -> None:
-        if not handle._loads and handle._model is None:
+        if not handle._placed:
             self._load(handle)
 
     def data_parallel(
