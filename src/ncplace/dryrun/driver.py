@@ -245,6 +245,9 @@ def _child(state: State, script: Script, code: types.CodeType, folder: str) -> _
     if os.path.isfile(script.filename):
         sys.path.insert(0, here)
     session = Session(state, state.mix)
+    served = (*STAND_IN_MODULES, *state.stubs)
+    for name in [n for n in sys.modules if n.partition(".")[0] in served]:
+        del sys.modules[name]  # the caller's own torch or a stubbed module it imported
     stood_in: list[str] = []
     sys.meta_path.insert(0, _Served(session, state.stubs, stood_in))
     folder_of_script = here if os.path.isfile(script.filename) else None
