@@ -586,6 +586,12 @@ threading.Thread(target=stop.wait, name="forever").start()
     assert report.notes == ("<replay>: thread 'forever' still running after 0.2 s: abandoned",)
 
 
+def test_a_script_reads_no_input():
+    code = "import torch, torch_neuron\nm = torch.jit.load('m.pt')\nname = input('model? ')\n"
+    with pytest.raises(Error, match=r"^<replay>, line 3: the script raised EOFError"):
+        replay(code, one_model("torch-neuron"))
+
+
 def test_a_script_that_does_not_end_is_stopped_at_the_timeout():
     with pytest.raises(Error, match=r"^<replay>: the script did not end within 0.5 s"):
         replay("while True:\n    pass\n", one_model("torch-neuron"), timeout=0.5)

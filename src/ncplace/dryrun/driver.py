@@ -180,7 +180,13 @@ def _in_child(work: Any, filename: str, timeout: float) -> _Outcome:
         finally:
             exit_now(0)
     os.close(write)
-    data = _read_all(read, pid, filename, timeout)
+    try:
+        data = _read_all(read, pid, filename, timeout)
+    except BaseException:  # interrupted (Ctrl-C): the child does not outlive the replay
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        raise
     _, status = os.waitpid(pid, 0)
     if not data:
         raise Error(
@@ -209,8 +215,6 @@ def _read_all(fd: int, pid: int, filename: str, timeout: float) -> bytes:
             left = deadline - time.monotonic()
             ready, _, _ = select.select([fd], [], [], max(left, 0))
             if not ready:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
                 raise Error(
                     f"{filename}: the script did not end within {timeout:g} s (a serving "
                     "loop?); a replay runs each script to its end"

@@ -6,7 +6,8 @@ whatever the script does to its process (``os.chdir``, ``os.environ`` and the C 
 ``logging``, ``warnings``, threads it leaves running) ends with the child. Inside the child,
 :func:`install` also keeps the script from acting on the world, each refusal noted once:
 
-- *Output.* The script's stdout and stderr (the file descriptors too) go to ``/dev/null``.
+- *Output.* The script's stdout and stderr (the file descriptors too) go to ``/dev/null``;
+  its stdin is empty.
 - *Files.* Through Python's ``open`` (and so ``pathlib``, ``shutil``, ``json.dump``...), a file
   opened for writing is a copy in the replay's temporary folder, which later reads of that path
   see; a file that does not exist reads as empty. ``os.open`` with a writing flag goes to the same
@@ -74,11 +75,14 @@ class Notes:
 
 
 def quiet_output() -> None:
-    """Send the process's stdout and stderr, descriptors included, to ``/dev/null``."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    for fd in (1, 2):
+    """Send the process's stdout and stderr to ``/dev/null`` and read stdin from there
+    (``input()`` meets the end of input instead of waiting on the terminal), descriptors
+    included."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
         os.dup2(devnull, fd)
     os.close(devnull)
+    sys.stdin = open(os.devnull)  # noqa: SIM115
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115
     sys.stderr = open(os.devnull, "w")  # noqa: SIM115
 
