@@ -238,6 +238,12 @@ kept = [torch.jit.load('m.pt')]
     assert len(report.fullest.placements) == 2
     assert [p.model for p in report.at_exit.placements] == ["m", "m"]
     assert report.fullest.placements == report.at_exit.placements
+    api = "nrt.experimental" if framework == "torch-neuron" else "nrt"
+    twins = f"import torch\n{IMPORT[framework]}\nwith {api}.neuron_cores_context(0, 1):\n"
+    twins += "    a = torch.jit.load('m.pt')\n    b = torch.jit.load('m.pt')\n"
+    twins += f"{api}.set_multicore(a)\ndel b\n"
+    report = replay_report(twins, one_model(framework))
+    assert [p.replicas for p in report.at_exit.placements] == [tuple((c,) for c in range(8))]
     last = code + "del kept\n"
     report = replay_report(last, one_model(framework))
     assert len(report.fullest.placements) == 2 and len(report.at_exit.placements) == 1

@@ -237,7 +237,7 @@ class Session:
         if process is None or process._stopped:
             return
         for loaded in loads:
-            if loaded in process.loaded:
+            if any(item is loaded for item in process.loaded):  # equal loads are distinct
                 process.unload(loaded)
 
     # --- naming models ------------------------------------------------------------------------
