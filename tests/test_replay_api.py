@@ -646,3 +646,22 @@ except TypeError as exc:
 """
     report = replay_report(code, one_model("torch-neuron"), stubs=["transformers", "ts"])
     assert loads(report.fullest) == [("m", ((0,),), 0)]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--timeout", "0"], "argument --timeout: expected seconds > 0, got '0'"),
+        (["--env", "1:=x"], "argument --env: expected NAME=VALUE, got '=x'"),
+        (["--entry", "initialize"], "entry 'initialize': expected Class.method"),
+    ],
+)
+def test_replay_options_are_checked(capsys, tmp_path, argv, message):
+    (tmp_path / "mix.yaml").write_text("instance: inf1.xlarge\nmodels:\n  - name: m\n")
+    (tmp_path / "s.py").write_text("import torch\nm = torch.jit.load('m')\n")
+    code = main(["replay", str(tmp_path / "s.py"), "--mix", str(tmp_path / "mix.yaml"), *argv])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err
+    code = main(["replay", f"{tmp_path / 's.py'}:0", "--mix", str(tmp_path / "mix.yaml")])
+    assert code == 2
+    assert capsys.readouterr().err.endswith("s.py:0: a script runs as at least 1 process, got 0\n")
