@@ -318,6 +318,16 @@ os.remove({str(target)!r})
     assert not target.exists()
 
 
+def test_a_failure_after_a_note_names_the_note():
+    code = "import json\nconfig = json.load(open('config.json'))\n"
+    with pytest.raises(
+        Error,
+        match=r"^<replay>, line 2: the script raised JSONDecodeError: Expecting value: line 1 "
+        r"column 1 \(char 0\) \(after: config\.json: no such file, read as empty\)$",
+    ):
+        replay(code, one_model("torch-neuron"))
+
+
 def test_starting_processes_from_a_script_is_refused():
     code = "import multiprocessing\np = multiprocessing.Process(target=print)\np.start()\n"
     with pytest.raises(

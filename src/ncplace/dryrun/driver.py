@@ -152,10 +152,10 @@ def run(state: State, script: Script, timeout: float) -> None:
         state.fullest = outcome.fullest
     state.notes += [f"{script.filename}: {n}" for n in outcome.notes]
     state.stood_in += [m for m in outcome.stood_in if m not in state.stood_in]
-    if outcome.error is not None:
+    if outcome.error is not None:  # the last note may say why (a file read as empty)
         kind, message = outcome.error
         cls = getattr(errors, kind, Error)
-        raise cls(message)
+        raise cls(message + (f" (after: {outcome.notes[-1]})" if outcome.notes else ""))
 
 
 def _in_child(work: Any, filename: str, timeout: float) -> _Outcome:
