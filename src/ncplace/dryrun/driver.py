@@ -168,8 +168,7 @@ def _in_child(work: Any, filename: str, timeout: float) -> _Outcome:
         exit_now = os._exit
         try:  # whatever happens, the child never returns into the caller's code
             os.close(read)
-            os.closerange(3, write)  # the caller's files stay out of the script's reach
-            os.closerange(write + 1, _MAX_FD)
+            _close_inherited(keep=write)
             try:
                 data = pickle.dumps(("ok", work()))
             except BaseException as exc:  # the child reports whatever happens
@@ -204,7 +203,17 @@ def _in_child(work: Any, filename: str, timeout: float) -> _Outcome:
     return value
 
 
-_MAX_FD = max(os.sysconf("SC_OPEN_MAX"), 256) if hasattr(os, "sysconf") else 1 << 16
+def _close_inherited(keep: int) -> None:
+    """Close the files the child inherited from the caller (all but stdio and ``keep``), so
+    that the script cannot reach them."""
+    try:
+        fds: Sequence[int] = [int(fd) for fd in os.listdir("/proc/self/fd")]
+    except OSError:
+        fds = range(3, 1024)
+    for fd in fds:
+        if fd > 2 and fd != keep:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 def _read_all(fd: int, pid: int, filename: str, timeout: float) -> bytes:
