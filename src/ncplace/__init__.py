@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .codegen import generate_code, generate_scripts
 from .comparison import Comparison, compare
-from .dryrun import replay, replay_file
+from .dryrun import ReplayReport, replay, replay_file, replay_report
 from .errors import ConfigError, CoresUnavailable, Error, InfeasibleMix, PlacementError
 from .hardware import INSTANCES, Instance, instance
 from .layout import Layout, Placement, ProcessSpan
@@ -71,6 +71,7 @@ __all__ = [
     "Policy",
     "Process",
     "ProcessSpan",
+    "ReplayReport",
     "Runtime",
     "Scenario",
     "Score",
@@ -88,6 +89,7 @@ __all__ = [
     "read_monitor",
     "replay",
     "replay_file",
+    "replay_report",
     "score",
     "simulate",
 ]

@@ -305,6 +305,24 @@ class Process:
         self.loaded.append(loaded)
         return loaded
 
+    def load_ranks(self, name: str, ranks: int) -> Loaded:
+        """Load a tensor-parallel model of ``ranks`` ranks: rank ``r`` on the process's ``r``-th
+        core, as neuronx-distributed and transformers-neuronx place them *(ncplace: from the
+        process's first core)*; the ranks form one copy of ``ranks`` cores."""
+        self._check_live()
+        if isinstance(ranks, bool) or not isinstance(ranks, int) or ranks < 1:
+            raise PlacementError(f"load {name!r}: ranks={ranks!r}; expected an integer >= 1")
+        if ranks > len(self.cores):
+            raise PlacementError(
+                f"load {name!r}: {ranks} tensor-parallel ranks need {ranks} cores but the process "
+                f"owns {len(self.cores)} (nc{self.cores[0]}-nc{self.cores[-1]})"
+            )
+        for i in range(ranks):
+            self._copies[i] += 1
+        loaded = Loaded(name, (self.cores[:ranks],), self)
+        self.loaded.append(loaded)
+        return loaded
+
     def unload(self, loaded: Loaded) -> None:
         """Unload ``loaded`` (as ``set_neuron_cores`` / ``set_multicore`` do before reloading):
         its copies leave the process's copy counts, so later default placements see the cores
