@@ -1,0 +1,191 @@
+"""``plan_fleet``: the cheapest instances for a catalogue, then each instance's placement.
+
+1. Copies and loads at the target (:mod:`.copies`); which types each model fits.
+2. Baselines (:mod:`.packing`): one instance per model, first fit decreasing.
+3. The assignment (:mod:`.assign`): the cheapest baseline, each instance downsized to the
+   cheapest type that holds it, then the exact CP-SAT model over all copies when it is small
+   enough, else its large neighbourhood search a few instances at a time.
+4. The lower bound (:mod:`.bound`), the larger of it and the exact model's.
+5. Each instance's mix optimised with :func:`ncplace.optimize` on the executor
+   (:mod:`.instance_plan`, :mod:`.execute`). Every instance's assignment is a layout meeting
+   the target, so no instance needs to be re-assigned: the optimizer only improves on it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..errors import check_type
+from ..hardware import Instance
+from ..layout import layout_from_dict, layout_to_dict
+from ..score import score
+from .assign import MAX_LITERALS, improve, literal_count, solve_exact
+from .bound import lower_bound
+from .catalogue import MICRO, Catalogue, PriceList, parse_types
+from .copies import (
+    CopyItem,
+    TypeSpec,
+    check_target_scale,
+    copy_count,
+    copy_items,
+    fit_table,
+    type_specs,
+)
+from .execute import check_executor, run_map
+from .instance_plan import InstanceTask, fill_layout, instance_mix, solve_instance
+from .packing import Assignment, downsize, first_fit_decreasing, one_per_model
+from .plan import FleetPlan, InstancePlan
+
+BASELINE_NAMES = ("one instance per model", "first fit decreasing")
+
+
+def plan_fleet(
+    catalogue: Catalogue | str | Path,
+    types: str | Sequence[str] | Sequence[Instance],
+    *,
+    prices: PriceList | str | Path | None = None,
+    target_scale: float = 1.0,
+    time_limit: float = 10.0,
+    instance_time_limit: float = 1.0,
+    seed: int = 0,
+    workers: int = 1,
+    executor: str = "local",
+    address: str | None = None,
+) -> FleetPlan:
+    """The cheapest fleet of ``types`` found for ``catalogue`` at ``target_scale``, each instance
+    placed, with a proven lower bound on the cost (see the module docstring).
+
+    ``time_limit`` is the assignment's (CP-SAT, deterministic), ``instance_time_limit`` each
+    instance's :func:`ncplace.optimize`; ``seed`` seeds both, so the plan is the same on every
+    executor. ``prices`` defaults to the bundled list (:meth:`PriceList.bundled`).
+    """
+    start = time.perf_counter()
+    if isinstance(catalogue, (str, Path)):
+        catalogue = Catalogue.from_file(catalogue)
+    check_type(catalogue, Catalogue, "plan_fleet: catalogue")
+    if prices is None:
+        prices = PriceList.bundled()
+    elif isinstance(prices, (str, Path)):
+        prices = PriceList.from_file(prices)
+    check_type(prices, PriceList, "plan_fleet: prices")
+    scale = check_target_scale(target_scale)
+    check_executor(executor, workers, address)
+    specs = type_specs(parse_types(types), prices)  # type: ignore[arg-type]
+    items = copy_items(catalogue, scale)
+    fit = fit_table(catalogue, specs)
+
+    baselines = {
+        BASELINE_NAMES[0]: one_per_model(items, specs, fit),
+        BASELINE_NAMES[1]: first_fit_decreasing(items, specs, fit),
+    }
+    best, method, exact_bound = _assign(items, specs, fit, baselines, time_limit, seed)
+    bound, _ = lower_bound(items, specs, fit, seed=seed)
+    bound = min(max(bound, exact_bound), best.cost)
+
+    totals = [copy_count(m, scale) for m in catalogue.models]
+    instances = _solve_instances(
+        catalogue,
+        items,
+        specs,
+        best,
+        totals,
+        float(1 / scale),
+        instance_time_limit,
+        seed,
+        executor,
+        workers,
+        address,
+    )
+    where = executor if executor == "ray" else f"{workers} local worker(s)"
+    return FleetPlan(
+        catalogue=catalogue,
+        prices=prices,
+        target_scale=float(target_scale),
+        copies={m.name: n for m, n in zip(catalogue.models, totals, strict=True)},
+        instances=instances,
+        cost_per_hour=best.cost / MICRO,
+        bound_per_hour=bound / MICRO,
+        status="optimal" if bound >= best.cost else "feasible",
+        baselines={name: a.cost / MICRO for name, a in baselines.items()},
+        method=method,
+        executor=where,
+        runtime_s=time.perf_counter() - start,
+    )
+
+
+def _assign(
+    items: Sequence[CopyItem],
+    specs: Sequence[TypeSpec],
+    fit: Sequence[int],
+    baselines: dict[str, Assignment],
+    time_limit: float,
+    seed: int,
+) -> tuple[Assignment, str, int]:
+    """The assignment, how it was found, and the exact model's bound (0 when it did not run)."""
+    name, start = min(baselines.items(), key=lambda kv: kv[1].cost)
+    best = min((start, downsize(start, items, specs, fit)), key=lambda a: a.cost)
+    method = f"{name}, downsized" if best is not start else name
+    everything = range(len(items))
+    if literal_count(items, everything, specs, fit, best.cost) <= MAX_LITERALS:
+        result = solve_exact(items, everything, specs, fit, best.fills, time_limit, seed)
+        if result.fills is not None:
+            exact = Assignment(result.fills, sum(specs[f.type].price for f in result.fills))
+            proof = "proven cheapest" if result.optimal else "time limit"
+            if exact.cost <= best.cost:
+                return exact, f"CP-SAT assignment ({proof})", result.bound
+        return best, f"{method}; CP-SAT assignment found nothing cheaper", result.bound
+    improved = improve(best, items, specs, fit, time_limit, seed)
+    if improved.cost < best.cost:
+        return improved, f"{method}, then CP-SAT neighbourhood search", 0
+    return best, f"{method}; CP-SAT neighbourhood search found nothing cheaper", 0
+
+
+def _solve_instances(
+    catalogue: Catalogue,
+    items: Sequence[CopyItem],
+    specs: Sequence[TypeSpec],
+    best: Assignment,
+    totals: Sequence[int],
+    target_peak: float,
+    time_limit: float,
+    seed: int,
+    executor: str,
+    workers: int,
+    address: str | None,
+) -> tuple[InstancePlan, ...]:
+    fills = sorted(best.fills, key=lambda f: (-specs[f.type].price, f.type, f.copies))
+    mixes, tasks = [], []
+    for fill in fills:
+        counts: dict[int, int] = {}
+        for i, _ in fill.copies:
+            counts[items[i].model] = counts.get(items[i].model, 0) + 1
+        mix = instance_mix(catalogue, specs[fill.type].instance, counts, totals)
+        mixes.append(mix)
+        tasks.append(
+            InstanceTask(
+                mix=mix.to_dict(),
+                fill_layout=layout_to_dict(fill_layout(fill, items, mix)),
+                time_limit=time_limit,
+                seed=seed,
+            )
+        )
+    results = run_map(solve_instance, tasks, executor, workers, address)
+    plans = []
+    for k, (fill, mix, result) in enumerate(zip(fills, mixes, results, strict=True)):
+        layout = layout_from_dict(result["layout"], mix.instance)
+        plans.append(
+            InstancePlan(
+                index=k,
+                type_name=specs[fill.type].name,
+                price=specs[fill.type].price / MICRO,
+                mix=mix,
+                layout=layout,
+                score=score(layout, mix),
+                source=result["source"],
+                optimizer_summary=result["summary"],
+                runtime_s=result["runtime_s"],
+            )
+        )
+    return tuple(plans)
