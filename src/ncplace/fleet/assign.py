@@ -44,6 +44,9 @@ MAX_LITERALS = 20_000
 DTIME_PER_SECOND = 0.3
 """CP-SAT deterministic time units per second of a time limit (reproducible stops)."""
 
+SOLVE_COST = 0.005
+"""Deterministic time charged per neighbourhood solve on top of CP-SAT's own count."""
+
 
 @dataclass(frozen=True)
 class ExactResult:
@@ -53,6 +56,7 @@ class ExactResult:
     fills: tuple[Fill, ...] | None
     optimal: bool
     bound: int
+    deterministic_time: float = 0.0
 
 
 def _slots(
@@ -135,7 +139,7 @@ def solve_exact(
     solver.parameters.max_time_in_seconds = 3 * max(0.0, time_limit) + 0.5
     status = solver.solve(model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return ExactResult(None, False, 0)
+        return ExactResult(None, False, 0, solver.deterministic_time)
     fills = []
     for j, t in enumerate(slots):
         copies = tuple(sorted((i, s) for i, s in by_slot[j] if solver.value(x[i, j, s])))
@@ -143,7 +147,7 @@ def solve_exact(
             fills.append(Fill(t, copies))
     optimal = status == cp_model.OPTIMAL
     bound = cost_of(fills, specs) if optimal else math.ceil(solver.best_objective_bound - 1e-6)
-    return ExactResult(tuple(fills), optimal, bound)
+    return ExactResult(tuple(fills), optimal, bound, solver.deterministic_time)
 
 
 def _slot_constraints(
@@ -199,38 +203,62 @@ def improve(
     fit: Sequence[int],
     time_limit: float,
     seed: int,
-    step_s: float = 0.25,
-    max_copies: int = 24,
+    step_s: float = 1.0,
+    max_copies: int = 64,
 ) -> Assignment:
-    """Large neighbourhood search: re-solve a few instances at a time with :func:`solve_exact`,
-    the emptiest first (a window of 2, then 3, then 4 instances, at most ``max_copies`` copies),
-    keeping any cheaper answer, until ``time_limit`` is spent in steps of ``step_s``
-    (deterministic: the steps count, not the clock)."""
+    """Large neighbourhood search: re-solve a few instances at a time with :func:`solve_exact`
+    and keep any cheaper answer. Neighbourhoods are windows of 2, then 3, then 4 instances, first
+    in price order (the dearest together), then the emptiest first (:func:`_windows`), at most
+    ``max_copies`` copies each; each solve gets at most ``step_s``. The budget, ``time_limit``,
+    is counted in CP-SAT's deterministic time (plus :data:`SOLVE_COST` per solve), so the search
+    stops at the same point on every run."""
     fills = list(current.fills)
-    steps = int(time_limit / step_s) if step_s > 0 else 0
+    budget = max(0.0, time_limit) * DTIME_PER_SECOND
     width = 2
-    while steps > 0 and width <= 4 and len(fills) >= 2:
-        order = sorted(range(len(fills)), key=lambda f: (_utilisation(fills[f], items, specs), f))
+    while budget > 0 and width <= 4 and len(fills) >= 2:
         improved = False
-        for start in range(0, len(order) - 1):
-            if steps <= 0:
+        for window in _windows(fills, items, specs, width):
+            if budget <= 0:
                 break
-            window = order[start : start + width]
             subset = [i for f in window for i, _ in fills[f].copies]
-            if len(window) < 2 or len(subset) > max_copies:
-                continue
             hint = [fills[f] for f in window]
-            if literal_count(items, subset, specs, fit, cost_of(hint, specs)) > MAX_LITERALS:
+            ceiling = cost_of(hint, specs)
+            if (
+                len(subset) > max_copies
+                or literal_count(items, subset, specs, fit, ceiling) > MAX_LITERALS
+            ):
                 continue
-            steps -= 1
             result = solve_exact(items, subset, specs, fit, hint, step_s, seed)
-            if result.fills is not None and cost_of(result.fills, specs) < cost_of(hint, specs):
+            budget -= result.deterministic_time + SOLVE_COST
+            if result.fills is not None and cost_of(result.fills, specs) < ceiling:
                 fills = [f for k, f in enumerate(fills) if k not in window] + list(result.fills)
                 improved = True
                 break
         if not improved:
             width += 1
     return Assignment(tuple(fills), cost_of(fills, specs))
+
+
+def _windows(
+    fills: Sequence[Fill], items: Sequence[CopyItem], specs: Sequence[TypeSpec], width: int
+) -> list[list[int]]:
+    """Consecutive ``width`` instances in price order (dearest first, then emptiest), then in
+    order of utilisation (emptiest first); each window once."""
+    by_price = sorted(
+        range(len(fills)),
+        key=lambda f: (-specs[fills[f].type].price, _utilisation(fills[f], items, specs), f),
+    )
+    by_use = sorted(range(len(fills)), key=lambda f: (_utilisation(fills[f], items, specs), f))
+    seen: set[tuple[int, ...]] = set()
+    windows = []
+    for order in (by_price, by_use):
+        for start in range(len(order) - width + 1):
+            window = order[start : start + width]
+            key = tuple(sorted(window))
+            if key not in seen:
+                seen.add(key)
+                windows.append(window)
+    return windows
 
 
 def _utilisation(fill: Fill, items: Sequence[CopyItem], specs: Sequence[TypeSpec]) -> float:
