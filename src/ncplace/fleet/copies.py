@@ -12,7 +12,7 @@ meets the target; traffic is shared evenly by its copies wherever they run (a lo
 routes ``1/n_m`` of the requests to each), so a hot model's copies may span several instances.
 A copy puts ``ceil(CAPACITY d_m X / n_m)`` units on each of its cores (rounded up, so that a
 packing that fits in units fits in load), an ``exclusive`` copy all ``CAPACITY`` units (no other
-copy may share its cores), and ``memory_gib / k_m`` on each core, in micro-GiB rounded up
+copy may share its cores), and ``memory_gib / k_m`` on each core, in 2^-20 GiB rounded up
 against the chip's memory rounded down.
 """
 
@@ -27,11 +27,13 @@ from ..hardware import Instance
 from ..mix import Mix, Model
 from .catalogue import Catalogue, PriceList
 
-CAPACITY = 1_000_000
-"""Load units one core holds at the target."""
+CAPACITY = 57_657_600
+"""Load units one core holds at the target: ``2^8 3^2 5^2 7 11 13``, divisible by every integer
+up to 16 and by the small powers of 2 and 5 that rates, throughputs and targets are written in,
+so that common fractions of the target (1/3, 3/8, 0.45, ...) are counted exactly."""
 
-MEMORY_UNITS = 1_000_000
-"""Memory units per GiB."""
+MEMORY_UNITS = 1 << 20
+"""Memory units per GiB (binary, so that halves and quarters of a GiB are exact)."""
 
 
 @dataclass(frozen=True)
