@@ -32,13 +32,23 @@ def catalogue(n_models: int, seed: int = 0, total_demand: float | None = None) -
             cores = rng.choice((2, 4, 8))
             memory = round(rng.uniform(4, 15) * cores, 1)
             models.append(
-                Model(f"tp{i}", cores=cores, parallel="tensor", rate=rate,
-                      throughput=throughput, memory_gib=memory)
+                Model(
+                    f"tp{i}",
+                    cores=cores,
+                    parallel="tensor",
+                    rate=rate,
+                    throughput=throughput,
+                    memory_gib=memory,
+                )
             )
         else:
             models.append(
-                Model(f"m{i}", rate=rate, throughput=throughput,
-                      memory_gib=round(rng.uniform(0.2, 6.0), 1),
-                      exclusive=rng.random() < 0.04)
+                Model(
+                    f"m{i}",
+                    rate=rate,
+                    throughput=throughput,
+                    memory_gib=round(rng.uniform(0.2, 6.0), 1),
+                    exclusive=rng.random() < 0.04,
+                )
             )
     return Catalogue(tuple(models))
