@@ -87,6 +87,27 @@ def decreasing(items: Sequence[CopyItem], indices: Iterable[int]) -> list[int]:
     return sorted(indices, key=lambda i: (-items[i].energy, -items[i].memory, items[i].model, i))
 
 
+def widest_first(items: Sequence[CopyItem], indices: Iterable[int]) -> list[int]:
+    """``indices`` by cores per copy, then as :func:`decreasing`: multi-core copies claim the
+    wide instances before one-core copies fill what is left."""
+    return sorted(
+        indices,
+        key=lambda i: (-items[i].cores, -items[i].energy, -items[i].memory, items[i].model, i),
+    )
+
+
+def memory_first(items: Sequence[CopyItem], indices: Iterable[int]) -> list[int]:
+    """``indices`` by memory per copy, then as :func:`decreasing`."""
+    return sorted(
+        indices,
+        key=lambda i: (-items[i].cores * items[i].memory, -items[i].energy, items[i].model, i),
+    )
+
+
+ORDERS = {"largest first": decreasing, "widest first": widest_first, "memory first": memory_first}
+"""The orders the fleet planner tries with first fit; the baseline is ``"largest first"``."""
+
+
 def fits_type(fit: Sequence[int], items: Sequence[CopyItem], index: int, t: int) -> bool:
     return bool(fit[items[index].model] >> t & 1)
 
@@ -141,16 +162,37 @@ def assignment(bins: Iterable[Bin], specs: Sequence[TypeSpec]) -> Assignment:
 
 
 def first_fit_decreasing(
-    items: Sequence[CopyItem], specs: Sequence[TypeSpec], fit: Sequence[int]
+    items: Sequence[CopyItem],
+    specs: Sequence[TypeSpec],
+    fit: Sequence[int],
+    order_name: str = "largest first",
 ) -> Assignment:
-    """First fit decreasing, opening one type: the cheapest result over the choice of type."""
-    order = decreasing(items, range(len(items)))
+    """First fit decreasing, opening one type: the cheapest result over the choice of type
+    (types that another type dominates skipped: same chips, no less memory, no dearer)."""
+    order = ORDERS[order_name](items, range(len(items)))
     results = []
     for t in range(len(specs)):
+        if _dominated(t, specs):
+            continue
         bins = pack(items, order, specs, fit, t)
         if bins is not None:
             results.append(assignment(bins, specs))
     return min(results, key=lambda a: a.cost)
+
+
+def _dominated(t: int, specs: Sequence[TypeSpec]) -> bool:
+    a = specs[t].instance
+    for u, other in enumerate(specs):
+        b = other.instance
+        same = (b.cores, b.cores_per_chip, b.framework) == (a.cores, a.cores_per_chip, a.framework)
+        if (
+            u != t
+            and same
+            and other.chip_memory >= specs[t].chip_memory
+            and (other.price, u) < (specs[t].price, t)
+        ):
+            return True
+    return False
 
 
 def one_per_model(

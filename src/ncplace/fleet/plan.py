@@ -77,7 +77,8 @@ class FleetPlan:
     - ``baselines``: $/h of ``one instance per model`` and ``first fit decreasing``.
     - ``cost_per_million``: $ per million requests at the catalogue's rates (None when a model has
       no rate).
-    - ``method``: how the assignment was found; ``executor``: where instances were solved.
+    - ``method``: how the assignment was found; ``executor``: where instances were solved;
+      ``stage_s``: wall seconds of each stage (``assignment``, ``bound``, ``instances``).
     """
 
     catalogue: Catalogue
@@ -92,6 +93,7 @@ class FleetPlan:
     method: str
     executor: str
     runtime_s: float
+    stage_s: dict[str, float] | None = None
 
     @property
     def target(self) -> str:
@@ -177,6 +179,7 @@ class FleetPlan:
             "method": self.method,
             "executor": self.executor,
             "runtime_s": self.runtime_s,
+            "stage_s": self.stage_s,
             "instances": [p.to_dict() for p in self.instances],
         }
 

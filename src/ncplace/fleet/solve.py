@@ -2,8 +2,9 @@
 
 1. Copies and loads at the target (:mod:`.copies`); which types each model fits.
 2. Baselines (:mod:`.packing`): one instance per model, first fit decreasing.
-3. The assignment (:mod:`.assign`): the cheapest baseline, each instance downsized to the
-   cheapest type that holds it, then the exact CP-SAT model over all copies when it is small
+3. The assignment (:mod:`.assign`): the cheapest of the baselines and first fit in two more
+   orders (widest copies first, most memory first), each instance downsized to the cheapest
+   type that holds it, then the exact CP-SAT model over all copies when it is small
    enough, else its large neighbourhood search a few instances at a time.
 4. The lower bound (:mod:`.bound`), the larger of it and the exact model's.
 5. Each instance's mix optimised with :func:`ncplace.optimize` on the executor
@@ -35,7 +36,7 @@ from .copies import (
 )
 from .execute import check_executor, run_map
 from .instance_plan import InstanceTask, fill_layout, instance_mix, solve_instance
-from .packing import Assignment, downsize, first_fit_decreasing, one_per_model
+from .packing import ORDERS, Assignment, downsize, first_fit_decreasing, one_per_model
 from .plan import FleetPlan, InstancePlan
 
 BASELINE_NAMES = ("one instance per model", "first fit decreasing")
@@ -81,8 +82,10 @@ def plan_fleet(
         BASELINE_NAMES[1]: first_fit_decreasing(items, specs, fit),
     }
     best, method, exact_bound = _assign(items, specs, fit, baselines, time_limit, seed)
+    assigned = time.perf_counter()
     bound, _ = lower_bound(items, specs, fit, seed=seed)
     bound = min(max(bound, exact_bound), best.cost)
+    bounded = time.perf_counter()
 
     totals = [copy_count(m, scale) for m in catalogue.models]
     instances = _solve_instances(
@@ -112,6 +115,11 @@ def plan_fleet(
         method=method,
         executor=where,
         runtime_s=time.perf_counter() - start,
+        stage_s={
+            "assignment": assigned - start,
+            "bound": bounded - assigned,
+            "instances": time.perf_counter() - bounded,
+        },
     )
 
 
@@ -124,7 +132,11 @@ def _assign(
     seed: int,
 ) -> tuple[Assignment, str, int]:
     """The assignment, how it was found, and the exact model's bound (0 when it did not run)."""
-    name, start = min(baselines.items(), key=lambda kv: kv[1].cost)
+    candidates = dict(baselines)
+    for order in ORDERS:
+        if order != "largest first":  # the first-fit-decreasing baseline's order
+            candidates[f"first fit, {order}"] = first_fit_decreasing(items, specs, fit, order)
+    name, start = min(candidates.items(), key=lambda kv: kv[1].cost)
     best = min((start, downsize(start, items, specs, fit)), key=lambda a: a.cost)
     method = f"{name}, downsized" if best is not start else name
     everything = range(len(items))
