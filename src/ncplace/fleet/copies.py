@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import cached_property
 
 from ..errors import ConfigError, key_text
 from ..hardware import Instance
@@ -68,7 +69,7 @@ class TypeSpec:
     def cores(self) -> int:
         return self.instance.cores
 
-    @property
+    @cached_property
     def chip_memory(self) -> int:
         mem = self.instance.chip_memory_gib or 0.0
         return math.floor(Fraction(mem) * MEMORY_UNITS)

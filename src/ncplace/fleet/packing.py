@@ -47,17 +47,19 @@ class Bin:
         self.load = [0] * spec.cores
         self.memory = [0] * spec.instance.chips
         self.copies: list[tuple[int, int]] = []
+        self.spare = CAPACITY
+        """The most load any one core can still take: a copy heavier than this fits nowhere."""
 
     def start_for(self, item: CopyItem) -> int | None:
         """The lowest start core where ``item`` fits, or None."""
         cpc = self.spec.instance.cores_per_chip
+        limit = CAPACITY - item.load
+        chip_memory = self.spec.chip_memory
         for s in range(self.spec.cores - item.cores + 1):
-            block = range(s, s + item.cores)
-            if any(self.load[c] + item.load > CAPACITY for c in block):
+            if any(self.load[c] > limit for c in range(s, s + item.cores)):
                 continue
             if item.memory and any(
-                self.memory[h] + item.memory * _overlap(s, item.cores, h, cpc)
-                > self.spec.chip_memory
+                self.memory[h] + item.memory * _overlap(s, item.cores, h, cpc) > chip_memory
                 for h in range(s // cpc, (s + item.cores - 1) // cpc + 1)
             ):
                 continue
@@ -71,6 +73,7 @@ class Bin:
         for h in range(start // cpc, (start + item.cores - 1) // cpc + 1):
             self.memory[h] += item.memory * _overlap(start, item.cores, h, cpc)
         self.copies.append((index, start))
+        self.spare = CAPACITY - min(self.load)
 
     def fill(self) -> Fill:
         return Fill(self.type, tuple(self.copies))
@@ -130,7 +133,7 @@ def pack(
     for i in order:
         item = items[i]
         for b in bins:
-            if fits_type(fit, items, i, b.type):
+            if b.spare >= item.load and fits_type(fit, items, i, b.type):
                 start = b.start_for(item)
                 if start is not None:
                     b.add(i, item, start)
