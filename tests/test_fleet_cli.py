@@ -120,3 +120,66 @@ def test_a_catalogue_with_an_instance_is_refused(
     code, _, err = run(capsys, "fleet", str(mix), "--types", "inf2.xlarge")
     assert code == 2
     assert f"{mix}: instance: a fleet catalogue names no instance" in err
+
+
+def test_current_fleet_moves_to_the_plan(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from monitor_reports import report_of, uuid_of
+
+    from ncplace import Layout, Placement, instance
+
+    catalogue = tmp_path / "c.yaml"
+    catalogue.write_text(
+        "models:\n"
+        "  - {name: a, rate: 40, throughput: 100}\n"
+        "  - {name: b, rate: 40, throughput: 100}\n"
+        "  - {name: c, rate: 40, throughput: 100}\n"
+    )
+    reports = []
+    for name in "abc":  # today: one inf2.xlarge per model
+        layout = Layout.single_process(instance("inf2.xlarge"), [Placement(name, ((0,),), 0)])
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(report_of(layout, instance_type="inf2.xlarge")))
+        reports.append(str(path))
+    names = [f"--name={uuid_of(n)}={n}" for n in "abc"]
+    code, out, err = run(
+        capsys,
+        "fleet",
+        str(catalogue),
+        "--types",
+        "inf2.xlarge",
+        "--current",
+        *reports,
+        *names,
+        "--format",
+        "json",
+        *FAST,
+    )
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["counts"] == {"inf2.xlarge": 1}  # 0.4 + 0.4 on one core, 0.4 on the other
+    moves = data["moves"]
+    assert moves["current_cost_per_hour"] == pytest.approx(3 * 0.328)
+    assert [c["action"] for c in moves["changes"]] == ["keep", "stop", "stop"]
+    assert moves["moves"] == 2 and moves["kept"] == 1
+    keep = moves["changes"][0]
+    assert sum(keep["load"].values()) == 2 and sum(keep["stay"].values()) == 1
+    assert sorted(m for c in moves["changes"][1:] for m in c["unload"]) == sorted(keep["load"])
+
+
+def test_current_reports_without_a_type_are_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from monitor_reports import report_of
+
+    from ncplace import Instance, Layout, Placement
+
+    layout = Layout.single_process(
+        Instance(cores=2, cores_per_chip=2), [Placement("a", ((0,),), 0)]
+    )
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(report_of(layout)))
+    code, _, err = run(capsys, "fleet", str(CATALOGUE), "--types", TYPES, "--current", str(path))
+    assert code == 2
+    assert "names no instance type" in err

@@ -33,7 +33,7 @@ def _positive(text: str) -> float:
 
 def add_parser(sub: Any, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Register ``fleet`` on the ``ncplace`` sub-command parsers."""
-    from ..cli import _integer_at_least, _positive_float
+    from ..cli import _integer_at_least, _name_item, _positive_float
 
     p: argparse.ArgumentParser = sub.add_parser(
         "fleet",
@@ -93,6 +93,21 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> argparse.ArgumentPa
         "a local one); implies --executor ray",
     )
     p.add_argument(
+        "--current",
+        nargs="+",
+        metavar="REPORT",
+        help="the fleet running now: one neuron-monitor JSON report per instance; the output "
+        "adds which instances to keep, start and stop and which copies to load and unload",
+    )
+    p.add_argument(
+        "--name",
+        action="append",
+        type=_name_item,
+        metavar="UUID=MODEL",
+        help="the catalogue model a reported model is (its uuid, a unique start of it, or its "
+        "reported name; repeatable)",
+    )
+    p.add_argument(
         "--format", choices=("text", "json", "code"), default="text", help="output format"
     )
     p.add_argument(
@@ -104,8 +119,10 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> argparse.ArgumentPa
 def cmd_fleet(args: argparse.Namespace) -> int:
     from ..cli import EXIT_OK, _json, _write
     from ..errors import ConfigError
+    from .moves import plan_moves, read_current
     from .solve import plan_fleet
 
+    current = read_current(args.current, dict(args.name or ())) if args.current else None
     executor = args.executor or ("ray" if args.address else "local")
     if args.address and executor != "ray":
         raise ConfigError(f"--address {args.address!r} needs --executor ray (or no --executor)")
@@ -121,13 +138,35 @@ def cmd_fleet(args: argparse.Namespace) -> int:
         executor=executor,
         address=args.address,
     )
+    moves = None if current is None else plan_moves(plan, current)
     if args.format == "json":
-        _write(_json(plan.to_dict()), args.output)
+        data = plan.to_dict()
+        if moves is not None:
+            data["moves"] = moves.to_dict()
+        _write(_json(data), args.output)
     elif args.format == "code":
         _write("\n".join(_code_section(p) for p in plan.instances), args.output)
     else:
-        _write(_text(plan), args.output)
+        text = _text(plan)
+        if moves is not None:
+            text += "\n\n" + _moves_text(moves)
+        _write(text, args.output)
     return EXIT_OK
+
+
+def _moves_text(moves: Any) -> str:
+    from ..errors import one_line
+
+    lines = [moves.summary()]
+    for c in moves.changes:
+        where = f"instance {c.planned}" if c.planned is not None else "-"
+        source = f" ({one_line(c.current)})" if c.current else ""
+        parts = [f"{c.action} {c.type_name}{source} -> {where}"]
+        for word, counts in (("load", c.load), ("unload", c.unload)):
+            if counts:
+                parts.append(f"{word} {_copies_text(dict(counts))}")
+        lines.append("  " + "; ".join(parts))
+    return "\n".join(lines)
 
 
 def _copies_text(copies: dict[str, int]) -> str:
