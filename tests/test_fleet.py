@@ -251,3 +251,19 @@ def test_bundled_prices_say_where_they_come_from() -> None:
 def test_bad_input_is_a_one_line_config_error(call: object, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         call()  # type: ignore[operator]
+
+
+def test_dual_feasible_functions_keep_one_core_within_its_capacity() -> None:
+    from ncplace.fleet.bound import DFF_ORDERS, _dff
+    from ncplace.fleet.copies import CAPACITY
+
+    rng = random.Random(7)
+    for _ in range(2000):
+        cuts = sorted(rng.randrange(CAPACITY + 1) for _ in range(rng.randrange(1, 5)))
+        thirds = [CAPACITY // 3] * 3 if rng.random() < 0.1 else []
+        loads = thirds or [b - a for a, b in itertools.pairwise([0, *cuts]) if b > a]
+        assert sum(loads) <= CAPACITY
+        for k in DFF_ORDERS:
+            assert sum(_dff(w, k) for w in loads) <= k * CAPACITY
+    assert _dff(CAPACITY // 2 + 1, 1) == CAPACITY  # above half a core: a whole core
+    assert _dff(CAPACITY // 3, 2) == 2 * (CAPACITY // 3)  # exactly a third stays a third

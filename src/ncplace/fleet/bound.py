@@ -5,8 +5,10 @@ Each copy ``i`` needs three resources, each a valid relaxation of the placement 
 
 - load: ``e_i = k_i w_i`` units; an instance of type ``t`` holds ``N_t x CAPACITY``;
 - memory: ``k_i mem_i``; an instance holds ``chips_t x M_t``;
-- big cores: ``k_i`` when ``w_i > CAPACITY / 2`` (two such copies never share a core), else 0;
-  an instance holds ``N_t``.
+- dual feasible functions of the load, for ``k`` in :data:`DFF_ORDERS`: ``k_i f_k(w_i)``, where
+  ``f_k`` maps the loads that fit one core to values that still sum to at most 1 on it (``f_1``
+  counts a copy above half a core as a whole core: two such never share one); an instance holds
+  ``N_t`` of each.
 
 A copy runs only on the types it fits, so for every set ``T`` of types, the copies that fit only
 types in ``T`` must find their resources in the instances of ``T`` (Hall's condition of the
@@ -31,13 +33,28 @@ MAX_TYPES_FOR_SUBSETS = 12
 """Above this many types, only single types and all types form the rows."""
 
 
-def _resources(item: CopyItem) -> tuple[int, int, int]:
-    big = item.cores if 2 * item.load > CAPACITY else 0
-    return item.energy, item.cores * item.memory, big
+DFF_ORDERS = (1, 2, 3, 4)
+"""The ``k`` of the dual feasible functions ``f_k`` applied to per-core loads."""
 
 
-def _capacities(spec: TypeSpec) -> tuple[int, int, int]:
-    return spec.cores * CAPACITY, spec.instance.chips * spec.chip_memory, spec.cores
+def _dff(load: int, k: int) -> int:
+    """``k CAPACITY f_k(load / CAPACITY)`` with ``f_k(x) = x`` when ``(k + 1) x`` is whole and
+    ``floor((k + 1) x) / k`` otherwise (Fekete and Schepers): loads that fit one core
+    (``sum x <= 1``) keep ``sum f_k(x) <= 1``."""
+    scaled = (k + 1) * load
+    if scaled % CAPACITY == 0:
+        return k * load
+    return (scaled // CAPACITY) * CAPACITY
+
+
+def _resources(item: CopyItem) -> tuple[int, ...]:
+    dff = tuple(item.cores * _dff(item.load, k) for k in DFF_ORDERS)
+    return (item.energy, item.cores * item.memory, *dff)
+
+
+def _capacities(spec: TypeSpec) -> tuple[int, ...]:
+    dff = tuple(spec.cores * k * CAPACITY for k in DFF_ORDERS)
+    return (spec.cores * CAPACITY, spec.instance.chips * spec.chip_memory, *dff)
 
 
 def _type_sets(n: int) -> list[int]:
@@ -59,7 +76,7 @@ def lower_bound(
 
     need: dict[int, list[int]] = {}
     for item in items:
-        totals = need.setdefault(fit[item.model], [0, 0, 0])
+        totals = need.setdefault(fit[item.model], [0] * (2 + len(DFF_ORDERS)))
         for r, amount in enumerate(_resources(item)):
             totals[r] += amount
     model = cp_model.CpModel()
@@ -67,7 +84,7 @@ def lower_bound(
     caps = [_capacities(s) for s in specs]
     for subset in _type_sets(len(specs)):
         inside = [t for t in range(len(specs)) if subset >> t & 1]
-        for r in range(3):
+        for r in range(2 + len(DFF_ORDERS)):
             demand = sum(v[r] for mask, v in need.items() if mask & ~subset == 0)
             if demand:
                 model.add(sum(caps[t][r] * counts[t] for t in inside) >= demand)
