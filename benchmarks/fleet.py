@@ -87,6 +87,8 @@ def main() -> None:
         "cost_per_million": first.cost_per_million,
         "method": first.method,
         "same_plan_on_every_executor": same,
+        "differences": differences,
+        "instance_solve_s_total": round(sum(p.runtime_s for p in first.instances), 1),
         "runs": rows,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
     }

@@ -44,6 +44,11 @@ MAX_LITERALS = 20_000
 DTIME_PER_SECOND = 0.3
 """CP-SAT deterministic time units per second of a time limit (reproducible stops)."""
 
+WALL_FACTOR = 10.0
+WALL_SLACK_S = 2.0
+"""A wall-clock safety limit of ``WALL_FACTOR x time_limit + WALL_SLACK_S`` seconds per solve, so
+that an overloaded machine still stops; only a solve it cuts can differ between runs."""
+
 SOLVE_COST = 0.005
 """Deterministic time charged per neighbourhood solve on top of CP-SAT's own count."""
 
@@ -136,7 +141,7 @@ def solve_exact(
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = seed
     solver.parameters.max_deterministic_time = max(0.0, time_limit) * DTIME_PER_SECOND
-    solver.parameters.max_time_in_seconds = 3 * max(0.0, time_limit) + 0.5
+    solver.parameters.max_time_in_seconds = WALL_FACTOR * max(0.0, time_limit) + WALL_SLACK_S
     status = solver.solve(model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return ExactResult(None, False, 0, solver.deterministic_time)
