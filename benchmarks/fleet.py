@@ -68,10 +68,14 @@ def main() -> None:
         )
         print(f"{rows[-1]}", flush=True)
     first = plans[0]
-    same = all(
-        [p.layout.canonical() for p in q.instances]
-        == [p.layout.canonical() for p in first.instances]
-        for q in plans[1:]
+    differences = [
+        f"{executor}: instance {p.index} ({p.optimizer_summary} / {q.optimizer_summary})"
+        for (executor, _), plan in zip(runs[1:], plans[1:], strict=True)
+        for p, q in zip(first.instances, plan.instances, strict=False)
+        if p.layout.canonical() != q.layout.canonical()
+    ]
+    same = not differences and all(
+        [p.copies for p in q.instances] == [p.copies for p in first.instances] for q in plans[1:]
     )
     summary = {
         "models": args.models,
