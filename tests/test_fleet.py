@@ -8,6 +8,7 @@ import math
 import random
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from fractions import Fraction
 
 import pytest
@@ -267,3 +268,30 @@ def test_dual_feasible_functions_keep_one_core_within_its_capacity() -> None:
             assert sum(_dff(w, k) for w in loads) <= k * CAPACITY
     assert _dff(CAPACITY // 2 + 1, 1) == CAPACITY  # above half a core: a whole core
     assert _dff(CAPACITY // 3, 2) == 2 * (CAPACITY // 3)  # exactly a third stays a third
+
+
+def test_latency_fields_make_alpha_star_the_target_and_instances_are_repacked() -> None:
+    from ncplace import max_scale
+
+    models = tuple(Model(n, rate=40.0, throughput=100.0) for n in "abcd")
+    peak = plan_fleet(Catalogue(models), "inf2.xlarge", time_limit=1.0, instance_time_limit=0.2)
+    assert peak.target_kind == "peak load" and peak.counts == {"inf2.xlarge": 1}
+    assert all(p.alpha is None for p in peak.instances)
+
+    slo = Catalogue(tuple(replace(m, slo_ms=60.0) for m in models))
+    plan = plan_fleet(slo, "inf2.xlarge", time_limit=1.0, instance_time_limit=0.2)
+    assert plan.target_kind == "alpha*"
+    assert plan.counts == {"inf2.xlarge": 2}  # 0.8 on a core misses 60 ms; 0.4 meets it
+    assert plan.target_met
+    assert "round(s) of repacking instances below alpha* 1" in plan.method
+    for p in plan.instances:
+        assert p.alpha is not None and p.alpha >= 1.0
+        assert p.alpha == max_scale(p.layout, p.mix, seed=0)
+    assert plan.bound_per_hour <= plan.cost_per_hour
+
+
+def test_an_unreachable_latency_target_is_reported_not_met() -> None:
+    models = tuple(Model(n, rate=40.0, throughput=100.0, slo_ms=15.0) for n in "ab")
+    plan = plan_fleet(Catalogue(models), "inf2.xlarge", time_limit=1.0, instance_time_limit=0.2)
+    assert not plan.target_met
+    assert "NOT met" in plan.summary()

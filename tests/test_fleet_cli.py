@@ -29,7 +29,7 @@ def test_text_names_counts_cost_bound_target_and_each_instance(
     first = out.splitlines()[0]
     assert first == "fleet: 1 x inf2.24xlarge = 1 instance(s), $2.804/h"
     assert "lower bound $2.804/h, gap 0.00% (optimal)" in out
-    assert "target: peak load <= 1/1 = 1 on every core (peak-load target; met" in out
+    assert "target: peak load <= 1/1 = 1 on every core (peak-load target): met by every" in out
     assert "baselines: one instance per model $" in out
     assert "instance 0: inf2.24xlarge ($2.804/h): bert-base x2, resnet50 x1" in out
     assert "prices: AWS Neuron SDK benchmark tables" in out

@@ -180,9 +180,10 @@ def _text(plan: Any) -> str:
 
     lines = [plan.summary(), ""]
     for p in plan.instances:
+        alpha = "" if p.alpha is None else f", alpha* {p.alpha:.3g}"
         lines.append(
             f"instance {p.index}: {p.type_name} (${p.price:.3f}/h): {_copies_text(p.copies)}; "
-            f"peak load {p.score.peak_load:.4g}, overlap {p.score.overlap} [{p.source}]"
+            f"peak load {p.score.peak_load:.4g}{alpha}, overlap {p.score.overlap} [{p.source}]"
         )
         lines.extend("  " + line for line in grid_lines(p.layout, 118))
     return "\n".join(lines)

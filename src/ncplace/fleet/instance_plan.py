@@ -9,18 +9,19 @@ The assignment already placed every copy on cores (its :class:`~.packing.Fill`),
 meets the target. :func:`solve_instance` runs :func:`ncplace.optimize` on the instance's mix (time
 limited, seeded, one worker: reproducible) with copies free to sit apart, and keeps its plan
 unless the fill's layout has a lower peak; so an instance never misses the target its fill met.
+With latency targets it also measures the chosen layout's alpha* (:func:`ncplace.max_scale`).
 It takes and returns plain data, so that a process pool or Ray can run it anywhere.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..hardware import Instance
 from ..layout import Layout, Placement, layout_from_dict, layout_to_dict
-from ..mix import Mix, Model
+from ..mix import Mix
 from ..score import score
 from .catalogue import Catalogue
 from .copies import CopyItem
@@ -43,19 +44,7 @@ def instance_mix(
             rate, throughput = count / totals[m], 1.0
         else:
             rate, throughput = base.rate * count / totals[m], base.throughput
-        models.append(
-            Model(
-                base.name,
-                cores=base.cores,
-                replicas=count,
-                rate=rate,
-                throughput=throughput,
-                exclusive=base.exclusive,
-                memory_gib=base.memory_gib,
-                file=base.file,
-                parallel=base.parallel,
-            )
-        )
+        models.append(replace(base, replicas=count, rate=rate, throughput=throughput))
     return Mix(tuple(models), inst, catalogue.framework)
 
 
@@ -77,16 +66,21 @@ class InstanceTask:
     fill_layout: dict[str, Any]
     time_limit: float
     seed: int
+    alpha_target: float | None = None
 
 
 def solve_instance(task: InstanceTask) -> dict[str, Any]:
-    """Optimise one instance (see the module docstring); returns the chosen layout and how."""
+    """Optimise one instance (see the module docstring); returns the chosen layout, how it was
+    found and, with an ``alpha_target``, its alpha* (:func:`ncplace.max_scale`): the optimizer's
+    layout is kept when its alpha* meets the target or beats the fill's."""
     from ..optimize.solve import optimize
 
     mix = Mix.from_dict(task.mix, "fleet instance")
     fallback = layout_from_dict(task.fill_layout, mix.instance, "fill layout")
     fallback_peak = score(fallback, mix).peak_load
-    plan = optimize(mix, time_limit=task.time_limit, seed=task.seed, workers=1, split_replicas=True)
+    plan = optimize(
+        mix, time_limit=task.time_limit, seed=task.seed, split_replicas=True, **_reproducible()
+    )
     chosen, source = fallback, "assignment"
     if (
         plan.layout is not None
@@ -95,6 +89,15 @@ def solve_instance(task: InstanceTask) -> dict[str, Any]:
         and plan.score.peak_load <= fallback_peak + PEAK_TOLERANCE
     ):
         chosen, source = plan.layout, f"optimize ({plan.source})"
+    alpha = None
+    if task.alpha_target is not None:
+        from ..latency import max_scale
+
+        alpha = max_scale(chosen, mix, seed=task.seed)
+        if alpha < task.alpha_target and chosen is not fallback:
+            other = max_scale(fallback, mix, seed=task.seed)
+            if other > alpha:
+                chosen, source, alpha = fallback, "assignment", other
     return {
         "layout": layout_to_dict(chosen),
         "source": source,
@@ -102,4 +105,17 @@ def solve_instance(task: InstanceTask) -> dict[str, Any]:
         "bound": plan.bound if plan.layout is not None else None,
         "summary": plan.summary(),
         "runtime_s": plan.runtime_s,
+        "alpha": alpha,
     }
+
+
+def _reproducible() -> dict[str, Any]:
+    """``optimize``'s options for a reproducible solve: one worker, and ``deterministic=True``
+    where ``optimize`` has it (there ``time_limit`` is wall-clock time by default)."""
+    import inspect
+
+    from ..optimize.solve import optimize
+
+    if "deterministic" in inspect.signature(optimize).parameters:
+        return {"workers": 1, "deterministic": True}
+    return {"workers": 1}

@@ -16,6 +16,7 @@ Baselines (what a user would do without a planner):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -169,10 +170,12 @@ def first_fit_decreasing(
     specs: Sequence[TypeSpec],
     fit: Sequence[int],
     order_name: str = "largest first",
+    subset: Sequence[int] | None = None,
 ) -> Assignment:
-    """First fit decreasing, opening one type: the cheapest result over the choice of type
-    (types that another type dominates skipped: same chips, no less memory, no dearer)."""
-    order = ORDERS[order_name](items, range(len(items)))
+    """First fit decreasing of the copies ``subset`` (default all), opening one type: the
+    cheapest result over the choice of type (types that another type dominates skipped: same
+    chips, no less memory, no dearer)."""
+    order = ORDERS[order_name](items, range(len(items)) if subset is None else subset)
     results = []
     for t in range(len(specs)):
         if _dominated(t, specs):
@@ -196,6 +199,13 @@ def _dominated(t: int, specs: Sequence[TypeSpec]) -> bool:
         ):
             return True
     return False
+
+
+def tighter(item: CopyItem, factor: float) -> CopyItem:
+    """``item`` with its load divided by ``factor`` (at most a whole core): packing such copies
+    leaves each core ``1 - factor`` of the target free."""
+    load = min(CAPACITY, math.ceil(item.load / factor))
+    return CopyItem(item.model, item.cores, load, item.memory, item.exclusive)
 
 
 def one_per_model(

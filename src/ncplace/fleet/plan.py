@@ -21,7 +21,8 @@ HOURS_PER_MILLION = 1_000_000 / 3600
 class InstancePlan:
     """One instance of the fleet: its type, price, mix (its share of each model), the layout
     chosen, its score, and where the layout came from (``source``: ``"optimize (...)"`` or
-    ``"assignment"``, the fill's own layout when the optimizer's was not better)."""
+    ``"assignment"``, the fill's own layout when the optimizer's was not better); ``alpha``, its
+    alpha* (:func:`ncplace.max_scale`) when the catalogue has latency fields."""
 
     index: int
     type_name: str
@@ -32,6 +33,7 @@ class InstancePlan:
     source: str
     optimizer_summary: str
     runtime_s: float
+    alpha: float | None = None
 
     @property
     def copies(self) -> dict[str, int]:
@@ -58,6 +60,7 @@ class InstancePlan:
             "layout": layout_to_dict(self.layout),
             "score": self.score.to_dict(),
             "source": self.source,
+            "alpha": _finite(self.alpha),
             "optimizer": self.optimizer_summary,
             "code": self.code(),
         }
@@ -72,8 +75,10 @@ class FleetPlan:
       $/h of every fleet that places ``copies`` at the target (:mod:`.bound`, and the exact
       assignment model's when it ran); ``gap = (cost - bound) / cost``.
     - ``status``: ``"optimal"`` when the cost equals the bound, else ``"feasible"``.
-    - ``target``: what every instance was held to (``peak load <= 1/X``); ``target_met``: every
-      instance's scored peak is within it.
+    - ``target_kind``: ``"peak load"`` (every core at load ``<= 1/X``) or, when the catalogue has
+      latency fields, ``"alpha*"`` (every instance's alpha* ``>= X``: each model's p99 within its
+      target at ``X`` times its traffic, which implies the peak-load target); ``target``: it in
+      words; ``target_met``: every instance meets it.
     - ``baselines``: $/h of ``one instance per model`` and ``first fit decreasing``.
     - ``cost_per_million``: $ per million requests at the catalogue's rates (None when a model has
       no rate).
@@ -94,15 +99,28 @@ class FleetPlan:
     executor: str
     runtime_s: float
     stage_s: dict[str, float] | None = None
+    target_kind: str = "peak load"
 
     @property
     def target(self) -> str:
-        return f"peak load <= 1/{self.target_scale:g} = {1 / self.target_scale:.4g} on every core"
+        if self.target_kind == "alpha*":
+            return (
+                f"alpha* >= {self.target_scale:g} on every instance (every model's p99 within its "
+                f"target at {self.target_scale:g}x its traffic; alpha*-target)"
+            )
+        return (
+            f"peak load <= 1/{self.target_scale:g} = {1 / self.target_scale:.4g} on every core "
+            "(peak-load target)"
+        )
 
     @property
     def target_met(self) -> bool:
         limit = 1 / self.target_scale + 1e-9
-        return all(p.score.peak_load <= limit and p.score.feasible for p in self.instances)
+        peaks = all(p.score.peak_load <= limit and p.score.feasible for p in self.instances)
+        if self.target_kind != "alpha*":
+            return peaks
+        floor = self.target_scale * (1 - 1e-9)
+        return peaks and all((p.alpha or 0.0) >= floor for p in self.instances)
 
     @property
     def gap(self) -> float:
@@ -135,8 +153,7 @@ class FleetPlan:
         lines = [
             f"fleet: {counts} = {len(self.instances)} instance(s), ${self.cost_per_hour:.3f}/h",
             f"lower bound ${self.bound_per_hour:.3f}/h, gap {100 * self.gap:.2f}% ({self.status})",
-            f"target: {self.target} (peak-load target; "
-            f"{'met' if self.target_met else 'NOT met'} by every instance)",
+            f"target: {self.target}: {'met' if self.target_met else 'NOT met'} by every instance",
         ]
         if self.cost_per_million is not None:
             lines.append(
@@ -161,7 +178,7 @@ class FleetPlan:
             "gap": self.gap,
             "status": self.status,
             "target": {
-                "kind": "peak load",
+                "kind": self.target_kind,
                 "target_scale": self.target_scale,
                 "max_core_load": 1 / self.target_scale,
                 "met": self.target_met,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import check_type
@@ -36,10 +37,25 @@ from .copies import (
 )
 from .execute import check_executor, run_map
 from .instance_plan import InstanceTask, fill_layout, instance_mix, solve_instance
-from .packing import ORDERS, Assignment, downsize, first_fit_decreasing, one_per_model
+from .packing import (
+    ORDERS,
+    Assignment,
+    Fill,
+    downsize,
+    first_fit_decreasing,
+    one_per_model,
+    tighter,
+)
 from .plan import FleetPlan, InstancePlan
 
 BASELINE_NAMES = ("one instance per model", "first fit decreasing")
+
+MAX_REPACKS = 4
+REPACK_FACTOR = 0.85
+"""Instances whose alpha* misses the target are packed again at 0.85, 0.72, 0.61, 0.52 of the
+load target, one round after the other."""
+
+ALPHA_TOLERANCE = 1 - 1e-9
 
 
 def plan_fleet(
@@ -87,30 +103,39 @@ def plan_fleet(
     bound = min(max(bound, exact_bound), best.cost)
     bounded = time.perf_counter()
 
-    totals = [copy_count(m, scale) for m in catalogue.models]
-    instances = _solve_instances(
+    totals = tuple(copy_count(m, scale) for m in catalogue.models)
+    latency = any(m.gives_latency for m in catalogue.models)
+    run = _Run(
         catalogue,
-        items,
-        specs,
-        best,
+        tuple(items),
+        tuple(specs),
+        tuple(fit),
         totals,
-        float(1 / scale),
+        float(target_scale) if latency else None,
         instance_time_limit,
         seed,
         executor,
         workers,
         address,
     )
+    fills = sorted(best.fills, key=lambda f: (-specs[f.type].price, f.type, f.copies))
+    fills, instances, rounds = _meet_alpha(run, fills, _solve_instances(run, fills))
+    cost = sum(specs[f.type].price for f in fills)
+    if rounds:
+        method += (
+            f"; then {rounds} round(s) of repacking instances below alpha* {target_scale:g} "
+            "(any proof above is of the peak-load assignment)"
+        )
     where = executor if executor == "ray" else f"{workers} local worker(s)"
     return FleetPlan(
         catalogue=catalogue,
         prices=prices,
         target_scale=float(target_scale),
         copies={m.name: n for m, n in zip(catalogue.models, totals, strict=True)},
-        instances=instances,
-        cost_per_hour=best.cost / MICRO,
+        instances=tuple(replace(p, index=k) for k, p in enumerate(instances)),
+        cost_per_hour=cost / MICRO,
         bound_per_hour=bound / MICRO,
-        status="optimal" if bound >= best.cost else "feasible",
+        status="optimal" if bound >= cost else "feasible",
         baselines={name: a.cost / MICRO for name, a in baselines.items()},
         method=method,
         executor=where,
@@ -120,7 +145,25 @@ def plan_fleet(
             "bound": bounded - assigned,
             "instances": time.perf_counter() - bounded,
         },
+        target_kind="peak load" if run.alpha_target is None else "alpha*",
     )
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every instance solve of one :func:`plan_fleet` call shares."""
+
+    catalogue: Catalogue
+    items: tuple[CopyItem, ...]
+    specs: tuple[TypeSpec, ...]
+    fit: tuple[int, ...]
+    totals: tuple[int, ...]
+    alpha_target: float | None
+    time_limit: float
+    seed: int
+    executor: str
+    workers: int
+    address: str | None
 
 
 def _assign(
@@ -154,50 +197,63 @@ def _assign(
     return best, f"{method}; CP-SAT neighbourhood search found nothing cheaper", 0
 
 
-def _solve_instances(
-    catalogue: Catalogue,
-    items: Sequence[CopyItem],
-    specs: Sequence[TypeSpec],
-    best: Assignment,
-    totals: Sequence[int],
-    target_peak: float,
-    time_limit: float,
-    seed: int,
-    executor: str,
-    workers: int,
-    address: str | None,
-) -> tuple[InstancePlan, ...]:
-    fills = sorted(best.fills, key=lambda f: (-specs[f.type].price, f.type, f.copies))
+def _solve_instances(run: _Run, fills: Sequence[Fill]) -> list[InstancePlan]:
+    """Each fill's instance optimised on the executor (:func:`.instance_plan.solve_instance`)."""
     mixes, tasks = [], []
     for fill in fills:
         counts: dict[int, int] = {}
         for i, _ in fill.copies:
-            counts[items[i].model] = counts.get(items[i].model, 0) + 1
-        mix = instance_mix(catalogue, specs[fill.type].instance, counts, totals)
+            counts[run.items[i].model] = counts.get(run.items[i].model, 0) + 1
+        mix = instance_mix(run.catalogue, run.specs[fill.type].instance, counts, run.totals)
         mixes.append(mix)
         tasks.append(
             InstanceTask(
                 mix=mix.to_dict(),
-                fill_layout=layout_to_dict(fill_layout(fill, items, mix)),
-                time_limit=time_limit,
-                seed=seed,
+                fill_layout=layout_to_dict(fill_layout(fill, run.items, mix)),
+                time_limit=run.time_limit,
+                seed=run.seed,
+                alpha_target=run.alpha_target,
             )
         )
-    results = run_map(solve_instance, tasks, executor, workers, address)
+    results = run_map(solve_instance, tasks, run.executor, run.workers, run.address)
     plans = []
     for k, (fill, mix, result) in enumerate(zip(fills, mixes, results, strict=True)):
         layout = layout_from_dict(result["layout"], mix.instance)
         plans.append(
             InstancePlan(
                 index=k,
-                type_name=specs[fill.type].name,
-                price=specs[fill.type].price / MICRO,
+                type_name=run.specs[fill.type].name,
+                price=run.specs[fill.type].price / MICRO,
                 mix=mix,
                 layout=layout,
                 score=score(layout, mix),
                 source=result["source"],
                 optimizer_summary=result["summary"],
                 runtime_s=result["runtime_s"],
+                alpha=result["alpha"],
             )
         )
-    return tuple(plans)
+    return plans
+
+
+def _meet_alpha(
+    run: _Run, fills: list[Fill], plans: list[InstancePlan]
+) -> tuple[list[Fill], list[InstancePlan], int]:
+    """With latency targets: the copies of every instance whose alpha* misses the target are
+    packed again at ``REPACK_FACTOR^r`` of the load target (round ``r``) onto new instances, and
+    these are solved, for at most :data:`MAX_REPACKS` rounds. Returns the fills, their plans and
+    the rounds run."""
+    rounds = 0
+    target = run.alpha_target
+    while target is not None and rounds < MAX_REPACKS:
+        missing = [k for k, p in enumerate(plans) if (p.alpha or 0.0) < target * ALPHA_TOLERANCE]
+        if not missing:
+            break
+        rounds += 1
+        subset = [i for k in missing for i, _ in fills[k].copies]
+        scaled = [tighter(item, REPACK_FACTOR**rounds) for item in run.items]
+        new = list(first_fit_decreasing(scaled, run.specs, run.fit, subset=subset).fills)
+        keep = [k for k in range(len(fills)) if k not in missing]
+        fills = [fills[k] for k in keep] + new
+        plans = [plans[k] for k in keep] + _solve_instances(run, new)
+    return fills, plans, rounds
