@@ -238,6 +238,16 @@ def test_bundled_prices_say_where_they_come_from() -> None:
             "executor: 'spark' is not one of local, ray",
         ),
         (lambda: Catalogue((Model("a", start=0),)), "catalogue model a: start: a fleet"),
+        (
+            lambda: plan_fleet(Catalogue((Model("a"),)), (SMALL,), prices=TINY_PRICES, seed=-1),
+            "plan_fleet: seed must be an integer >= 0, got -1",
+        ),
+        (
+            lambda: plan_fleet(
+                Catalogue((Model("a"),)), (SMALL,), prices=TINY_PRICES, time_limit=math.inf
+            ),
+            "plan_fleet: time_limit must be seconds >= 0, got inf",
+        ),
         (lambda: PriceList({"x": -1.0}), "prices: x: must be a number > 0"),
         (
             lambda: Catalogue.from_dict({"instance": "inf2.xlarge", "models": [{"name": "a"}]}),

@@ -14,12 +14,13 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..errors import check_type
+from ..errors import ConfigError, check_type
 from ..hardware import Instance
 from ..layout import layout_from_dict, layout_to_dict
 from ..score import score
@@ -79,15 +80,9 @@ def plan_fleet(
     executor. ``prices`` defaults to the bundled list (:meth:`PriceList.bundled`).
     """
     start = time.perf_counter()
-    if isinstance(catalogue, (str, Path)):
-        catalogue = Catalogue.from_file(catalogue)
-    check_type(catalogue, Catalogue, "plan_fleet: catalogue")
-    if prices is None:
-        prices = PriceList.bundled()
-    elif isinstance(prices, (str, Path)):
-        prices = PriceList.from_file(prices)
-    check_type(prices, PriceList, "plan_fleet: prices")
+    catalogue, prices = _read_inputs(catalogue, prices)
     scale = check_target_scale(target_scale)
+    _check_limits(time_limit, instance_time_limit, seed)
     check_executor(executor, workers, address)
     specs = type_specs(parse_types(types), prices)  # type: ignore[arg-type]
     items = copy_items(catalogue, scale)
@@ -105,18 +100,19 @@ def plan_fleet(
 
     totals = tuple(copy_count(m, scale) for m in catalogue.models)
     latency = any(m.gives_latency for m in catalogue.models)
+    alpha_target = float(target_scale) if latency else None
     run = _Run(
-        catalogue,
-        tuple(items),
-        tuple(specs),
-        tuple(fit),
-        totals,
-        float(target_scale) if latency else None,
-        instance_time_limit,
-        seed,
-        executor,
-        workers,
-        address,
+        catalogue=catalogue,
+        items=tuple(items),
+        specs=tuple(specs),
+        fit=tuple(fit),
+        totals=totals,
+        alpha_target=alpha_target,
+        time_limit=instance_time_limit,
+        seed=seed,
+        executor=executor,
+        workers=workers,
+        address=address,
     )
     fills = sorted(best.fills, key=lambda f: (-specs[f.type].price, f.type, f.copies))
     fills, instances, rounds = _meet_alpha(run, fills, _solve_instances(run, fills))
@@ -159,11 +155,39 @@ class _Run:
     fit: tuple[int, ...]
     totals: tuple[int, ...]
     alpha_target: float | None
-    time_limit: float
-    seed: int
-    executor: str
-    workers: int
-    address: str | None
+    time_limit: float = 1.0
+    seed: int = 0
+    executor: str = "local"
+    workers: int = 1
+    address: str | None = None
+
+
+def _read_inputs(
+    catalogue: Catalogue | str | Path, prices: PriceList | str | Path | None
+) -> tuple[Catalogue, PriceList]:
+    """The catalogue and the price list, read from their files when given as paths."""
+    if isinstance(catalogue, (str, Path)):
+        catalogue = Catalogue.from_file(catalogue)
+    check_type(catalogue, Catalogue, "plan_fleet: catalogue")
+    if prices is None:
+        prices = PriceList.bundled()
+    elif isinstance(prices, (str, Path)):
+        prices = PriceList.from_file(prices)
+    check_type(prices, PriceList, "plan_fleet: prices")
+    return catalogue, prices
+
+
+def _check_limits(time_limit: object, instance_time_limit: object, seed: object) -> None:
+    for name, value in (("time_limit", time_limit), ("instance_time_limit", instance_time_limit)):
+        if (
+            not isinstance(value, (int, float))
+            or isinstance(value, bool)
+            or not math.isfinite(value)
+            or value < 0
+        ):
+            raise ConfigError(f"plan_fleet: {name} must be seconds >= 0, got {value!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ConfigError(f"plan_fleet: seed must be an integer >= 0, got {seed!r}")
 
 
 def _assign(
