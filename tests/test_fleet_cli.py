@@ -10,7 +10,7 @@ import pytest
 from ncplace.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-CATALOGUE = ROOT / "examples" / "catalogue.yaml"
+CATALOGUE = ROOT / "examples" / "fleets" / "catalogue.yaml"
 TYPES = "inf2.xlarge,inf2.24xlarge,inf2.48xlarge"
 FAST = ["--time-limit", "1", "--instance-time-limit", "0.2"]
 
