@@ -14,8 +14,9 @@ from .execute import EXECUTORS
 
 DESCRIPTION = (
     "Choose the cheapest set of instances of the --types for a catalogue of models (a mix file "
-    "without an instance), each instance's cores held to peak load <= 1/--target-scale; assign "
-    "models and copies to instances with CP-SAT, prove a lower bound on the cost, and optimise "
+    "without an instance), each instance's cores held to peak load <= 1/--target-scale (with "
+    "latency fields: alpha* >= --target-scale); assign models and copies to instances with "
+    "CP-SAT, prove a lower bound on the cost, and optimise "
     "each instance's placement (in parallel with --workers, or on Ray with --executor ray / "
     "--address). Prices: the bundled AWS benchmark figures unless --prices FILE; prices change."
 )
@@ -55,7 +56,8 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> argparse.ArgumentPa
         type=_positive,
         default=1.0,
         metavar="X",
-        help="hold every core to peak load <= 1/X: traffic can grow X-fold (default 1)",
+        help="hold every core to peak load <= 1/X: traffic can grow X-fold; with latency fields, "
+        "every model's p99 must stay within its target at X-fold traffic (default 1)",
     )
     p.add_argument(
         "--time-limit",
