@@ -305,3 +305,18 @@ def test_an_unreachable_latency_target_is_reported_not_met() -> None:
     plan = plan_fleet(Catalogue(models), "inf2.xlarge", time_limit=1.0, instance_time_limit=0.2)
     assert not plan.target_met
     assert "NOT met" in plan.summary()
+
+
+def test_the_ray_executor_without_ray_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    from ncplace.fleet.execute import run_map
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(
+        ConfigError, match=r"needs Ray, which is not installed: pip install 'ncplace\[ray\]'"
+    ):
+        run_map(abs, [1, -2], executor="ray")
+    assert run_map(abs, [1, -2], workers=1) == [1, 2]
