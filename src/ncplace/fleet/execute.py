@@ -52,9 +52,17 @@ def run_map(
         return list(pool.map(fn, tasks, chunksize=max(1, len(tasks) // (4 * workers))))
 
 
-def _ray_map(
-    fn: Callable[[T], R], tasks: Sequence[T], workers: int, address: str | None
-) -> list[R]:
+def connect(executor: str, workers: int, address: str | None) -> None:
+    """Start or join Ray now when ``executor`` is ``"ray"`` (a no-op otherwise), so that a
+    missing Ray or a wrong address fails before any solving."""
+    check_executor(executor, workers, address)
+    if executor == "ray":
+        _ray(workers, address)
+
+
+def _ray(workers: int, address: str | None) -> Any:
+    """The ``ray`` module, initialised (started here with ``workers`` CPUs, or joined at
+    ``address``)."""
     try:
         import ray
     except ImportError:
@@ -71,5 +79,12 @@ def _ray_map(
             ray.init(**options)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise ConfigError(f"cannot connect to Ray at {address!r}: {exc}") from None
+    return ray
+
+
+def _ray_map(
+    fn: Callable[[T], R], tasks: Sequence[T], workers: int, address: str | None
+) -> list[R]:
+    ray = _ray(workers, address)
     remote = ray.remote(num_cpus=1)(fn)
     return list(ray.get([remote.remote(t) for t in tasks]))

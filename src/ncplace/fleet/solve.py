@@ -36,7 +36,7 @@ from .copies import (
     fit_table,
     type_specs,
 )
-from .execute import check_executor, run_map
+from .execute import check_executor, connect, run_map
 from .instance_plan import InstanceTask, fill_layout, instance_mix, solve_instance
 from .packing import (
     ORDERS,
@@ -87,6 +87,7 @@ def plan_fleet(
     specs = type_specs(parse_types(types), prices)  # type: ignore[arg-type]
     items = copy_items(catalogue, scale)
     fit = fit_table(catalogue, specs)
+    connect(executor, workers, address)
 
     baselines = {
         BASELINE_NAMES[0]: one_per_model(items, specs, fit),
