@@ -7,9 +7,10 @@ import itertools
 import math
 import random
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from fractions import Fraction
+from typing import Any
 
 import pytest
 
@@ -59,7 +60,7 @@ def _fits(inst: Instance, copies: list[tuple[str, int, Fraction, float, bool]]) 
         if (
             all(x <= 1 for x in load)
             and all(not e or k == 1 for e, k in zip(excl, count, strict=True))
-            and all(m <= inst.chip_memory_gib + 1e-9 for m in memory)  # type: ignore[operator]
+            and all(m <= (inst.chip_memory_gib or 0.0) + 1e-9 for m in memory)
         ):
             return True
     return False
@@ -194,9 +195,14 @@ def test_same_plan_from_one_worker_and_a_process_pool() -> None:
     from benchmarks.fleet_catalogue import catalogue
 
     cat = catalogue(16, 3)
-    kwargs = {"target_scale": 1.25, "time_limit": 1.0, "instance_time_limit": 0.2, "seed": 4}
-    serial = plan_fleet(cat, INF2, workers=1, **kwargs)  # type: ignore[arg-type]
-    pooled = plan_fleet(cat, INF2, workers=2, **kwargs)  # type: ignore[arg-type]
+    kwargs: dict[str, Any] = {
+        "target_scale": 1.25,
+        "time_limit": 1.0,
+        "instance_time_limit": 0.2,
+        "seed": 4,
+    }
+    serial = plan_fleet(cat, INF2, workers=1, **kwargs)
+    pooled = plan_fleet(cat, INF2, workers=2, **kwargs)
     assert [p.layout.canonical() for p in serial.instances] == [
         p.layout.canonical() for p in pooled.instances
     ]
@@ -259,9 +265,9 @@ def test_bundled_prices_say_where_they_come_from() -> None:
         ),
     ],
 )
-def test_bad_input_is_a_one_line_config_error(call: object, message: str) -> None:
+def test_bad_input_is_a_one_line_config_error(call: Callable[[], object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        call()  # type: ignore[operator]
+        call()
 
 
 def test_dual_feasible_functions_keep_one_core_within_its_capacity() -> None:
