@@ -8,6 +8,7 @@ Commands::
     ncplace replay SCRIPT --mix MIX    what an existing script does, scored, beside the optimizer
     ncplace observe REPORT [--mix MIX] what runs now, from a neuron-monitor report
     ncplace instances                  the instance catalogue
+    ncplace fleet CATALOGUE --types T  the cheapest set of instances for many models
 
 Exit status: 0 success; 1 the mix is infeasible (the solver proved that no layout meets the hard
 rules, or found none in the time limit); 2 bad input (unreadable or malformed files, unknown
@@ -185,7 +186,7 @@ def _write(text: str, output: str | None) -> None:
         raise ConfigError(f"cannot write {output!r}: {exc.strerror or exc}") from None
 
 
-_INPUTS = ("mix", "scenario", "script", "report", "current")
+_INPUTS = ("mix", "scenario", "script", "report", "current", "catalogue", "prices")
 _OUTPUTS = {"output": "-o", "plot": "--plot"}
 
 
@@ -1247,6 +1248,10 @@ def build_parser() -> argparse.ArgumentParser:
         "The instance types ncplace knows.",
     )
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+
+    from .fleet.cli import add_parser as add_fleet_parser
+
+    add_fleet_parser(sub, common)
     return parser
 
 
@@ -1270,7 +1275,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_OK
     if args.command is None:
         return _fail(
-            "a command is required: recommend, compare, emulate, replay, observe or instances "
+            "a command is required: recommend, compare, emulate, replay, observe, instances or "
+            "fleet "
             "(see 'ncplace --help')",
             False,
             EXIT_USAGE,
