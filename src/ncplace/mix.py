@@ -456,13 +456,14 @@ def _validate_names(models: tuple[Model, ...]) -> None:
 
 
 def min_chip_share(cores: int, inst: Instance) -> int:
-    """The fewest of a ``cores``-core copy's cores that must share one chip, however it is placed.
+    """The fewest of a ``cores``-core copy's cores that must share one memory pool (a chip, or an
+    HBM bank: :attr:`~ncplace.hardware.Instance.memory_cores`), however it is placed.
 
-    ``min over starts s of max over chips of |[s, s + cores) ∩ chip|``: a copy's memory is split
-    evenly over its cores, so the chip holding this many of them carries at least
+    ``min over starts s of max over pools of |[s, s + cores) ∩ pool|``: a copy's memory is split
+    evenly over its cores, so the pool holding this many of them carries at least
     ``share x memory_gib / cores``.
     """
-    n, width = inst.cores, inst.cores_per_chip
+    n, width = inst.cores, inst.memory_cores
     best = cores
     for s in range(n - cores + 1):
         most = 0
@@ -500,7 +501,8 @@ def _check_fit(mix: Mix) -> None:
     """
     inst = mix.instance
     n = inst.cores
-    cap = inst.chip_memory_gib or 0.0
+    cap = inst.pool_memory_gib
+    pool = "chip" if inst.memory_cores == inst.cores_per_chip else "memory bank"
     for i, m in enumerate(mix.models):
         if mix.framework == "torch-neuronx" and m.cores != 1 and m.parallel != "tensor":
             raise _FieldError(
@@ -544,7 +546,8 @@ def _check_fit(mix: Mix) -> None:
                 raise _FieldError(
                     m.name,
                     "memory_gib",
-                    f"one copy puts at least {spread} on one chip, more than a chip's {cap:g} GiB",
+                    f"one copy puts at least {spread} on one {pool}, more than a {pool}'s "
+                    f"{cap:g} GiB",
                     i,
                 )
     _validate_pins(mix)
@@ -572,7 +575,8 @@ def _check_fit(mix: Mix) -> None:
         )
         raise ConfigError(
             f"models: need {terms} = {memory:g} GiB of device memory (memory_gib x replicas) but "
-            f"{inst.name} has {inst.chips} chip(s) x {cap:g} GiB = {inst.memory_gib:g} GiB"
+            f"{inst.name} has {inst.chips} chip(s) x {inst.chip_memory_gib:g} GiB = "
+            f"{inst.memory_gib:g} GiB"
         )
 
 

@@ -142,8 +142,8 @@ def add_memory(v: Variables) -> None:
     if not memory:
         return
     binding = []
-    for chip in range(p.chips):
-        cores = range(chip * p.cores_per_chip, (chip + 1) * p.cores_per_chip)
+    for pool in range(p.pools):
+        cores = range(pool * p.memory_cores, (pool + 1) * p.memory_cores)
         worst = 0
         for u in v.units:
             if not u.model.memory:

@@ -82,6 +82,7 @@ class Problem:
     cores: int
     cores_per_chip: int
     chip_memory: int
+    memory_cores: int
     load_scale: int
     load_exact: bool
     memory_scale: int
@@ -90,6 +91,12 @@ class Problem:
     @property
     def chips(self) -> int:
         return self.cores // self.cores_per_chip
+
+    @property
+    def pools(self) -> int:
+        """Memory pools of ``memory_cores`` cores, each holding ``chip_memory`` (a chip, or an HBM
+        bank on Trn2)."""
+        return self.cores // self.memory_cores
 
     def copy_starts(self, m: ModelData, copies: int, starts: Sequence[int]) -> list[int]:
         """The first core of each of ``copies`` copies of ``m`` placed at ``starts``: in split
@@ -171,7 +178,7 @@ def build_problem(mix: Mix, split: bool) -> Problem:
     demands = [m.demand for m in mix.models]
     scale, exact = _load_scale(demands, replicas)
     per_core = [(m.memory_gib or 0.0) / m.cores for m in mix.models]
-    chip = float(inst.chip_memory_gib or 0.0)
+    chip = float(inst.pool_memory_gib)
     mem_scale, mem_exact = _memory_scale(per_core, chip)
     models = []
     for i, m in enumerate(mix.models):
@@ -210,6 +217,7 @@ def build_problem(mix: Mix, split: bool) -> Problem:
         cores=inst.cores,
         cores_per_chip=inst.cores_per_chip,
         chip_memory=chip_memory,
+        memory_cores=inst.memory_cores,
         load_scale=scale,
         load_exact=exact,
         memory_scale=mem_scale,

@@ -127,8 +127,8 @@ class _Tabu:
         self.starts_for: dict[int, list[int]] = {}
         for w in {self.width[u] for u in units if self.movable[u]}:
             self.starts_for[w] = [s for s in range(n - w + 1) if not any(blocked[s : s + w])]
-        self.per_chip = problem.cores_per_chip
-        self.chip_use = [0] * problem.chips
+        self.per_chip = problem.memory_cores
+        self.chip_use = [0] * problem.pools
         for u in units:
             self._shift_memory(u, self.start[u], 1)
         self.same_width: dict[int, list[int]] = {}
