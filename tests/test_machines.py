@@ -107,3 +107,15 @@ def test_memory_is_checked_per_hbm_bank_on_trn2() -> None:
     assert ncplace.score(crowded, lnc1).memory_overflow_gib == pytest.approx(6.0)
     apart = ncplace.Layout.single_process(lnc1.instance, [ncplace.Placement("big", ((1, 2),))])
     assert ncplace.score(apart, lnc1).memory_overflow_gib == 0.0
+
+
+def test_a_trn2n_report_reads_as_the_catalogue_machine_at_its_lnc() -> None:
+    from monitor_reports import report_of
+
+    for name in ("trn2n.48xlarge", "trn2n.48xlarge:lnc=1"):
+        inst = instance(name)
+        layout = ncplace.Layout.single_process(inst, [ncplace.Placement("a", ((inst.cores - 1,),))])
+        report = report_of(layout, instance_type="trn2n.48xlarge")
+        observed = ncplace.read_monitor(report)
+        assert observed.layout.instance == inst
+        assert observed.layout.instance.chip_memory_gib == 96.0
