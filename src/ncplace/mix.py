@@ -26,7 +26,9 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError, InfeasibleMix, check_fields, check_named_entry, file_path
-from .hardware import FRAMEWORKS, INSTANCES, Instance, instance
+from .hardware import FRAMEWORKS, Instance, instance, with_lnc
+from .processes import ProcessSpec, specs_from_data
+from .processes import validate as validate_processes
 
 MODEL_FIELDS = (
     "name",
@@ -41,7 +43,7 @@ MODEL_FIELDS = (
     "parallel",
 )
 PARALLEL_KINDS = ("pipeline", "tensor")
-MIX_FIELDS = ("instance", "models", "framework")
+MIX_FIELDS = ("instance", "models", "framework", "lnc", "processes", "workers")
 INSTANCE_FIELDS = ("cores", "cores_per_chip", "chip_memory_gib", "topology", "framework", "name")
 MEMORY_TOLERANCE_GIB = 1e-9
 
@@ -240,6 +242,8 @@ class Mix:
     models: tuple[Model, ...]
     instance: Instance = field(default_factory=lambda: instance("inf1.6xlarge"))
     framework: str | None = None
+    processes: tuple[ProcessSpec, ...] = ()
+    workers: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "models", tuple(self.models))
@@ -260,6 +264,8 @@ class Mix:
                 raise ConfigError(f"mix models: expected Model objects, got {m!r}")
         _validate_names(self.models)
         _validate_fit(self)
+        object.__setattr__(self, "processes", tuple(self.processes))
+        validate_processes(self)
 
     def __getitem__(self, name: str) -> Model:
         for m in self.models:
@@ -280,11 +286,19 @@ class Mix:
     def with_instance(self, inst: Instance | str) -> Mix:
         """The same models on another instance."""
         keep = None if self.framework == self.instance.framework else self.framework
-        return Mix(self.models, inst, keep)  # type: ignore[arg-type]
+        return Mix(self.models, inst, keep, self.processes, self.workers)  # type: ignore[arg-type]
 
     def with_models(self, models: Iterable[Model]) -> Mix:
-        """Other models on the same instance and framework."""
-        return Mix(tuple(models), self.instance, self.framework)
+        """Other models on the same instance and framework; declared processes keep the models
+        that remain (a process left without any is dropped), and a pool keeps its size."""
+        models = tuple(models)
+        names = {m.name for m in models if isinstance(m, Model)}
+        processes = []
+        for spec in self.processes:
+            kept = tuple(name for name in spec.models if name in names)
+            if kept:
+                processes.append(ProcessSpec(spec.name, kept, spec.cores))
+        return Mix(models, self.instance, self.framework, tuple(processes), self.workers)
 
     @classmethod
     def from_file(
@@ -312,6 +326,12 @@ class Mix:
             inst = instance(instance_name)
         else:
             inst = parse_instance(data.get("instance"), label)
+        if data.get("lnc") is not None:
+            inst = with_lnc(inst, data["lnc"], f"{label}: lnc")
+        processes: tuple[ProcessSpec, ...] = ()
+        if data.get("processes") is not None:
+            processes = specs_from_data(data["processes"], label)
+        workers = data.get("workers")
         framework = data.get("framework")
         if framework is not None and framework not in FRAMEWORKS:
             raise ConfigError(
@@ -328,7 +348,7 @@ class Mix:
             _model_from_dict(item, f"{label}: models[{i}]") for i, item in enumerate(raw_models)
         ]
         try:
-            return cls(tuple(models), inst, framework)
+            return cls(tuple(models), inst, framework, processes, workers)
         except _FieldError as exc:
             if exc.index is None:
                 raise ConfigError(f"{label}: {exc}") from None
@@ -339,8 +359,16 @@ class Mix:
     def to_dict(self) -> dict[str, Any]:
         """A mapping that :meth:`from_dict` reads back into an equal mix."""
         inst = self.instance
-        inst_out: Any = inst.name
-        if INSTANCES.get(inst.name) != inst:
+        base, _, _ = inst.name.partition(":")
+        inst_out: Any = base
+        lnc = None
+        try:
+            known: Instance | None = instance(inst.name)
+        except ConfigError:
+            known = None
+        if known == inst and base != inst.name:
+            lnc = inst.lnc
+        if known != inst:
             inst_out = {
                 "cores": inst.cores,
                 "cores_per_chip": inst.cores_per_chip,
@@ -353,9 +381,15 @@ class Mix:
             if inst.name != "custom":
                 inst_out["name"] = inst.name
         out: dict[str, Any] = {"instance": inst_out}
+        if lnc is not None:
+            out["lnc"] = lnc
         if self.framework != inst.framework:
             out["framework"] = self.framework
         out["models"] = [m.to_dict() for m in self.models]
+        if self.processes:
+            out["processes"] = [spec.to_dict() for spec in self.processes]
+        if self.workers is not None:
+            out["workers"] = self.workers
         return out
 
 
