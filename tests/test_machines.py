@@ -1,4 +1,4 @@
-"""Today's machines: trn1n and trn2 instances, logical NeuronCores, memory banks, custom Trainiums."""
+"""Today's machines: trn1n and trn2, logical NeuronCores, memory banks, custom Trainiums."""
 
 from __future__ import annotations
 
@@ -98,9 +98,7 @@ def test_memory_is_checked_per_hbm_bank_on_trn2() -> None:
         Mix([Model("big", memory_gib=30)], "trn2.48xlarge")
     # Split over two logical cores (two banks) it fits; at LNC=1 two cores share one bank.
     mix = Mix([Model("big", cores=2, parallel="tensor", memory_gib=30)], "trn2.48xlarge")
-    layout = ncplace.Layout.single_process(
-        mix.instance, [ncplace.Placement("big", ((0, 1),))]
-    )
+    layout = ncplace.Layout.single_process(mix.instance, [ncplace.Placement("big", ((0, 1),))])
     assert ncplace.score(layout, mix).memory_overflow_gib == 0.0
     lnc1 = Mix([Model("big", cores=2, parallel="tensor", memory_gib=30)], "trn2.48xlarge:lnc=1")
     crowded = ncplace.Layout.single_process(lnc1.instance, [ncplace.Placement("big", ((0, 1),))])
@@ -119,3 +117,74 @@ def test_a_trn2n_report_reads_as_the_catalogue_machine_at_its_lnc() -> None:
         observed = ncplace.read_monitor(report)
         assert observed.layout.instance == inst
         assert observed.layout.instance.chip_memory_gib == 96.0
+
+
+def test_the_emulator_switches_to_lnc_1_when_a_process_asks_for_it() -> None:
+    rt = ncplace.Runtime(instance("trn2.48xlarge"))
+    p = rt.start_process({"NEURON_LOGICAL_NC_CONFIG": "1", "NEURON_RT_VISIBLE_CORES": "120-127"})
+    assert rt.instance is not instance("trn2.48xlarge")
+    assert rt.instance == instance("trn2.48xlarge:lnc=1")
+    assert p.cores == tuple(range(120, 128))
+    q = rt.start_process({"NEURON_LOGICAL_NC_CONFIG": " 1 ", "NEURON_RT_NUM_CORES": "8"})
+    assert q.cores == tuple(range(8))
+    with pytest.raises(
+        ConfigError,
+        match=r"^NEURON_LOGICAL_NC_CONFIG='2': the live processes use LNC=1; ncplace emulates one "
+        r"LNC per machine at a time \(the core numbering differs\)$",
+    ):
+        rt.start_process({"NEURON_LOGICAL_NC_CONFIG": "2"})
+    assert rt.layout().instance.cores == 128
+
+
+@pytest.mark.parametrize(
+    ("machine", "value", "message"),
+    [
+        (
+            "trn2.48xlarge",
+            "3",
+            r"^NEURON_LOGICAL_NC_CONFIG='3': expected 1 \(physical cores\) or 2",
+        ),
+        ("trn2.48xlarge", "one", r"^NEURON_LOGICAL_NC_CONFIG='one': expected 1"),
+        (
+            "trn1.32xlarge",
+            "1",
+            r"^NEURON_LOGICAL_NC_CONFIG='1': trn1\.32xlarge has no logical NeuronCore "
+            r"configuration; the variable applies to trn2 machines only$",
+        ),
+    ],
+)
+def test_bad_lnc_settings_are_refused(machine: str, value: str, message: str) -> None:
+    rt = ncplace.Runtime(instance(machine))
+    with pytest.raises(ConfigError, match=message):
+        rt.start_process({"NEURON_LOGICAL_NC_CONFIG": value})
+    assert rt.processes == () and rt.instance is instance(machine)
+
+
+def test_processes_own_disjoint_cores_and_tensor_parallel_ranks_start_at_their_first() -> None:
+    rt = ncplace.Runtime(instance("trn1.32xlarge"))
+    llm = rt.start_process({"NEURON_RT_VISIBLE_CORES": "0-7"})
+    api = rt.start_process({"NEURON_RT_NUM_CORES": "2"})
+    assert api.cores == (8, 9)
+    assert llm.load("llama", cores=8, parallel="tensor").replicas == (tuple(range(8)),)
+    assert api.load("embed").replicas == ((8,),) and api.load("rerank").replicas == ((9,),)
+    with pytest.raises(ncplace.CoresUnavailable, match=r"Requested:nc4-nc11"):
+        rt.start_process({"NEURON_RT_VISIBLE_CORES": "4-11"})
+    with llm.neuron_cores_context(start_nc=4, nc_count=4):
+        assert llm.load("small", cores=4, parallel="tensor").replicas == ((4, 5, 6, 7),)
+    with pytest.raises(
+        ncplace.PlacementError,
+        match=r"^load 'big': 16 tensor-parallel ranks from relative core 0 need cores 0-15, but "
+        r"the process owns 8 \(nc0-nc7\)$",
+    ):
+        llm.load("big", cores=16, parallel="tensor")
+    layout = rt.layout()
+    assert [p.process for p in layout.placements] == [0, 0, 1, 1]
+    assert layout.owner()[:10] == [0] * 8 + [1, 1]
+    llm.stop()
+    assert rt.start_process({"NEURON_RT_VISIBLE_CORES": "4-7"}).cores == (4, 5, 6, 7)
+
+
+def test_tensor_parallel_loads_need_torch_neuronx() -> None:
+    p = ncplace.Runtime(instance("inf1.6xlarge")).start_process()
+    with pytest.raises(ncplace.PlacementError, match=r"tensor parallelism needs torch-neuronx"):
+        p.load("llm", cores=4, parallel="tensor")

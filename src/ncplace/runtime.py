@@ -36,6 +36,16 @@ marked *(ncplace)*.
 5. **multicore_context()**: ``floor(process cores / k)`` copies from the process's first core.
 6. **torch-neuronx**: no pipelines (``k`` must be 1); default placement is round-robin over the
    process's cores in load order, wrapping; loads inside contexts do not advance it *(ncplace)*.
+7. **Tensor parallelism** (``load(name, cores=k, parallel="tensor")``, torch-neuronx only): one
+   copy whose ``k`` ranks take ``k`` consecutive cores, rank ``i`` on the process's core ``i`` as
+   neuronx-distributed and transformers-neuronx load them, or from ``start_nc`` inside a
+   ``neuron_cores_context`` *(ncplace)*; groups, round-robin and multicore do not apply.
+8. **Logical NeuronCores** (Trn2): ``NEURON_LOGICAL_NC_CONFIG`` in a process's environment sets the
+   LNC the runtime uses (1 or 2). A runtime emulates one core numbering: while no process is live
+   a start with another LNC switches the runtime to the same machine at that LNC (so
+   ``runtime.instance`` becomes ``trn2.48xlarge:lnc=1``, 128 cores); with processes live it is
+   refused *(ncplace: mixing LNCs on one machine is not documented)*. On a machine without LNC the
+   variable is refused, since the documents apply it to Trn2 (and Trn3) only.
 
 A load that raises changes nothing: no copy is counted and no turn is taken.
 """
@@ -49,7 +59,7 @@ from dataclasses import dataclass
 
 from . import envvars
 from .errors import ConfigError, CoresUnavailable, PlacementError
-from .hardware import FRAMEWORKS, Instance
+from .hardware import FRAMEWORKS, Instance, with_lnc
 from .layout import Layout, Placement, ProcessSpan
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -117,6 +127,8 @@ class Runtime:
                 raise ConfigError(f"environment variable name {key!r} is not a valid name")
             if not isinstance(value, str):
                 raise ConfigError(f"environment variable {key}={value!r}: values must be strings")
+        if envvars.LOGICAL_NC_CONFIG in env:
+            self._set_lnc(env[envvars.LOGICAL_NC_CONFIG])
         total = self.instance.cores
         groups_sizes: tuple[int, ...] = ()
         if envvars.GROUP_SIZES in env:
@@ -148,6 +160,26 @@ class Runtime:
             self._owner[c] = process
         self._processes.append(process)
         return process
+
+    def _set_lnc(self, text: str) -> None:
+        """Rule 8: switch to the machine at the LNC ``text`` asks for, or refuse."""
+        lnc = envvars.parse_lnc(text)
+        inst = self.instance
+        where = f"{envvars.LOGICAL_NC_CONFIG}={text!r}"
+        if inst.lnc is None:
+            raise ConfigError(
+                f"{where}: {inst.name} has no logical NeuronCore configuration; the variable "
+                "applies to trn2 machines only"
+            )
+        if lnc == inst.lnc:
+            return
+        if self._processes:
+            raise ConfigError(
+                f"{where}: the live processes use LNC={inst.lnc}; ncplace emulates one LNC per "
+                "machine at a time (the core numbering differs)"
+            )
+        self.instance = with_lnc(inst, lnc, where)
+        self._owner = [None] * self.instance.cores
 
     def _acquire(self, count: int) -> tuple[int, ...]:
         run = 0
@@ -278,14 +310,21 @@ class Process:
         finally:
             self._contexts.pop()
 
-    def load(self, name: str, cores: int = 1) -> Loaded:
-        """Load model ``name`` whose copies each need ``cores`` consecutive cores."""
+    def load(self, name: str, cores: int = 1, parallel: str | None = None) -> Loaded:
+        """Load model ``name`` whose copies each need ``cores`` consecutive cores;
+        ``parallel="tensor"`` loads a tensor-parallel model of ``cores`` ranks (rule 7)."""
         self._check_live()
         if not isinstance(name, str) or not name:
             raise PlacementError(f"load: model name must be a non-empty string, got {name!r}")
         if isinstance(cores, bool) or not isinstance(cores, int) or cores < 1:
             raise PlacementError(f"load {name!r}: cores={cores!r}; expected an integer >= 1")
+        if parallel not in (None, "pipeline", "tensor"):
+            raise PlacementError(
+                f"load {name!r}: parallel={parallel!r}; expected None, 'pipeline' or 'tensor'"
+            )
         n = len(self.cores)
+        if parallel == "tensor":
+            return self._load_tensor(name, cores)
         if self.framework == "torch-neuronx" and cores != 1:
             raise PlacementError(
                 f"load {name!r}: torch-neuronx has no NeuronCore Pipeline; models use 1 core, "
@@ -302,6 +341,29 @@ class Process:
             for i in range(s, s + cores):
                 self._copies[i] += 1
         loaded = Loaded(name, replicas, self)
+        self.loaded.append(loaded)
+        return loaded
+
+    def _load_tensor(self, name: str, k: int) -> Loaded:
+        n = len(self.cores)
+        if self.framework != "torch-neuronx":
+            raise PlacementError(
+                f"load {name!r}: tensor parallelism needs torch-neuronx (neuronx-distributed or "
+                "transformers-neuronx); torch-neuron splits models by NeuronCore Pipeline"
+            )
+        context = self._contexts[-1] if self._contexts else None
+        start = 0
+        if isinstance(context, _CoresContext) and context.start_nc != -1:
+            start = context.start_nc
+        if start + k > n:
+            raise PlacementError(
+                f"load {name!r}: {k} tensor-parallel ranks from relative core {start} need "
+                f"cores {start}-{start + k - 1}, but the process owns {n} "
+                f"(nc{self.cores[0]}-nc{self.cores[-1]})"
+            )
+        for i in range(start, start + k):
+            self._copies[i] += 1
+        loaded = Loaded(name, (tuple(self.cores[start : start + k]),), self)
         self.loaded.append(loaded)
         return loaded
 
