@@ -146,6 +146,11 @@ def validate(mix: Mix) -> None:
 
 
 def _check_degree(mix: Mix, model: Model) -> None:
+    if model.replicas != 1:
+        raise ConfigError(
+            f"model {model.name!r}: replicas: a tensor-parallel model is one server (one copy), "
+            f"got {model.replicas!r}; declare workers, or several models, for more servers"
+        )
     degrees = tensor_degrees(mix.instance)
     if model.cores not in degrees:
         raise ConfigError(

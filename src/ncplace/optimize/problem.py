@@ -23,7 +23,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
+from ..hardware import Instance, connected
 from ..mix import Mix
+from ..processes import is_tensor_parallel, process_of, process_specs
 
 EXACT_DENOMINATOR = 10**6
 """Largest denominator tried when reading a float as a fraction."""
@@ -54,12 +56,14 @@ class ModelData:
     exclusive: bool
     memory: int
     start: int | None
+    process: int | None = None
+    starts: tuple[int, ...] | None = None
 
     @property
     def key(self) -> tuple[object, ...] | None:
-        if self.start is not None:
+        if self.start is not None or self.starts is not None:
             return None
-        return (self.cores, self.replicas, self.demand, self.exclusive, self.memory)
+        return (self.cores, self.replicas, self.demand, self.exclusive, self.memory, self.process)
 
     @property
     def min_width(self) -> int:
@@ -71,6 +75,16 @@ class ModelData:
 
     def demand_of(self, r: int) -> int:
         return self.demand[self.replicas.index(r)]
+
+
+@dataclass(frozen=True)
+class ProcessData:
+    """A process of the plan (:func:`ncplace.processes.process_specs`): its name, the indices of
+    its models and its fixed core count (None: sized by the solver)."""
+
+    name: str
+    models: tuple[int, ...]
+    cores: int | None
 
 
 @dataclass(frozen=True)
@@ -87,6 +101,7 @@ class Problem:
     load_exact: bool
     memory_scale: int
     split: bool
+    processes: tuple[ProcessData, ...] = ()
 
     @property
     def chips(self) -> int:
@@ -180,6 +195,8 @@ def build_problem(mix: Mix, split: bool) -> Problem:
     per_core = [(m.memory_gib or 0.0) / m.cores for m in mix.models]
     chip = float(inst.pool_memory_gib)
     mem_scale, mem_exact = _memory_scale(per_core, chip)
+    specs = process_specs(mix)
+    process_index = process_of(specs)
     models = []
     for i, m in enumerate(mix.models):
         q = _rational(m.demand) if exact else None
@@ -203,6 +220,8 @@ def build_problem(mix: Mix, split: bool) -> Problem:
                 exclusive=m.exclusive,
                 memory=memory,
                 start=m.start,
+                process=process_index.get(m.name),
+                starts=tensor_starts(inst, m.cores) if is_tensor_parallel(m) else None,
             )
         )
     if mem_exact:
@@ -222,4 +241,14 @@ def build_problem(mix: Mix, split: bool) -> Problem:
         load_exact=exact,
         memory_scale=mem_scale,
         split=split,
+        processes=tuple(
+            ProcessData(spec.name, tuple(mix.names.index(n) for n in spec.models), spec.cores)
+            for spec in specs
+        ),
     )
+
+
+def tensor_starts(inst: Instance, cores: int) -> tuple[int, ...]:
+    """The first cores of runs of ``cores`` cores on connected devices: where a tensor-parallel
+    copy may start (:func:`ncplace.hardware.connected`)."""
+    return tuple(s for s in range(inst.cores - cores + 1) if connected(inst, s, cores))

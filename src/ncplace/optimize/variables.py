@@ -3,7 +3,8 @@ copies it has.
 
 Block mode (default), model ``m`` with pipeline size ``k`` and allowed copy counts ``R_m``:
 
-- ``s_m``: start core, ``0 <= s_m <= N - k min(R_m)`` (fixed when pinned);
+- ``s_m``: start core, ``0 <= s_m <= N - k min(R_m)`` (fixed when pinned; for a tensor-parallel
+  model only the starts whose ``k`` cores lie on connected devices);
 - ``y_{m,r}`` for ``r`` in ``R_m``: "``m`` has ``r`` copies", exactly one true (a constant when
   the count is fixed);
 - ``e_m = s_m + sum_r r k y_{m,r} <= N``: end of the block (exclusive);
@@ -97,6 +98,9 @@ def _start_var(
 ) -> cp_model.IntVar:
     if m.start is not None:
         return model.new_int_var(m.start, m.start, name)
+    if m.starts is not None:
+        # A tensor-parallel copy starts only where its cores lie on connected devices.
+        return model.new_int_var_from_domain(cp_model.Domain.from_values(m.starts), name)
     return model.new_int_var(0, max(0, n - size), name)
 
 
