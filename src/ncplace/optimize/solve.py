@@ -68,6 +68,7 @@ from .objectives import (
 )
 from .plan import OBJECTIVES, Level, Plan, Status, universal_bound
 from .problem import Problem, build_problem
+from .processes import plan_workers
 from .progress import ProgressCallback, Reporter, read_assignment
 from .stages import (
     HINT_SHARE,
@@ -184,12 +185,22 @@ def optimize(
             f"optimize: progress must be a callable (elapsed_s, incumbent, bound) or None, got "
             f"{type(progress).__name__}"
         )
+    if mix.workers is not None:
+        if current is not None:
+            raise ConfigError(
+                "optimize: current cannot be used with a pool of workers (workers: "
+                f"{mix.workers}), which is planned as equal slices"
+            )
+        options = {"time_limit": time_limit, "seed": seed, "workers": workers}
+        options |= {"objective": objective, "split_replicas": split_replicas}
+        return plan_workers(mix, optimize, progress=progress, **options)
     start = time.perf_counter()
     n_workers = workers or 1
     rate = dtime_rate(mix.instance.cores)
     budget = Budget(float(time_limit), deterministic=n_workers == 1, start=start, rate=rate)
     problem = build_problem(mix, split_replicas)
-    baselines = run_baselines(mix)
+    # Baselines lay out one process: they cannot honour declared processes (.processes).
+    baselines = [] if problem.processes else run_baselines(mix)
     top = best(baselines, objective)
     common = {
         "mix": mix,

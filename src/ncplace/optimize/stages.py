@@ -160,7 +160,13 @@ def _peak_search(search: Search) -> bool:
 
 
 def _sweeping(search: Search) -> bool:
-    return search.objective == "peak" and applicable(search.problem)
+    return _one_process(search) and search.objective == "peak" and applicable(search.problem)
+
+
+def _one_process(search: Search) -> bool:
+    """The core sweep and the tabu search move blocks over the whole machine: they cannot keep
+    models inside process ranges (:mod:`.processes`), so they do not apply to such mixes."""
+    return not search.problem.processes
 
 
 def run_sweep(
@@ -236,7 +242,7 @@ class TabuSearch:
     patience: float = 1.0
 
     def applies(self, search: Search) -> bool:
-        return _peak_search(search)
+        return _peak_search(search) and _one_process(search)
 
     def run(self, search: Search, incumbent: Incumbent, budget: Budget) -> StageResult:
         problem = search.problem
