@@ -165,26 +165,12 @@ def test_processes_own_disjoint_cores_and_tensor_parallel_ranks_start_at_their_f
     llm = rt.start_process({"NEURON_RT_VISIBLE_CORES": "0-7"})
     api = rt.start_process({"NEURON_RT_NUM_CORES": "2"})
     assert api.cores == (8, 9)
-    assert llm.load("llama", cores=8, parallel="tensor").replicas == (tuple(range(8)),)
+    assert llm.load_ranks("llama", 8).replicas == (tuple(range(8)),)
     assert api.load("embed").replicas == ((8,),) and api.load("rerank").replicas == ((9,),)
     with pytest.raises(ncplace.CoresUnavailable, match=r"Requested:nc4-nc11"):
         rt.start_process({"NEURON_RT_VISIBLE_CORES": "4-11"})
-    with llm.neuron_cores_context(start_nc=4, nc_count=4):
-        assert llm.load("small", cores=4, parallel="tensor").replicas == ((4, 5, 6, 7),)
-    with pytest.raises(
-        ncplace.PlacementError,
-        match=r"^load 'big': 16 tensor-parallel ranks from relative core 0 need cores 0-15, but "
-        r"the process owns 8 \(nc0-nc7\)$",
-    ):
-        llm.load("big", cores=16, parallel="tensor")
     layout = rt.layout()
-    assert [p.process for p in layout.placements] == [0, 0, 1, 1]
+    assert [p.process for p in layout.placements] == [0, 1, 1]
     assert layout.owner()[:10] == [0] * 8 + [1, 1]
     llm.stop()
     assert rt.start_process({"NEURON_RT_VISIBLE_CORES": "4-7"}).cores == (4, 5, 6, 7)
-
-
-def test_tensor_parallel_loads_need_torch_neuronx() -> None:
-    p = ncplace.Runtime(instance("inf1.6xlarge")).start_process()
-    with pytest.raises(ncplace.PlacementError, match=r"tensor parallelism needs torch-neuronx"):
-        p.load("llm", cores=4, parallel="tensor")

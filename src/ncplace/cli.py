@@ -107,6 +107,26 @@ def _env_item(text: str) -> tuple[str, str]:
     return key.strip(), value
 
 
+def _replay_env_item(text: str) -> tuple[int | None, str, str]:
+    """``replay --env``: ``NAME=VALUE`` for every process, ``K:NAME=VALUE`` for process K."""
+    head, sep, rest = text.partition(":")
+    if sep and head.isdigit() and "=" in rest:
+        key, value = _env_item(rest)
+        return int(head), key, value
+    key, value = _env_item(text)
+    return None, key, value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text!r}")
+    return value
+
+
 def _name_item(text: str) -> tuple[str, str]:
     key, sep, name = text.partition("=")
     if not sep or not key.strip() or not name.strip():
@@ -613,14 +633,30 @@ def cmd_emulate(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from .dryrun import replay_file
+    from .dryrun import read_script, replay_report
 
+    paths, envs = _replay_processes(args)
+    for path in dict.fromkeys(paths):
+        for flag, target in (("-o", args.output), ("--plot", args.plot)):
+            if target not in (None, "-") and Path(target).resolve() == Path(path).resolve():
+                raise Error(f"{flag} {target!r} is the input file {path!r}; write elsewhere")
     mix = load_mix(args.mix, args.instance)
-    env = dict(args.env or [])
-    layout = replay_file(args.script, mix, env=env, framework=args.framework)
+    codes = [read_script(p) for p in paths]
+    report = replay_report(
+        codes,
+        mix,
+        envs,
+        args.framework,
+        filename=paths,
+        entry=args.entry,
+        stubs=args.stub or (),
+        timeout=args.timeout,
+    )
+    layout = report.fullest
+    label = " ".join(args.script)
     loaded = set(layout.models())
     if not loaded:
-        raise Error(f"{args.script}: the script loads no model of the mix")
+        raise Error(f"{label}: the script loads no model of the mix")
     missing = [m.name for m in mix.models if m.name not in loaded]
     sub = mix.with_models(m for m in mix.models if m.name in loaded) if missing else mix
     script_score = score(layout, sub)
@@ -628,26 +664,31 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if not args.no_optimizer:
         plan = _optimize(sub, args, "solving")
     if args.plot:
-        _plot_layout(layout, sub, args.plot, title=f"{args.script} (replayed)")
+        _plot_layout(layout, sub, args.plot, title=f"{label} (replayed)")
     if args.format == "json":
         data: dict[str, Any] = {
-            "script": args.script,
-            "env": env,
+            "script": label,
+            "processes": [{"script": p, "env": e} for p, e in zip(paths, envs, strict=True)],
+            "env": envs[0] if len(set(map(str, envs))) == 1 else None,
             "layout": layout_to_dict(layout),
+            "at_exit": layout_to_dict(report.at_exit),
             "score": script_score.to_dict(),
             "models_not_loaded": missing,
+            "stood_in": list(report.stood_in),
+            "notes": list(report.notes),
             "optimized": None if plan is None else plan.to_dict(),
         }
         _write(_json(data), args.output)
         return EXIT_OK
     lines = [
-        one_line(f"{args.script}: replayed on {mix.instance.name} with mix {args.mix}"),
+        one_line(f"{label}: replayed on {mix.instance.name} with mix {args.mix}"),
         "",
         _grid(layout),
         "",
         *_processes_text(layout),
         "",
     ]
+    lines += _replay_extras(report)
     columns: list[tuple[str, Score | None]] = [("script", script_score)]
     if plan is not None:
         columns.append(("optimized", plan.score))
@@ -668,6 +709,51 @@ def cmd_replay(args: argparse.Namespace) -> int:
             lines.append(_infeasible_message(plan))
     _write("\n".join(lines), args.output)
     return EXIT_OK
+
+
+_TORCHRUN_VARIABLES = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE")
+
+
+def _replay_processes(args: argparse.Namespace) -> tuple[list[str], list[dict[str, str]]]:
+    """The script of each process (``A.py:N`` is N of them) and its environment: ``--env
+    NAME=VALUE`` for all, ``--env K:NAME=VALUE`` for process K (from 0, in order); the N copies
+    of ``A.py:N`` also get RANK/LOCAL_RANK = their index and WORLD_SIZE/LOCAL_WORLD_SIZE = N,
+    as a launcher such as torchrun sets them."""
+    paths: list[str] = []
+    envs: list[dict[str, str]] = []
+    for item in args.script:
+        path, copies = item, 1
+        head, sep, tail = item.rpartition(":")
+        counted = bool(sep) and tail.isdigit()
+        if counted:
+            path, copies = head, int(tail)
+            if copies < 1:
+                raise Error(f"{item}: a script runs as at least 1 process, got {copies}")
+        for i in range(copies):
+            paths.append(path)
+            ranks = dict.fromkeys(_TORCHRUN_VARIABLES[:2], str(i))
+            ranks.update(dict.fromkeys(_TORCHRUN_VARIABLES[2:], str(copies)))
+            envs.append(ranks if counted else {})
+    for process, key, value in args.env or []:
+        if process is not None and process >= len(paths):
+            raise Error(
+                f"--env {process}:{key}={value}: there are {len(paths)} process(es), "
+                f"0-{len(paths) - 1}"
+            )
+        for i, env in enumerate(envs):
+            if process is None or process == i:
+                env[key] = value
+    return paths, envs
+
+
+def _replay_extras(report: Any) -> list[str]:
+    lines = []
+    if report.at_exit != report.fullest:
+        lines += ["At exit (models the scripts let go unloaded):", _grid(report.at_exit), ""]
+    if report.stood_in:
+        lines.append("Stood in for: " + ", ".join(one_line(m) for m in report.stood_in))
+    lines += [f"Note: {one_line(n)}" for n in report.notes]
+    return [*lines, ""] if len(lines) and lines[-1] else lines
 
 
 def _copies_by_model(layout: Layout) -> dict[str, list[tuple[int, ...]]]:
@@ -1021,21 +1107,52 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(
         "replay",
         cmd_replay,
-        "what an existing placement script does, scored",
-        "Run a placement script against the emulator (stand-in torch, "
-        "torch_neuron, torch_neuronx), score its layout and show the optimizer's "
-        "beside it. The script's code runs: replay only scripts you would run.",
+        "what existing deployment scripts do, scored",
+        "Run deployment scripts as written against the emulator (stand-in torch, "
+        "torch_neuron, torch_neuronx, neuronx_distributed, transformers_neuronx; modules "
+        "not installed stand in too), one process each, in order, on one instance; score "
+        "the layout right after the last load and show the optimizer's beside it. Each "
+        "script runs in a sandboxed child process (no network, no subprocess, no file "
+        "written), but its code runs: replay only scripts you would run.",
     )
-    p.add_argument("script", metavar="SCRIPT", help="Python script that loads the models")
+    p.add_argument(
+        "script",
+        nargs="+",
+        metavar="SCRIPT[:N]",
+        help="Python script that loads the models; SCRIPT:N runs it as N processes "
+        "(workers, instances, a launcher's copies), which get RANK/LOCAL_RANK 0..N-1 and "
+        "WORLD_SIZE/LOCAL_WORLD_SIZE N",
+    )
     p.add_argument(
         "--mix", required=True, metavar="MIX", help="mix file naming the models the script loads"
     )
     p.add_argument(
         "--env",
         action="append",
-        type=_env_item,
-        metavar="NAME=VALUE",
-        help="environment variable of the process (repeatable)",
+        type=_replay_env_item,
+        metavar="[K:]NAME=VALUE",
+        help="environment variable of every process, or of process K only (from 0, in the "
+        "order the scripts run; repeatable)",
+    )
+    p.add_argument(
+        "--entry",
+        metavar="CLASS.METHOD",
+        help="drive a server handler: import the script, then call CLASS().METHOD(context) with "
+        "what TorchServe (context.system_properties['gpu_id'] = worker) and Triton (args"
+        "['model_instance_name'] = <model>_0_<worker>) pass, e.g. ModelHandler.initialize",
+    )
+    p.add_argument(
+        "--stub",
+        action="append",
+        metavar="NAME",
+        help="stand in for module NAME even when it is installed (repeatable)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        default=60.0,
+        metavar="S",
+        help="give up on a script that runs longer than S seconds (default 60)",
     )
     p.add_argument(
         "--framework",

@@ -36,10 +36,9 @@ marked *(ncplace)*.
 5. **multicore_context()**: ``floor(process cores / k)`` copies from the process's first core.
 6. **torch-neuronx**: no pipelines (``k`` must be 1); default placement is round-robin over the
    process's cores in load order, wrapping; loads inside contexts do not advance it *(ncplace)*.
-7. **Tensor parallelism** (``load(name, cores=k, parallel="tensor")``, torch-neuronx only): one
-   copy whose ``k`` ranks take ``k`` consecutive cores, rank ``i`` on the process's core ``i`` as
-   neuronx-distributed and transformers-neuronx load them, or from ``start_nc`` inside a
-   ``neuron_cores_context`` *(ncplace)*; groups, round-robin and multicore do not apply.
+7. **Tensor parallelism** (:meth:`Process.load_ranks`): one copy whose ``k`` ranks take the
+   process's first ``k`` cores, rank ``i`` on core ``i``, as neuronx-distributed and
+   transformers-neuronx load them.
 8. **Logical NeuronCores** (Trn2): ``NEURON_LOGICAL_NC_CONFIG`` in a process's environment sets the
    LNC the runtime uses (1 or 2). A runtime emulates one core numbering: while no process is live
    a start with another LNC switches the runtime to the same machine at that LNC (so
@@ -310,21 +309,14 @@ class Process:
         finally:
             self._contexts.pop()
 
-    def load(self, name: str, cores: int = 1, parallel: str | None = None) -> Loaded:
-        """Load model ``name`` whose copies each need ``cores`` consecutive cores;
-        ``parallel="tensor"`` loads a tensor-parallel model of ``cores`` ranks (rule 7)."""
+    def load(self, name: str, cores: int = 1) -> Loaded:
+        """Load model ``name`` whose copies each need ``cores`` consecutive cores."""
         self._check_live()
         if not isinstance(name, str) or not name:
             raise PlacementError(f"load: model name must be a non-empty string, got {name!r}")
         if isinstance(cores, bool) or not isinstance(cores, int) or cores < 1:
             raise PlacementError(f"load {name!r}: cores={cores!r}; expected an integer >= 1")
-        if parallel not in (None, "pipeline", "tensor"):
-            raise PlacementError(
-                f"load {name!r}: parallel={parallel!r}; expected None, 'pipeline' or 'tensor'"
-            )
         n = len(self.cores)
-        if parallel == "tensor":
-            return self._load_tensor(name, cores)
         if self.framework == "torch-neuronx" and cores != 1:
             raise PlacementError(
                 f"load {name!r}: torch-neuronx has no NeuronCore Pipeline; models use 1 core, "
@@ -344,26 +336,21 @@ class Process:
         self.loaded.append(loaded)
         return loaded
 
-    def _load_tensor(self, name: str, k: int) -> Loaded:
-        n = len(self.cores)
-        if self.framework != "torch-neuronx":
+    def load_ranks(self, name: str, ranks: int) -> Loaded:
+        """Load a tensor-parallel model of ``ranks`` ranks: rank ``r`` on the process's ``r``-th
+        core, as neuronx-distributed and transformers-neuronx place them *(ncplace: from the
+        process's first core)*; the ranks form one copy of ``ranks`` cores."""
+        self._check_live()
+        if isinstance(ranks, bool) or not isinstance(ranks, int) or ranks < 1:
+            raise PlacementError(f"load {name!r}: ranks={ranks!r}; expected an integer >= 1")
+        if ranks > len(self.cores):
             raise PlacementError(
-                f"load {name!r}: tensor parallelism needs torch-neuronx (neuronx-distributed or "
-                "transformers-neuronx); torch-neuron splits models by NeuronCore Pipeline"
+                f"load {name!r}: {ranks} tensor-parallel ranks need {ranks} cores but the process "
+                f"owns {len(self.cores)} (nc{self.cores[0]}-nc{self.cores[-1]})"
             )
-        context = self._contexts[-1] if self._contexts else None
-        start = 0
-        if isinstance(context, _CoresContext) and context.start_nc != -1:
-            start = context.start_nc
-        if start + k > n:
-            raise PlacementError(
-                f"load {name!r}: {k} tensor-parallel ranks from relative core {start} need "
-                f"cores {start}-{start + k - 1}, but the process owns {n} "
-                f"(nc{self.cores[0]}-nc{self.cores[-1]})"
-            )
-        for i in range(start, start + k):
+        for i in range(ranks):
             self._copies[i] += 1
-        loaded = Loaded(name, (tuple(self.cores[start : start + k]),), self)
+        loaded = Loaded(name, (self.cores[:ranks],), self)
         self.loaded.append(loaded)
         return loaded
 
