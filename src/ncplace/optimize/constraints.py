@@ -25,7 +25,8 @@ per-core load of a copy of ``m`` when it has ``r`` copies, ``L`` the peak-load v
   process ``p`` owns the range ``[x_p, x_p + w_p)``, ``w_p`` its fixed core count or a variable
   ``>= 1``; the ranges are intervals under one ``NoOverlap`` (contiguous and disjoint, as
   ``NEURON_RT_VISIBLE_CORES`` requires), and every present unit ``u`` of a model of ``p`` lies
-  inside: ``x_p <= s_u`` and ``e_u <= x_p + w_p``.
+  inside: ``x_p <= s_u`` and ``e_u <= x_p + w_p``; a tensor-parallel server's range starts at its
+  copy (``x_p = s_u``: its ranks take the process's first cores).
 """
 
 from __future__ import annotations
@@ -200,7 +201,8 @@ def add_processes(v: Variables) -> list[tuple[cp_model.IntVar, cp_model.LinearEx
         for u in v.units:
             if u.model.index not in members:
                 continue
-            for rule in (model.add(start <= u.start), model.add(u.end <= start + size)):
+            low = model.add(start == u.start) if proc.anchored else model.add(start <= u.start)
+            for rule in (low, model.add(u.end <= start + size)):
                 if u.present is not True:
                     rule.only_enforce_if(u.present)  # type: ignore[arg-type]
     if len(intervals) > 1:

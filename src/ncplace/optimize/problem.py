@@ -80,11 +80,14 @@ class ModelData:
 @dataclass(frozen=True)
 class ProcessData:
     """A process of the plan (:func:`ncplace.processes.process_specs`): its name, the indices of
-    its models and its fixed core count (None: sized by the solver)."""
+    its models and its fixed core count (None: sized by the solver). ``anchored``: it serves a
+    tensor-parallel model, whose ranks take the process's first cores, so its range starts where
+    that model's copy does."""
 
     name: str
     models: tuple[int, ...]
     cores: int | None
+    anchored: bool = False
 
 
 @dataclass(frozen=True)
@@ -242,7 +245,12 @@ def build_problem(mix: Mix, split: bool) -> Problem:
         memory_scale=mem_scale,
         split=split,
         processes=tuple(
-            ProcessData(spec.name, tuple(mix.names.index(n) for n in spec.models), spec.cores)
+            ProcessData(
+                spec.name,
+                tuple(mix.names.index(n) for n in spec.models),
+                spec.cores,
+                any(is_tensor_parallel(mix[n]) for n in spec.models),
+            )
             for spec in specs
         ),
     )

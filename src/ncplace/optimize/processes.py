@@ -48,7 +48,8 @@ def process_ranges(
 ) -> list[range]:
     """Each process's range: the span of its models' copies, or, for a fixed core count ``c``,
     the leftmost run of ``c`` cores that holds that span and starts after the previous range
-    (ranges in the order of their spans). Leftmost is safe: a range further left never leaves
+    (ranges in the order of their spans), from the span's first core for a tensor-parallel
+    server. Leftmost is safe: a range further left never leaves
     less room for the next, so this succeeds whenever any disjoint ranges exist, as they do for
     a layout of the block model."""
     spans = []
@@ -61,7 +62,7 @@ def process_ranges(
     end = 0
     for lo, hi, i in sorted(spans):
         size = processes[i].cores
-        first = lo if size is None else max(end, hi + 1 - size)
+        first = lo if size is None or processes[i].anchored else max(end, hi + 1 - size)
         last = hi if size is None else first + size - 1
         if first < end or first > lo or last >= cores:
             raise PlacementError(
