@@ -40,7 +40,7 @@ from typing import Any, TextIO
 from . import __version__
 from .codegen import grid_lines
 from .errors import ConfigError, Error, InfeasibleMix, one_line
-from .hardware import FRAMEWORKS, INSTANCES
+from .hardware import FRAMEWORKS, INSTANCES, Instance, with_lnc
 from .hardware import instance as find_instance
 from .layout import Layout, core_span, layout_from_dict, layout_to_dict
 from .mix import Mix
@@ -155,7 +155,7 @@ def load_mix(path: str | None, instance: str | None = None, framework: str | Non
         mix = Mix.from_file(path, instance)
     if framework is not None and framework != mix.framework:
         try:
-            mix = Mix(mix.models, mix.instance, framework)
+            mix = Mix(mix.models, mix.instance, framework, mix.processes, mix.workers)
         except ConfigError as exc:
             raise ConfigError(f"--framework {framework}: {exc}") from None
     return mix
@@ -381,7 +381,7 @@ def _optimize(mix: Mix, args: argparse.Namespace, label: str, current: Layout | 
     kwargs: dict[str, Any] = {
         "time_limit": args.time_limit,
         "seed": args.seed,
-        "workers": getattr(args, "workers", None),
+        "workers": getattr(args, "threads", None),
     }
     for key in ("objective", "split_replicas"):
         if hasattr(args, key):
@@ -451,6 +451,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     from .comparison import compare
 
     mix = load_mix(args.mix, args.instance, args.framework)
+    mix = _with_processes(mix, args.processes)
     label = args.mix or f"bundled example {BUNDLED_MIX}"
     current = None
     if args.current is not None:
@@ -468,8 +469,17 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         code_error = None
     except Error as exc:
         code, code_error = None, one_line(exc)
+    scripts = _process_scripts(plan, args.framework)
+    if scripts:
+        code_error = (
+            f"the plan has {len(scripts)} processes: --format launch writes a launcher with a "
+            "script per process, --format k8s Kubernetes manifests"
+        )
     if args.plot:
         _plot_layout(plan.layout, mix, args.plot, title=f"ncplace recommend: {mix.instance.name}")
+    if args.format in ("launch", "k8s"):
+        _write(_deployment(plan, args), args.output)
+        return EXIT_OK
     if args.format == "code":
         if code is None:
             raise Error(f"no placement code for this plan: {code_error}")
@@ -489,6 +499,8 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         data["framework"] = args.framework or mix.framework
         data["code"] = code
         data["code_error"] = code_error
+        if scripts:
+            data["scripts"] = scripts
         if current is not None:
             data["current"] = {"file": args.current, "layout": layout_to_dict(current)}
             data["moves"] = _moves(plan, current)
@@ -522,7 +534,14 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     if best is None:
         lines.append("No baseline policy can express this mix.")
     lines.append("")
-    if code is None:
+    if scripts:
+        lines.append(
+            "Placement code, one script per process (--format launch writes them with a "
+            "launcher, --format k8s as Kubernetes manifests):"
+        )
+        for name, script in scripts.items():
+            lines += ["", f"# ===== {name}.py =====", script]
+    elif code is None:
         lines.append(f"No placement code: {code_error}")
     else:
         lines += [
@@ -532,6 +551,68 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         ]
     _write("\n".join(lines), args.output)
     return EXIT_OK
+
+
+# --- several processes (machines) ---------------------------------------------------------------
+
+
+class _DeprecatedWorkers(argparse.Action):
+    """``--workers N``: the old name of ``--threads``; it warns, since users read "workers" as
+    serving processes (``--processes``)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        sys.stderr.write(
+            "ncplace: warning: --workers is deprecated: it sets CP-SAT threads, now --threads; "
+            "for a pool of serving processes use --processes\n"
+        )
+        setattr(namespace, self.dest, values)
+
+
+def _with_processes(mix: Mix, processes: int | None) -> Mix:
+    """``--processes N``: the mix as a pool of N workers."""
+    if processes is None:
+        return mix
+    if mix.processes:
+        raise ConfigError(
+            f"--processes {processes}: the mix declares its processes; give one or the other"
+        )
+    try:
+        return Mix(mix.models, mix.instance, mix.framework, (), processes)
+    except ConfigError as exc:
+        raise ConfigError(f"--processes {processes}: {exc}") from None
+
+
+def _process_scripts(plan: Any, framework: str | None) -> dict[str, str]:
+    """Process name -> script, for a plan of several processes (empty for one)."""
+    from .codegen import generate_scripts, plan_header
+    from .deploy import process_names
+
+    layout = plan.layout
+    if layout is None or len(layout.processes) < 2:
+        return {}
+    names = process_names(layout, plan.mix)
+    codes = generate_scripts(layout, plan.mix, framework, plan_header(plan))
+    return dict(zip(names, codes, strict=True))
+
+
+def _deployment(plan: Any, args: argparse.Namespace) -> str:
+    """``--format launch``: a launcher embedding each process's script; ``--format k8s``:
+    Kubernetes manifests."""
+    from .codegen import generate_scripts, plan_header
+    from .deploy import k8s_manifests, launch_script
+
+    if args.format == "k8s":
+        return k8s_manifests(
+            plan.layout, plan.mix, framework=args.framework, header=plan_header(plan)
+        )
+    scripts = generate_scripts(plan.layout, plan.mix, args.framework, plan_header(plan))
+    return launch_script(plan.layout, plan.mix, scripts=scripts)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -926,7 +1007,18 @@ def cmd_observe(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _catalogue_rows() -> list[Instance]:
+    """The catalogue, each trn2 machine followed by its LNC=1 form."""
+    out = []
+    for inst in INSTANCES.values():
+        out.append(inst)
+        if inst.lnc == 2:
+            out.append(with_lnc(inst, 1))
+    return out
+
+
 def cmd_instances(args: argparse.Namespace) -> int:
+    machines = _catalogue_rows()
     if args.format == "json":
         data = [
             {
@@ -935,14 +1027,28 @@ def cmd_instances(args: argparse.Namespace) -> int:
                 "chips": inst.chips,
                 "cores_per_chip": inst.cores_per_chip,
                 "chip_memory_gib": inst.chip_memory_gib,
+                "memory_gib": inst.memory_gib,
+                "memory_pool_cores": inst.memory_cores,
+                "memory_pool_gib": inst.pool_memory_gib,
                 "topology": inst.topology,
                 "framework": inst.framework,
+                "lnc": inst.lnc,
             }
-            for inst in INSTANCES.values()
+            for inst in machines
         ]
         _write(_json(data), None)
         return EXIT_OK
-    header = ("instance", "cores", "chips", "cores/chip", "GiB/chip", "interconnect", "framework")
+    header = (
+        "instance",
+        "cores",
+        "chips",
+        "cores/chip",
+        "GiB/chip",
+        "GiB/bank",
+        "interconnect",
+        "framework",
+        "LNC",
+    )
     rows = [header] + [
         (
             inst.name,
@@ -950,13 +1056,15 @@ def cmd_instances(args: argparse.Namespace) -> int:
             str(inst.chips),
             str(inst.cores_per_chip),
             f"{inst.chip_memory_gib:g}",
+            "-" if inst.bank_cores is None else f"{inst.pool_memory_gib:g}",
             inst.topology,
             inst.framework,
+            "-" if inst.lnc is None else str(inst.lnc),
         )
-        for inst in INSTANCES.values()
+        for inst in machines
     ]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    right = {1, 2, 3, 4}
+    right = {1, 2, 3, 4, 5, 8}
     lines = [
         "  ".join(
             c.rjust(w) if i in right else c.ljust(w)
@@ -1052,10 +1160,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     solver_options(p, 10.0)
     p.add_argument(
+        "--threads",
+        type=_integer_at_least(1),
+        metavar="N",
+        help="parallel CP-SAT threads (default 1, deterministic)",
+    )
+    p.add_argument(
         "--workers",
         type=_integer_at_least(1),
         metavar="N",
-        help="parallel CP-SAT workers (default 1, deterministic)",
+        dest="threads",
+        action=_DeprecatedWorkers,
+        help="deprecated alias of --threads (serving workers: --processes)",
+    )
+    p.add_argument(
+        "--processes",
+        type=_integer_at_least(1),
+        metavar="N",
+        help="plan a pool of N identical serving processes that each load every model "
+        "(the mix's workers: N)",
     )
     p.add_argument(
         "--framework", choices=FRAMEWORKS, help="framework of the code (default: the mix's)"
@@ -1078,7 +1201,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(--format json); models stay where they run unless moving them lowers the peak",
     )
     name_option(p)
-    output_options(p, ("text", "json", "code"))
+    output_options(p, ("text", "json", "code", "launch", "k8s"))
     plot_option(p, "the layout")
 
     p = command(

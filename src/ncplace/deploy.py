@@ -105,9 +105,17 @@ def process_env(layout: Layout, index: int) -> dict[str, str]:
     return env
 
 
-def launch_script(layout: Layout, mix: Mix, script_names: Sequence[str] | None = None) -> str:
+def launch_script(
+    layout: Layout,
+    mix: Mix,
+    script_names: Sequence[str] | None = None,
+    *,
+    scripts: Sequence[str] | None = None,
+) -> str:
     """A shell script starting each process of ``layout`` with its environment (module doc);
-    ``script_names`` are the scripts' file names, by default ``<process name>.py``."""
+    ``script_names`` are the scripts' file names, by default ``<process name>.py``. With
+    ``scripts`` (one per process) the launcher carries them: it first writes each next to
+    itself (a quoted here-document, so the shell expands nothing in them)."""
     _check(layout, mix, "launch_script")
     names = process_names(layout, mix)
     files = [f"{n}.py" for n in names] if script_names is None else list(script_names)
@@ -123,6 +131,15 @@ def launch_script(layout: Layout, mix: Mix, script_names: Sequence[str] | None =
         'cd "$(dirname "$0")"',
         'PYTHON="${PYTHON:-python3}"',
     ]
+    if scripts is not None:
+        if len(scripts) != len(files):
+            raise ConfigError(
+                f"launch_script: {len(scripts)} script(s) for {len(names)} process(es)"
+            )
+        for file, code in zip(files, scripts, strict=True):
+            if _END in code.splitlines():
+                raise ConfigError(f"launch_script: a script holds the line {_END!r}")
+            lines += ["", f"cat > {shlex.quote(file)} <<'{_END}'", code.rstrip("\n"), _END]
     for i, (name, file) in enumerate(zip(names, files, strict=True)):
         env = " ".join(f"{k}={shlex.quote(v)}" for k, v in process_env(layout, i).items())
         lines += [
@@ -132,6 +149,9 @@ def launch_script(layout: Layout, mix: Mix, script_names: Sequence[str] | None =
         ]
     lines += ["", "wait"]
     return "\n".join(lines) + "\n"
+
+
+_END = "NCPLACE_SCRIPT_END"
 
 
 def k8s_manifests(

@@ -356,7 +356,7 @@ def with_lnc(inst: Instance, lnc: object, where: str = "lnc") -> Instance:
         raise ConfigError(f"{where}: cannot change the LNC of custom machine {inst.name!r}")
     if value == INSTANCES[base].lnc:
         return INSTANCES[base]
-    return trn2(base, INSTANCES[base].chips, int(value))  # type: ignore[call-overload]
+    return trn2(base, INSTANCES[base].chips, 1 if value == 1 else 2)
 
 
 def family(inst: Instance) -> str | None:
@@ -394,3 +394,22 @@ def connected(inst: Instance, first: int, count: int) -> bool:
     import networkx as nx
 
     return bool(nx.is_connected(inst.graph.subgraph(chips)))
+
+
+def tensor_starts(inst: Instance, cores: int) -> tuple[int, ...]:
+    """Where a tensor-parallel copy of ``cores`` ranks may start: on as few devices as its ranks
+    fill (whole devices from a device's first core when ``cores`` is a multiple of the device's
+    cores, else inside one device), and on connected devices (:func:`connected`). Its ranks
+    exchange collectives at every layer, so a copy over one more device than it needs adds a
+    link hop to each; the Neuron scheduler extension likewise hands out
+    whole, connected devices for multi-device requests."""
+    per = inst.cores_per_chip
+    starts = []
+    for s in range(inst.cores - cores + 1):
+        if cores % per == 0:
+            aligned = s % per == 0
+        else:
+            aligned = cores > per or s // per == (s + cores - 1) // per
+        if aligned and connected(inst, s, cores):
+            starts.append(s)
+    return tuple(starts)

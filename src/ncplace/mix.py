@@ -546,12 +546,13 @@ def _check_fit(mix: Mix) -> None:
                 f"tensor-parallel (parallel: tensor), got {m.cores}",
                 i,
             )
-        if m.parallel is not None and m.parallel != _PARALLEL_OF[mix.framework]:
+        kind = _PARALLEL_OF[str(mix.framework)]
+        if m.parallel is not None and m.parallel != kind:
             raise _FieldError(
                 m.name,
                 "parallel",
                 f"{m.parallel!r} is not available under {mix.framework}, which takes "
-                f"{_PARALLEL_OF[mix.framework]!r} models",
+                f"{kind!r} models",
                 i,
             )
         if m.cores > n:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, check_fields
-from .hardware import connected, tensor_degrees
+from .hardware import tensor_degrees, tensor_starts
 
 if TYPE_CHECKING:
     from .mix import Mix, Model
@@ -158,10 +158,10 @@ def _check_degree(mix: Mix, model: Model) -> None:
             f"{mix.instance.name} takes; legal: {', '.join(map(str, degrees))}"
         )
     inst = mix.instance
-    if not any(connected(inst, s, model.cores) for s in range(inst.cores - model.cores + 1)):
+    if not tensor_starts(inst, model.cores):
         raise ConfigError(
-            f"model {model.name!r}: no run of {model.cores} cores of {inst.name} lies on "
-            "connected devices"
+            f"model {model.name!r}: no run of {model.cores} cores of {inst.name} fills whole "
+            "connected devices (see ncplace.hardware.tensor_starts)"
         )
 
 

@@ -204,7 +204,7 @@ def add_processes(v: Variables) -> list[tuple[cp_model.IntVar, cp_model.LinearEx
             low = model.add(start == u.start) if proc.anchored else model.add(start <= u.start)
             for rule in (low, model.add(u.end <= start + size)):
                 if u.present is not True:
-                    rule.only_enforce_if(u.present)  # type: ignore[arg-type]
+                    rule.only_enforce_if(u.present)
     if len(intervals) > 1:
         model.add_no_overlap(intervals)
     return ranges

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
-from ..hardware import Instance, connected
+from ..hardware import tensor_starts
 from ..mix import Mix
 from ..processes import is_tensor_parallel, process_of, process_specs
 
@@ -254,9 +254,3 @@ def build_problem(mix: Mix, split: bool) -> Problem:
             for spec in specs
         ),
     )
-
-
-def tensor_starts(inst: Instance, cores: int) -> tuple[int, ...]:
-    """The first cores of runs of ``cores`` cores on connected devices: where a tensor-parallel
-    copy may start (:func:`ncplace.hardware.connected`)."""
-    return tuple(s for s in range(inst.cores - cores + 1) if connected(inst, s, cores))

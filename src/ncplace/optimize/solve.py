@@ -191,8 +191,8 @@ def optimize(
                 "optimize: current cannot be used with a pool of workers (workers: "
                 f"{mix.workers}), which is planned as equal slices"
             )
-        options = {"time_limit": time_limit, "seed": seed, "workers": workers}
-        options |= {"objective": objective, "split_replicas": split_replicas}
+        options: dict[str, object] = {"time_limit": time_limit, "seed": seed}
+        options |= {"workers": workers, "objective": objective, "split_replicas": split_replicas}
         return plan_workers(mix, optimize, progress=progress, **options)
     start = time.perf_counter()
     n_workers = workers or 1
