@@ -25,10 +25,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError, check_fields
+from .errors import ConfigError, InfeasibleMix, check_fields
 from .hardware import tensor_degrees, tensor_starts
 
 if TYPE_CHECKING:
+    from .hardware import Instance
     from .mix import Mix, Model
 
 PROCESS_FIELDS = ("name", "models", "cores")
@@ -219,6 +220,16 @@ def _check_workers(mix: Mix) -> None:
             f"workers: tensor-parallel model {tensor[0]!r} is a process of its own; a pool of "
             "workers may serve it only alone"
         )
+    from .optimize.processes import worker_slice
+
+    try:
+        worker_slice(mix)
+    except ConfigError as exc:
+        inst = worker_slice_instance(mix)
+        raise InfeasibleMix(
+            f"workers: each of {workers} workers loads every model on {inst.cores} core(s) "
+            f"with {inst.memory_gib:g} GiB of device memory: {exc}"
+        ) from None
 
 
 def process_specs(mix: Mix) -> tuple[ProcessSpec, ...]:
@@ -246,3 +257,11 @@ def process_specs(mix: Mix) -> tuple[ProcessSpec, ...]:
 def process_of(specs: Sequence[ProcessSpec]) -> dict[str, int]:
     """Model name -> index of its process in ``specs``."""
     return {name: i for i, spec in enumerate(specs) for name in spec.models}
+
+
+def worker_slice_instance(mix: Mix) -> Instance:
+    """The machine one worker of ``mix``'s pool sees (:func:`ncplace.optimize.processes.
+    worker_slice`)."""
+    from .optimize.processes import slice_instance
+
+    return slice_instance(mix.instance, mix.workers or 1)

@@ -96,13 +96,20 @@ def worker_width(inst: Instance, workers: int) -> int:
 def worker_slice(mix: Mix) -> Mix:
     """One worker's problem: every model with ``1 / N`` of its traffic, on a machine of ``W``
     cores with the same chips (or its share of one chip's cores and memory)."""
-    inst = mix.instance
     workers = mix.workers or 1
+    sliced = slice_instance(mix.instance, workers)
+    models = [m if m.rate is None else replace(m, rate=m.rate / workers) for m in mix.models]
+    return Mix(tuple(models), sliced, mix.framework)
+
+
+def slice_instance(inst: Instance, workers: int) -> Instance:
+    """The machine each of ``workers`` equal slices of ``inst`` is: ``W`` cores in the same
+    chips, or one chip's share of cores and memory (:func:`worker_width`)."""
     width = worker_width(inst, workers)
     per_chip = min(width, inst.cores_per_chip)
     memory = inst.chip_memory_gib * per_chip / inst.cores_per_chip  # type: ignore[operator]
     bank = inst.bank_cores if inst.bank_cores and per_chip % inst.bank_cores == 0 else None
-    sliced = replace(
+    return replace(
         inst,
         cores=width,
         cores_per_chip=per_chip,
@@ -110,8 +117,6 @@ def worker_slice(mix: Mix) -> Mix:
         name=f"{inst.name} worker slice",
         bank_cores=bank,
     )
-    models = [m if m.rate is None else replace(m, rate=m.rate / workers) for m in mix.models]
-    return Mix(tuple(models), sliced, mix.framework)
 
 
 def plan_workers(mix: Mix, solve: Any, **options: Any) -> Plan:
