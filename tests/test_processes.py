@@ -264,7 +264,7 @@ def _brute_peak(mix: Mix) -> float:
     return best
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(10))
 def test_tiny_multi_process_plans_match_brute_force(seed: int) -> None:
     rng = random.Random(seed)
     n = rng.choice([4, 6])
@@ -384,3 +384,32 @@ def test_hostile_process_names_stay_safe_in_every_output() -> None:
     text = launch_script(plan.layout, mix)
     assert "rm -rf" not in text and "$(reboot)" not in text
     assert yaml.safe_load_all(k8s_manifests(plan.layout, mix))
+
+
+def test_baselines_start_tensor_parallel_servers_first() -> None:
+    mix = Mix(
+        [
+            Model("llama", cores=8, parallel="tensor"),
+            Model("embed", rate=900, throughput=1000),
+            Model("rerank", rate=400, throughput=500),
+        ],
+        "trn1.32xlarge",
+    )
+    layout = ncplace.POLICIES["default"](mix)
+    assert [dict(span.env) for span in layout.processes] == [
+        {"NEURON_RT_NUM_CORES": "8"},
+        {"NEURON_RT_VISIBLE_CORES": "8-31"},
+    ]
+    assert [(p.model, p.replicas, p.process) for p in layout.placements] == [
+        ("llama", (tuple(range(8)),), 0),
+        ("embed", ((8,),), 1),
+        ("rerank", ((9,),), 1),
+    ]
+    assert score(layout, mix).feasible
+    numbered = ncplace.POLICIES["processes"](mix)
+    assert [dict(span.env) for span in numbered.processes] == [
+        {"NEURON_RT_NUM_CORES": "8"},
+        {"NEURON_RT_NUM_CORES": "1"},
+        {"NEURON_RT_NUM_CORES": "1"},
+    ]
+    assert [span.cores for span in numbered.processes] == [tuple(range(8)), (8,), (9,)]
