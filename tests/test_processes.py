@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import random
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -413,3 +414,62 @@ def test_baselines_start_tensor_parallel_servers_first() -> None:
         {"NEURON_RT_NUM_CORES": "1"},
     ]
     assert [span.cores for span in numbered.processes] == [tuple(range(8)), (8,), (9,)]
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.mark.parametrize(
+    ("file", "names"),
+    [
+        ("llm-servers-trn2.yaml", ["chat-70b", "assist-8b", "retrieval"]),
+        ("workers-inf2.yaml", ["worker-0", "worker-1", "worker-2", "worker-3"]),
+    ],
+)
+def test_examples_plan_and_replay(file: str, names: list[str]) -> None:
+    mix = Mix.from_file(EXAMPLES / file)
+    plan = solve(mix)
+    check_processes(plan)
+    assert plan.status == ncplace.Status.OPTIMAL
+    layout = plan.layout
+    assert layout is not None
+    assert process_names(layout, mix) == names
+    assert ncplace.replay(generate_scripts(layout, mix), mix).canonical() == layout.canonical()
+
+
+def test_cli_launch_k8s_processes_and_threads(capsys, tmp_path) -> None:
+    from ncplace.cli import main
+
+    mix = tmp_path / "mix.yaml"
+    mix.write_text("instance: inf2.24xlarge\nmodels:\n  - {name: a, rate: 300, throughput: 200}\n")
+    assert (
+        main(["recommend", str(mix), "--time-limit", "1", "--processes", "3", "--format", "launch"])
+        == 0
+    )
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert [line for line in out.splitlines() if line.startswith("env ")] == [
+        f'env NEURON_RT_VISIBLE_CORES={a}-{a + 3} "$PYTHON" worker-{w}.py &'
+        for w, a in enumerate((0, 4, 8))
+    ]
+    assert (
+        main(["recommend", str(mix), "--time-limit", "1", "--workers", "2", "--format", "k8s"]) == 0
+    )
+    out, err = capsys.readouterr()
+    assert err == (
+        "ncplace: warning: --workers is deprecated: it sets CP-SAT threads, now --threads; for a "
+        "pool of serving processes use --processes\n"
+    )
+    assert [doc["kind"] for doc in yaml.safe_load_all(out)] == ["ConfigMap", "Deployment"]
+    assert (
+        main(["recommend", str(mix), "--time-limit", "1", "--processes", "2", "--format", "code"])
+        == 2
+    )
+    _, err = capsys.readouterr()
+    assert err == (
+        "ncplace: error: no placement code for this plan: the plan has 2 processes: --format "
+        "launch writes a launcher with a script per process, --format k8s Kubernetes manifests\n"
+    )
+    assert main(["recommend", str(mix), "--processes", "13"]) == 2
+    _, err = capsys.readouterr()
+    assert err.startswith("ncplace: error: --processes 13: workers: 13 workers get 12 // 13 = 0")

@@ -123,7 +123,11 @@ class Plan:
         floor = universal_bound(self.mix) if self.objective_name == "peak" else 0.0
         if self.bound <= floor + 1e-9 * max(1.0, abs(floor)):
             return "every layout"
-        return "copies placed apart" if self.split_replicas else "one block per model"
+        kind = "copies placed apart" if self.split_replicas else "one block per model"
+        if self.mix.workers is not None:
+            # A pool is planned as equal slices (.processes): the bound speaks for those only.
+            kind += f", in {self.mix.workers} equal worker slices"
+        return kind
 
     @property
     def found(self) -> bool:
