@@ -44,7 +44,16 @@ MODEL_FIELDS = (
 )
 PARALLEL_KINDS = ("pipeline", "tensor")
 MIX_FIELDS = ("instance", "models", "framework", "lnc", "processes", "workers")
-INSTANCE_FIELDS = ("cores", "cores_per_chip", "chip_memory_gib", "topology", "framework", "name")
+INSTANCE_FIELDS = (
+    "cores",
+    "cores_per_chip",
+    "chip_memory_gib",
+    "topology",
+    "framework",
+    "name",
+    "lnc",
+    "bank_cores",
+)
 MEMORY_TOLERANCE_GIB = 1e-9
 
 
@@ -380,6 +389,9 @@ class Mix:
                 inst_out["framework"] = inst.framework
             if inst.name != "custom":
                 inst_out["name"] = inst.name
+            for key in ("lnc", "bank_cores"):
+                if getattr(inst, key) is not None:
+                    inst_out[key] = getattr(inst, key)
         out: dict[str, Any] = {"instance": inst_out}
         if lnc is not None:
             out["lnc"] = lnc
