@@ -174,3 +174,18 @@ def test_processes_own_disjoint_cores_and_tensor_parallel_ranks_start_at_their_f
     assert layout.owner()[:10] == [0] * 8 + [1, 1]
     llm.stop()
     assert rt.start_process({"NEURON_RT_VISIBLE_CORES": "4-7"}).cores == (4, 5, 6, 7)
+
+
+def test_mix_files_take_lnc_on_trn2_only() -> None:
+    data = {"instance": "trn2.3xlarge", "lnc": 1, "models": [{"name": "a"}]}
+    assert Mix.from_dict(data).instance.cores == 8
+    with pytest.raises(
+        ConfigError,
+        match=r"^mix: lnc: inf2\.xlarge has no logical NeuronCore configuration; LNC applies to "
+        r"trn2 machines only$",
+    ):
+        Mix.from_dict({**data, "instance": "inf2.xlarge"})
+    with pytest.raises(ConfigError, match=r"^mix: lnc: lnc must be 1 or 2, got 4$"):
+        Mix.from_dict({**data, "lnc": 4})
+    with pytest.raises(ConfigError, match=r"^mix processes: expected ProcessSpec objects, got 5$"):
+        Mix([Model("a")], "inf1.xlarge", processes=5)  # type: ignore[arg-type]

@@ -273,6 +273,10 @@ class Mix:
                 raise ConfigError(f"mix models: expected Model objects, got {m!r}")
         _validate_names(self.models)
         _validate_fit(self)
+        if isinstance(self.processes, (str, bytes)) or not isinstance(self.processes, Iterable):
+            raise ConfigError(
+                f"mix processes: expected ProcessSpec objects, got {self.processes!r}"
+            )
         object.__setattr__(self, "processes", tuple(self.processes))
         validate_processes(self)
 
