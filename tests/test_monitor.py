@@ -82,7 +82,7 @@ def test_the_docs_sample_reads_as_one_copy_on_core_0():
     seen = ncplace.read_monitor({"neuron_runtime_data": [DOCS_RUNTIME]}, instance="inf1.xlarge")
     assert seen.pids == (20843,)
     assert seen.layout.placements == (Placement("7bea561a", ((0,),), 0),)
-    assert seen.layout.processes == (ProcessSpan((0,)),)
+    assert seen.layout.processes == (ProcessSpan((0, 1, 2, 3)),)  # it reports all four
     assert seen.utilization == pytest.approx((0.02926414908153532, 0.0, 0.0, 0.0))
     (model,) = seen.models
     assert (model.uuid, model.reported_name, model.model_ids) == (
@@ -165,11 +165,8 @@ def test_a_policy_layout_survives_the_round_trip_through_a_report(seed, policy, 
     names = {uuid_of(m): m for m in mix.names}
     seen = ncplace.read_monitor(report_of(layout), mix, names=names)
     assert copies(seen.layout) == copies(layout)
-    used = [
-        sorted({c for p in layout.placements if p.process == i for r in p.replicas for c in r})
-        for i in range(len(layout.processes))
-    ]
-    assert [list(p.cores) for p in seen.layout.processes] == used
+    # each process reports every core it holds (not its groups or environment)
+    assert [p.cores for p in seen.layout.processes] == [p.cores for p in layout.processes]
     assert ncplace.score(seen.layout, mix).peak_load == pytest.approx(
         ncplace.score(layout, mix).peak_load
     )
@@ -433,6 +430,7 @@ def test_observe_says_which_numbers_of_the_mix_look_off(capsys):
         "ratio": pytest.approx(1.2),
         "cores": [8, 9],
         "saturated": False,
+        "predicted": True,
     }
     assert main(argv) == 0
     out = capsys.readouterr().out
@@ -512,7 +510,7 @@ def test_a_core_reported_by_several_runtimes_counts_once():
         {"neuron_runtime_data": [DOCS_RUNTIME, idle]}, instance="inf1.xlarge"
     )
     assert seen.utilization[0] == pytest.approx(0.02926414908153532)
-    assert seen.layout.processes == (ProcessSpan((0,)), ProcessSpan(()))
+    assert seen.layout.processes == (ProcessSpan((0, 1, 2, 3)), ProcessSpan(()))
     assert seen.pids == (20843, 5)
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .codegen import generate_code, generate_scripts
 from .comparison import Comparison, compare
 from .deploy import k8s_manifests, launch_script
-from .dryrun import replay, replay_file
+from .dryrun import ReplayReport, replay, replay_file, replay_report
 from .errors import ConfigError, CoresUnavailable, Error, InfeasibleMix, PlacementError
 from .hardware import INSTANCES, Instance, instance
 from .layout import Layout, Placement, ProcessSpan
@@ -64,6 +64,7 @@ __all__ = [
     "Process",
     "ProcessSpan",
     "ProcessSpec",
+    "ReplayReport",
     "Runtime",
     "Scenario",
     "Score",
@@ -81,5 +82,6 @@ __all__ = [
     "read_monitor",
     "replay",
     "replay_file",
+    "replay_report",
     "score",
 ]

@@ -905,9 +905,17 @@ CALIBRATION_TOLERANCE = 0.05
 def _calibration_text(readings: Sequence[Any], mix: Mix) -> list[str]:
     """What the measured utilization says about the mix's numbers (see
     :class:`ncplace.monitor.Calibration`)."""
+    if not any(c.predicted for c in readings):
+        return [
+            "Measured against the mix: the mix gives no rate and throughput, so it predicts no "
+            "load; there is nothing to compare"
+        ]
     lines = ["Measured against the mix, on the cores each model has to itself:"]
     close, unread = [], []
+    unrated = [c.model for c in readings if not c.predicted]
     for c in readings:
+        if not c.predicted:
+            continue
         if c.ratio is None:
             unread.append(c.model)
             continue
@@ -933,6 +941,11 @@ def _calibration_text(readings: Sequence[Any], mix: Mix) -> list[str]:
         )
     if unread:
         lines.append("  sharing every core (no reading): " + ", ".join(map(one_line, unread)))
+    if unrated:
+        lines.append(
+            "  no rate and throughput in the mix (nothing to compare): "
+            + ", ".join(map(one_line, unrated))
+        )
     return lines
 
 
@@ -968,7 +981,9 @@ def cmd_observe(args: argparse.Namespace) -> int:
     )
     lines = [one_line(title), "", _grid(layout), ""]
     for i, p in enumerate(layout.processes):
-        lines.append(f"proc{i}: pid {seen.pids[i]}, cores {core_span(p.cores) if p.cores else '-'}")
+        pid = seen.pids[i]
+        who = f"pid {pid}" if pid is not None else "no pid (a first-format report)"
+        lines.append(f"proc{i}: {who}, cores {core_span(p.cores) if p.cores else '-'}")
     table = [("model", "process", "uuid", "copies")] + [
         (
             one_line(m.model),

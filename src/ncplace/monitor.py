@@ -23,10 +23,14 @@ How the report is read, where it leaves a choice open:
   subgraphs on one core). The copies of one uuid in one process, in ``model_id`` order, form one
   placement, as one ``multicore_context`` or ``neuron_cores_context`` load routes across its
   copies: the report does not tell separate handles of one model apart.
-- *Processes.* One per runtime entry, in report order (its ``pid``, or ``neuron_runtime_index`` in
-  the first report format). A process owns the cores its models use: the report does not say
-  which other cores it holds. A runtime with an ``error`` and no ``memory_used`` report (a process
-  that exited) is left out, with a note.
+- *Processes.* One per runtime entry, in report order, with its ``pid``; in the first report
+  format an entry has only a ``neuron_runtime_index``, which is no pid, so its pid is ``None``.
+  A process owns the cores its models use and every other core its runtime reports memory
+  (``memory_used.neuron_runtime_used_bytes.usage_breakdown.neuroncore_memory_usage``) or
+  utilization (``neuroncore_counters.neuroncores_in_use``) on: a runtime holds its cores whether
+  or not a model sits there. A core reported by several runtimes belongs to the one whose models
+  use it, else to the first that reports it. A runtime with an ``error`` and no ``memory_used``
+  report (a process that exited) is left out, with a note.
 - *Names.* ``names`` maps a uuid (or a unique start of one) or a reported model name (often a
   temporary path) to a model name. A uuid it does not map is matched to a mix model by shape:
   first where exactly one mix model not yet named has its copy size (``cores``) and allows its copy
@@ -34,8 +38,11 @@ How the report is read, where it leaves a choice open:
   alone. What stays unmatched is an error naming each uuid and its shape.
   Without a mix a model is called by the first 8 characters of its uuid (more when two share them).
 - *Instance.* The mix's when a mix is given, else ``instance``, else the report's instance type
-  (``instance_info`` or ``instance_data``) when the catalogue has it, else a machine of
-  ``neuron_hardware_info``'s ``neuron_device_count`` chips of ``neuroncore_per_device_count`` cores.
+  (``instance_info`` or ``instance_data``) when the catalogue has it, else a machine built from
+  ``neuron_hardware_info``: ``neuron_device_count`` chips of ``neuroncore_per_device_count``
+  cores, ``neuron_device_memory_size`` bytes each when given, and from ``neuron_device_type``
+  its framework (Inferentia2 and Trainium run torch-neuronx, Inferentia torch-neuron) and
+  interconnect (:data:`DEVICE_TYPES`); its name says it was built from the report.
   When the report has ``neuron_hardware_info``, an instance of other chips is an error (every core
   index would be misread).
 - *Streams.* A file of several reports (neuron-monitor's output, one JSON object per line) is
@@ -57,6 +64,14 @@ from .hardware import INSTANCES, LNC_VALUES, Instance, with_lnc
 from .hardware import instance as catalogue_instance
 from .layout import Layout, Placement, ProcessSpan, copies_text, layout_to_dict
 from .mix import Mix, read_text_file
+
+DEVICE_TYPES = {
+    "inferentia": ("torch-neuron", "chain"),
+    "inferentia2": ("torch-neuronx", "ring"),
+    "trainium": ("torch-neuronx", "torus"),
+    "trainium2": ("torch-neuronx", "torus"),
+}
+"""``neuron_device_type`` -> the framework and interconnect of a machine of those chips."""
 
 UUID_PREFIX = 8
 """Characters of a uuid that name a model when there is no mix."""
@@ -85,13 +100,13 @@ class Observation:
     """What one neuron-monitor report shows: the ``layout``; ``utilization``, each core's measured
     busy fraction (0-1, the report's percent / 100; the largest any runtime reports for the core,
     since a core serves one runtime and the others report it idle; ``None`` where none reports it);
-    the ``models`` behind the layout's placements; each process's ``pids``; ``notes`` on what was
-    left out."""
+    the ``models`` behind the layout's placements; each process's ``pids`` (``None`` for a
+    first-format report, which gives a runtime index instead); ``notes`` on what was left out."""
 
     layout: Layout
     utilization: tuple[float | None, ...]
     models: tuple[ObservedModel, ...]
-    pids: tuple[int, ...]
+    pids: tuple[int | None, ...]
     notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,6 +127,7 @@ class Observation:
                 for m in self.models
             ],
             "pids": list(self.pids),
+            "instance": self.layout.instance.describe(),
             "notes": list(self.notes),
         }
 
@@ -124,12 +140,15 @@ class Calibration:
     shares every core, or the mix predicts no load there); ``saturated`` when one of them is at
     least :data:`SATURATED` busy, so the true ratio may be higher. A ratio above 1 means more
     traffic (``rate``) or a slower copy (``throughput``) than the mix says: ``rate * ratio`` is
-    the rate that explains the measurement."""
+    the rate that explains the measurement. ``predicted`` is False when the mix gives the model
+    no ``rate`` and ``throughput``: it predicts no load, so there is nothing to compare (and
+    ``ratio`` is ``None``)."""
 
     model: str
     ratio: float | None
     cores: tuple[int, ...]
     saturated: bool
+    predicted: bool = True
 
 
 def calibrate(seen: Observation, mix: Mix) -> tuple[Calibration, ...]:
@@ -155,11 +174,12 @@ def calibrate(seen: Observation, mix: Mix) -> tuple[Calibration, ...]:
             for c, names in enumerate(users)
             if names == {m.name} and seen.utilization[c] is not None
         )
+        rated = m.rate is not None and m.throughput is not None
         predicted = sum(m.demand / copies[m.name] * covering[c] for c in own)
         measured = sum(seen.utilization[c] or 0.0 for c in own)
-        ratio = measured / predicted if own and predicted > 0 else None
+        ratio = measured / predicted if rated and own and predicted > 0 else None
         saturated = any((seen.utilization[c] or 0.0) >= SATURATED for c in own)
-        out.append(Calibration(m.name, ratio, own, saturated))
+        out.append(Calibration(m.name, ratio, own, saturated, rated))
     return tuple(out)
 
 
@@ -202,7 +222,8 @@ def read_monitor(
     names = _check_names(names, mix)
     inst = _instance(report, mix, instance, label)
     runtimes = _field(report, "neuron_runtime_data", list, label)
-    pids: list[int] = []
+    pids: list[int | None] = []
+    reported: list[set[int]] = []
     loaded: list[_Loaded] = []
     utilization: list[float | None] = [None] * inst.cores
     notes: list[str] = []
@@ -210,13 +231,13 @@ def read_monitor(
         where = f"{label}: neuron_runtime_data[{i}]"
         if not isinstance(entry, Mapping):
             raise ConfigError(f"{where}: expected an object, got {type(entry).__name__}")
-        pid = _pid(entry, where)
+        pid, runtime_label = _pid(entry, where)
         runtime_report = entry.get("report")
         if not isinstance(runtime_report, Mapping):
             runtime_report = {}
         memory = runtime_report.get("memory_used")
         if memory is None and entry.get("error"):
-            notes.append(f"runtime of pid {pid} left out: {one_line(entry['error'])}")
+            notes.append(f"runtime {runtime_label} left out: {one_line(entry['error'])}")
             continue
         if not isinstance(memory, Mapping):
             raise ConfigError(
@@ -227,12 +248,14 @@ def read_monitor(
         pids.append(pid)
         for j, model in enumerate(_field(memory, "loaded_models", list, f"{where}.memory_used")):
             loaded.append(_loaded(model, process, inst, f"{where}.memory_used.loaded_models[{j}]"))
-        _add_utilization(runtime_report, utilization, inst, where)
+        cores = _add_utilization(runtime_report, utilization, inst, where)
+        reported.append(cores | _memory_cores(memory, inst, f"{where}.memory_used"))
     naming = _naming(loaded, mix, names, label)
+    owner = _owners(loaded, reported)
     models, placements, processes = [], [], []
     for process in range(len(pids)):
         mine = [x for x in loaded if x.runtime == process]
-        processes.append(ProcessSpan(tuple(sorted({c for x in mine for c in x.cores}))))
+        processes.append(ProcessSpan(tuple(c for c, p in sorted(owner.items()) if p == process)))
         for uuid in dict.fromkeys(x.uuid for x in mine):
             copies = sorted((x for x in mine if x.uuid == uuid), key=lambda x: x.model_id)
             name = naming[uuid]
@@ -353,8 +376,7 @@ def _instance(
                     inst,
                 )
         elif hardware is not None:
-            devices, per = hardware
-            return Instance(cores=devices * per, cores_per_chip=per)
+            return _built_instance(report, hardware, label)
         else:
             raise ConfigError(
                 f"{label}: the report names no known instance type and has no "
@@ -369,6 +391,33 @@ def _instance(
     return inst
 
 
+def _built_instance(report: Mapping[str, Any], hardware: tuple[int, int], label: str) -> Instance:
+    """A machine of ``neuron_hardware_info``'s chips (see the module doc)."""
+    info = report["neuron_hardware_info"]
+    devices, per = hardware
+    kind = info.get("neuron_device_type")
+    kind = kind.strip().lower() if isinstance(kind, str) and kind.strip() else None
+    if kind is not None and kind not in DEVICE_TYPES:
+        raise ConfigError(
+            f"{label}: neuron_hardware_info: neuron_device_type {kind!r} is not one of "
+            f"{', '.join(DEVICE_TYPES)}; give the instance (--instance NAME) or a mix"
+        )
+    framework, topology = DEVICE_TYPES[kind] if kind else ("torch-neuron", "chain")
+    memory = info.get("neuron_device_memory_size")
+    gib = None
+    if memory is not None:
+        gib = _index(memory, "neuron_device_memory_size", f"{label}: neuron_hardware_info") / 2**30
+    name = f"{devices}x {kind or 'Neuron device'} (from neuron_hardware_info)"
+    return Instance(
+        cores=devices * per,
+        cores_per_chip=per,
+        chip_memory_gib=gib or None,
+        name=name,
+        topology=topology,
+        framework=framework,
+    )
+
+
 def _hardware(report: Mapping[str, Any], label: str) -> tuple[int, int] | None:
     """``neuron_hardware_info``'s device count and cores per device, when it gives both."""
     hardware = report.get("neuron_hardware_info")
@@ -380,11 +429,46 @@ def _hardware(report: Mapping[str, Any], label: str) -> tuple[int, int] | None:
     return (devices, per) if devices and per else None
 
 
-def _pid(entry: Mapping[str, Any], where: str) -> int:
-    for key in ("pid", "neuron_runtime_index"):
-        if key in entry:
-            return _index(entry[key], key, where)
+def _pid(entry: Mapping[str, Any], where: str) -> tuple[int | None, str]:
+    """The runtime's pid (``None`` in the first report format, whose runtime index is no pid)
+    and how notes name the runtime."""
+    if "pid" in entry:
+        pid = _index(entry["pid"], "pid", where)
+        return pid, f"of pid {pid}"
+    if "neuron_runtime_index" in entry:
+        index = _index(entry["neuron_runtime_index"], "neuron_runtime_index", where)
+        return None, f"index {index}"
     raise ConfigError(f"{where}: neither pid nor neuron_runtime_index")
+
+
+def _owners(loaded: list[_Loaded], reported: list[set[int]]) -> dict[int, int]:
+    """Core -> process: the cores a process's models use, then the other cores it reports,
+    each to the first process reporting it."""
+    owner = {c: x.runtime for x in loaded for c in x.cores}
+    for process, cores in enumerate(reported):
+        for c in sorted(cores):
+            owner.setdefault(c, process)
+    return owner
+
+
+def _memory_cores(memory: Mapping[str, Any], inst: Instance, where: str) -> set[int]:
+    """The cores a runtime reports device memory on (``neuroncore_memory_usage``'s keys)."""
+    used = memory.get("neuron_runtime_used_bytes")
+    breakdown = used.get("usage_breakdown") if isinstance(used, Mapping) else None
+    per_core = breakdown.get("neuroncore_memory_usage") if isinstance(breakdown, Mapping) else None
+    if not isinstance(per_core, Mapping):
+        return set()
+    return {_core_key(key, inst, f"{where}: neuroncore_memory_usage") for key in per_core}
+
+
+def _core_key(key: object, inst: Instance, where: str) -> int:
+    try:
+        core = int(key)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: core {key!r} is not an integer") from None
+    if not 0 <= core < inst.cores:
+        raise ConfigError(f"{where}: core {core} is no core of {inst.describe()}")
+    return core
 
 
 def _core(subgraph: Mapping[str, Any], inst: Instance, where: str) -> int:
@@ -426,23 +510,17 @@ def _loaded(model: object, runtime: int, inst: Instance, where: str) -> _Loaded:
 
 def _add_utilization(
     report: Mapping[str, Any], utilization: list[float | None], inst: Instance, where: str
-) -> None:
+) -> set[int]:
+    """Record the utilization the runtime reports; the cores it reports on."""
     counters = report.get("neuroncore_counters")
     in_use = counters.get("neuroncores_in_use") if isinstance(counters, Mapping) else None
     if not isinstance(in_use, Mapping):
-        return
+        return set()
+    cores = set()
     for key, data in in_use.items():
         value = data.get("neuroncore_utilization") if isinstance(data, Mapping) else None
-        try:
-            core = int(key)
-        except (TypeError, ValueError):
-            raise ConfigError(
-                f"{where}: neuroncores_in_use: core {key!r} is not an integer"
-            ) from None
-        if not 0 <= core < inst.cores:
-            raise ConfigError(
-                f"{where}: neuroncores_in_use: core {core} is no core of {inst.describe()}"
-            )
+        core = _core_key(key, inst, f"{where}: neuroncores_in_use")
+        cores.add(core)
         if value is None:
             continue
         if (
@@ -456,6 +534,7 @@ def _add_utilization(
                 f"expected a percent >= 0, got {value!r}"
             )
         utilization[core] = max(utilization[core] or 0.0, value / 100.0)
+    return cores
 
 
 def _naming(

@@ -18,8 +18,9 @@ script imports that is not installed (or that ``stubs`` names), is inert
   reach the process. Processes keep running when their script ends.
 - *Servers.* With ``entry=("Class", "method")`` the script is imported as a module (its
   ``__main__`` block does not run), then ``Class().method(context)`` is called with what
-  TorchServe and Triton pass (:class:`~ncplace.dryrun.driver.ServerContext`); worker ``k`` of
-  ``N`` gets ``gpu_id`` ``k`` and instance name ``<model>_0_<k>``.
+  TorchServe and Triton pass (:class:`~ncplace.dryrun.driver.ServerContext`); the ``k``-th of
+  ``N`` scripts with the same code is worker ``k`` of ``N``: ``gpu_id`` ``k``, instance name
+  ``<model>_0_<k>``. The handler stays alive (the server holds it).
 - *Isolation.* Every script runs in a forked child process under the guards of
   :mod:`ncplace.dryrun.sandbox` (no network, no subprocess, no file written outside a temporary
   folder, output discarded), so the caller is left exactly as it was whatever the script does;
@@ -41,6 +42,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigError, check_type, file_path, one_line
 from ..layout import Layout
@@ -151,8 +153,8 @@ def replay_report(
         raise ConfigError("replay runs each script in a forked process; this system has no fork")
     state = State(mix, framework, stubs)
     for i, (text, name) in enumerate(zip(codes, names, strict=True)):
-        index = names[:i].count(name)
-        script = Script(text, name, envs[i], driven, index, names.count(name))
+        index = list(codes[:i]).count(text)
+        script = Script(text, name, envs[i], driven, index, list(codes).count(text))
         run(state, script, float(timeout))
     at_exit = snapshot(state._runtime)
     fullest = at_exit if state.fullest is None else state.fullest
@@ -215,7 +217,7 @@ def replay_file(
 ) -> Layout:
     """:func:`replay` of the script at ``path`` (or of several, one process each; a path given
     twice is two processes of that script); errors name the file and line."""
-    paths = [path] if isinstance(path, (str, Path)) else list(path)
+    paths: list[Any] = list(path) if isinstance(path, (list, tuple)) else [path]
     codes = [read_script(p) for p in paths]
     names = [str(p) for p in paths]
     return replay(

@@ -15,6 +15,7 @@ script builds before it unloads anything, and what the score uses.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import importlib.abc
 import importlib.machinery
@@ -237,6 +238,8 @@ def _child(state: State, script: Script, code: types.CodeType, folder: str) -> _
     lines = script.code.splitlines(keepends=True)
     linecache.cache[script.filename] = (len(script.code), None, lines, script.filename)
     sandbox.install(folder, notes)
+    if not hasattr(builtins, "get_ipython"):  # a notebook exported as a script
+        builtins.get_ipython = lambda: Inert("get_ipython()")  # type: ignore[attr-defined]
     error = _execute(session, script, code)
     _join_threads(notes)
     fullest = state.fullest
@@ -257,8 +260,10 @@ def _execute(session: Session, script: Script, code: types.CodeType) -> tuple[st
     where = script.filename
     try:
         exec(code, module.__dict__)
-        if script.entry is not None:
-            _call_entry(module.__dict__, script, session.mix)
+        if script.entry is not None:  # the server holds its handler until it stops
+            module.__dict__["__ncplace_handler__"] = _call_entry(
+                module.__dict__, script, session.mix
+            )
     except (SystemExit, ScriptExit) as exc:
         status = exc.code
         if status not in (None, 0):
@@ -266,13 +271,16 @@ def _execute(session: Session, script: Script, code: types.CodeType) -> tuple[st
     except Error as exc:
         return type(exc).__name__, f"{_where(exc, where)}: {one_line(exc)}"
     except BaseException as exc:
+        detail = one_line(exc)
         return "Error", (
-            f"{_where(exc, where)}: the script raised {type(exc).__name__}: {one_line(exc)}"
+            f"{_where(exc, where)}: the script raised {type(exc).__name__}"
+            + (f": {detail}" if detail else "")
         )
     return None
 
 
-def _call_entry(namespace: dict[str, Any], script: Script, mix: Mix) -> None:
+def _call_entry(namespace: dict[str, Any], script: Script, mix: Mix) -> object:
+    """``Class().method(context)`` (or ``method()`` when it takes no argument); the instance."""
     assert script.entry is not None
     cls_name, method_name = script.entry
     cls = namespace.get(cls_name)
@@ -294,6 +302,7 @@ def _call_entry(namespace: dict[str, Any], script: Script, mix: Mix) -> None:
         method(server_context(script, mix))
     else:
         method()
+    return instance
 
 
 class ServerContext(dict[str, str]):
@@ -408,6 +417,10 @@ class _Served(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         pass
 
 
+_IMPORT_MACHINERY = ("<frozen", __file__, os.path.dirname(importlib.abc.__file__) + os.sep)
+"""Where the frames of the import system itself come from (skipped to find the importer)."""
+
+
 class _Missing(_Served):
     """Stands in for modules the script (or a module beside it) imports and that are not
     installed, listing them; a missing import inside an installed library stays an error."""
@@ -421,7 +434,7 @@ class _Missing(_Served):
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
         frame: types.FrameType | None = sys._getframe(1)
-        while frame is not None and frame.f_code.co_filename.startswith(("<frozen", __file__)):
+        while frame is not None and frame.f_code.co_filename.startswith(_IMPORT_MACHINERY):
             frame = frame.f_back
         importer = "" if frame is None else frame.f_code.co_filename
         beside = self.folder is not None and importer.startswith(self.folder)

@@ -5,16 +5,18 @@ else a script touches (``torch.rand``, ``transformers.AutoModel.from_pretrained`
 ``DataLoader``, ``PIL.Image.open``) is an :class:`Inert`: it can be called, indexed, iterated,
 compared, formatted, used as a context manager or a decorator, subclassed, and passed around.
 
-- Attribute access and calls give new inert values named after the expression that made them.
+- Attribute access and calls give inert values named after the expression that made them; an
+  attribute is the same value each time it is read (``x.dtype == x.dtype``).
 - Iteration yields :data:`ITERATIONS` values (a loop over a data loader runs a bounded number of
   times), except when a statement unpacks the value into ``n`` names, where it yields ``n``.
 - As a number it is 1 (``int``, ``float``, ``index``, ``len`` is :data:`ITERATIONS`); it is
   true; it equals only itself; ``format`` applies a numeric format spec to 1.0.
 - Called with one function or class and nothing else, it returns that argument, so that
   ``@torch.no_grad()`` and ``@torch.jit.script`` leave the decorated function as it is.
-- As a base class it gives :class:`InertBase`, a real class whose instances answer every
-  attribute they lack with an inert value, and whose ``eval``/``to``/``half``... return the
-  instance, as ``torch.nn.Module``'s do.
+- As a base class (once however many stand-ins a class derives from; its metaclass derives
+  from ``ABCMeta``, so ``ABC`` mixes in) it gives :class:`InertBase`, a real class whose
+  instances answer every attribute they lack with an inert value, and whose ``eval``, ``to``,
+  ``half``... return the instance, as ``torch.nn.Module``'s do.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import dis
 import sys
 import types
+from abc import ABCMeta
 from collections.abc import Iterator
 from typing import Any
 
@@ -69,7 +72,9 @@ class Inert:
     def __getattr__(self, name: str) -> Any:
         if _is_dunder(name):
             raise AttributeError(name)
-        return Inert(f"{self._ncplace_name}.{name}")
+        value = Inert(f"{self._ncplace_name}.{name}")
+        object.__setattr__(self, name, value)
+        return value
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if len(args) == 1 and not kwargs and isinstance(args[0], (types.FunctionType, type)):
@@ -150,7 +155,8 @@ class Inert:
         return None
 
     def __mro_entries__(self, bases: tuple[Any, ...]) -> tuple[type, ...]:
-        return (InertBase,)
+        first = next(b for b in bases if isinstance(b, Inert))
+        return (InertBase,) if first is self else ()
 
     def __instancecheck__(self, instance: object) -> bool:
         return False
@@ -185,13 +191,15 @@ for _name in ("neg", "pos", "abs", "invert"):
     setattr(Inert, f"__{_name}__", Inert._operator)
 
 
-class _InertMeta(type):
+class _InertMeta(ABCMeta):
     """Class-level attributes a subclass of a stand-in lacks (``Model.from_pretrained``)."""
 
     def __getattr__(cls, name: str) -> Any:
         if _is_dunder(name):
             raise AttributeError(name)
-        return Inert(f"{cls.__name__}.{name}")
+        value = Inert(f"{cls.__name__}.{name}")
+        setattr(cls, name, value)
+        return value
 
 
 class InertBase(metaclass=_InertMeta):
@@ -226,4 +234,6 @@ class InertModule(types.ModuleType):
     def __getattr__(self, name: str) -> Any:
         if _is_dunder(name):
             raise AttributeError(name)
-        return Inert(f"{self.__name__}.{name}")
+        value = Inert(f"{self.__name__}.{name}")
+        setattr(self, name, value)
+        return value

@@ -153,6 +153,10 @@ class ModelHandle:
             return lambda *args, **kwargs: self
         return Inert(f"model.{name}")
 
+    def save(self, path: Any, *args: Any, **kwargs: Any) -> None:
+        """``traced.save(path)``, as ``torch.jit.save(traced, path)``."""
+        self._session.jit_save(self, path)
+
     def __del__(self) -> None:
         self._session.release(self)
 
