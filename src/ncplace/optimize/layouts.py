@@ -4,6 +4,8 @@ An *assignment* maps a model index to ``(copies, starts)``: the block start in b
 start of each copy (ascending) in split mode. The optimizer's layout is one process owning the
 span from the lowest to the highest used core (``NEURON_RT_VISIBLE_CORES="a-b"``), with one
 placement per model (its copies round-robin behind one handle) or, in split mode, one per copy.
+A mix with processes (declared, or tensor-parallel servers) gets one process per range instead
+(:func:`.processes.process_layout`).
 """
 
 from __future__ import annotations
