@@ -143,15 +143,13 @@ def test_a_tp8_llm_server_beside_small_models(machine: str) -> None:
     assert replayed.canonical() == layout.canonical()
 
 
-def test_tensor_parallel_degrees_and_replicas_are_checked() -> None:
+def test_tensor_parallel_degrees_and_servers_are_checked() -> None:
     with pytest.raises(
         ConfigError,
         match=r"^model 'l': cores: 4 is not a tensor-parallel degree trn1\.32xlarge takes; "
         r"legal: 1, 2, 8, 16, 32$",
     ):
         Mix([Model("l", cores=4, parallel="tensor")], "trn1.32xlarge")
-    with pytest.raises(ConfigError, match=r"replicas: a tensor-parallel model is one server"):
-        Mix([Model("l", cores=2, parallel="tensor", replicas=2)], "trn1.32xlarge")
     with pytest.raises(ConfigError, match=r"is a process of its own \(an LLM server\)"):
         Mix(
             [Model("l", cores=2, parallel="tensor"), Model("e")],
@@ -473,3 +471,29 @@ def test_cli_launch_k8s_processes_and_threads(capsys, tmp_path) -> None:
     assert main(["recommend", str(mix), "--processes", "13"]) == 2
     _, err = capsys.readouterr()
     assert err.startswith("ncplace: error: --processes 13: workers: 13 workers get 12 // 13 = 0")
+
+
+def test_each_copy_of_a_tensor_parallel_model_is_a_server_of_its_own() -> None:
+    mix = Mix(
+        [Model("llama", cores=8, parallel="tensor", replicas=2), Model("embed", replicas=2)],
+        "inf2.48xlarge",
+    )
+    plan = solve(mix)
+    check_processes(plan)
+    layout = plan.layout
+    assert layout is not None
+    servers = [p for p in layout.placements if p.model == "llama"]
+    assert len(servers) == 2 and all(len(p.replicas) == 1 for p in servers)
+    assert [layout.processes[p.process].cores for p in servers] == [p.replicas[0] for p in servers]
+    assert process_names(layout, mix) == ["llama-0", "llama-1", "main"]
+    assert ncplace.replay(generate_scripts(layout, mix), mix).canonical() == layout.canonical()
+    baseline = ncplace.POLICIES["default"](mix)
+    assert [span.cores for span in baseline.processes][:2] == [tuple(range(8)), tuple(range(8, 16))]
+    with pytest.raises(
+        ConfigError, match=r"each copy of tensor-parallel model 'llama' is a server"
+    ):
+        Mix(
+            mix.models,
+            mix.instance,
+            processes=(ProcessSpec("llm", ("llama",), cores=16), ProcessSpec("api", ("embed",))),
+        )

@@ -69,12 +69,25 @@ def safe_name(text: str, fallback: str) -> str:
 
 
 def process_names(layout: Layout, mix: Mix) -> list[str]:
-    """One unique safe name per process of ``layout``: the mix's process names when the layout
-    has exactly those processes, ``worker-i`` for a pool, else ``process-i``."""
+    """One unique safe name per process of ``layout``: the name of the mix's process holding its
+    models (``-0``, ``-1``, ... after it for the servers of a tensor-parallel model with several
+    copies), ``worker-i`` for a pool, else ``process-i``."""
     specs = process_specs(mix)
     n = len(layout.processes)
-    if len(specs) == n:
-        raw = [safe_name(spec.name, f"process-{i}") for i, spec in enumerate(specs)]
+    owner = {
+        name: safe_name(spec.name, f"process-{i}")
+        for i, spec in enumerate(specs)
+        for name in spec.models
+    }
+    first = [next((p.model for p in layout.placements if p.process == i), None) for i in range(n)]
+    if specs and all(m in owner for m in first):
+        raw = [owner[m] for m in first if m is not None]
+        repeated = {name for name in raw if raw.count(name) > 1}
+        seen: dict[str, int] = {}
+        for i, name in enumerate(raw):
+            if name in repeated:
+                seen[name] = seen.get(name, -1) + 1
+                raw[i] = f"{name[: _MAX_NAME - 4]}-{seen[name]}"
     elif mix.workers is not None and mix.workers == n:
         raw = [f"worker-{i}" for i in range(n)]
     else:

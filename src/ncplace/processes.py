@@ -11,8 +11,9 @@ cores through ``NEURON_RT_VISIBLE_CORES`` (processes never share a core):
 
 A tensor-parallel model (``parallel: tensor``, ``cores > 1``) is one process of its own, an LLM
 server: its ranks take the process's cores from the first (neuronx-distributed and
-transformers-neuronx load rank ``i`` on the process's core ``i``). Its degree ``cores`` must be
-legal for the machine (:func:`ncplace.hardware.tensor_degrees`).
+transformers-neuronx load rank ``i`` on the process's core ``i``); each of its copies
+(``replicas``) is one such server, a process of its own. Its degree ``cores`` must be legal for
+the machine (:func:`ncplace.hardware.tensor_degrees`).
 
 :func:`process_specs` gives the processes a plan has: the declared ones; else, when the mix has
 tensor-parallel models, one per such model (named after it) plus one process ``main`` for the
@@ -147,11 +148,6 @@ def validate(mix: Mix) -> None:
 
 
 def _check_degree(mix: Mix, model: Model) -> None:
-    if model.replicas != 1:
-        raise ConfigError(
-            f"model {model.name!r}: replicas: a tensor-parallel model is one server (one copy), "
-            f"got {model.replicas!r}; declare workers, or several models, for more servers"
-        )
     degrees = tensor_degrees(mix.instance)
     if model.cores not in degrees:
         raise ConfigError(
@@ -176,6 +172,11 @@ def _check_spec(mix: Mix, spec: ProcessSpec, n: int) -> None:
         )
     if spec.cores is None:
         return
+    if tensor and models[0].replicas != 1:
+        raise ConfigError(
+            f"process {spec.name!r}: cores: each copy of tensor-parallel model {tensor[0]!r} is "
+            "a server of its own with its own range; drop cores or give replicas: 1"
+        )
     if spec.cores > n:
         raise ConfigError(
             f"process {spec.name!r}: cores: {spec.cores} but {mix.instance.name} has {n}"

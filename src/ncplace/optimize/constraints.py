@@ -201,7 +201,8 @@ def add_processes(v: Variables) -> list[tuple[cp_model.IntVar, cp_model.LinearEx
         for u in v.units:
             if u.model.index not in members:
                 continue
-            low = model.add(start == u.start) if proc.anchored else model.add(start <= u.start)
+            anchor = proc.anchored and u.copy in (None, 0)
+            low = model.add(start == u.start) if anchor else model.add(start <= u.start)
             for rule in (low, model.add(u.end <= start + size)):
                 if u.present is not True:
                     rule.only_enforce_if(u.present)

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
-from ..hardware import tensor_starts
+from ..hardware import Instance, tensor_starts
 from ..mix import Mix
 from ..processes import is_tensor_parallel, process_of, process_specs
 
@@ -224,7 +224,9 @@ def build_problem(mix: Mix, split: bool) -> Problem:
                 memory=memory,
                 start=m.start,
                 process=process_index.get(m.name),
-                starts=tensor_starts(inst, m.cores) if is_tensor_parallel(m) else None,
+                starts=_block_starts(inst, m.cores, m.min_replicas, split)
+                if is_tensor_parallel(m)
+                else None,
             )
         )
     if mem_exact:
@@ -254,3 +256,14 @@ def build_problem(mix: Mix, split: bool) -> Problem:
             for spec in specs
         ),
     )
+
+
+def _block_starts(inst: Instance, cores: int, copies: int, split: bool) -> tuple[int, ...]:
+    """Where a tensor-parallel model's block (or, in split mode, its first copy) may start: every
+    one of its first ``copies`` back-to-back copies at a start :func:`~ncplace.hardware.
+    tensor_starts` allows (in split mode, the first copy alone)."""
+    allowed = tensor_starts(inst, cores)
+    if split or copies == 1:
+        return allowed
+    ok = set(allowed)
+    return tuple(s for s in allowed if all(s + j * cores in ok for j in range(copies)))

@@ -77,11 +77,24 @@ def process_ranges(
 def process_layout(
     mix: Mix, processes: Sequence[ProcessData], placements: Sequence[Placement]
 ) -> Layout:
-    """The layout of ``placements`` (each naming its process's index) in ``processes``."""
+    """The layout of ``placements`` (each naming its process's index) in ``processes``; a
+    tensor-parallel server's range holding several copies (back to back) becomes one process
+    per copy, each copy a server of its own."""
     inst = mix.instance
     ranges = process_ranges(processes, placements, inst.cores)
-    spans = tuple(ProcessSpan(tuple(r), (), process_env(inst, r)) for r in ranges)
-    return Layout(inst, spans, tuple(placements))
+    spans: list[ProcessSpan] = []
+    out: list[Placement] = []
+    for i, (proc, cores) in enumerate(zip(processes, ranges, strict=True)):
+        mine = [p for p in placements if p.process == i]
+        if proc.anchored:
+            for p in mine:
+                for copy in p.replicas:
+                    out.append(Placement(p.model, (copy,), len(spans)))
+                    spans.append(ProcessSpan(copy, (), process_env(inst, copy)))
+            continue
+        out += [Placement(p.model, p.replicas, len(spans)) for p in mine]
+        spans.append(ProcessSpan(tuple(cores), (), process_env(inst, cores)))
+    return Layout(inst, tuple(spans), tuple(out))
 
 
 def worker_width(inst: Instance, workers: int) -> int:

@@ -1,7 +1,7 @@
 """Tensor-parallel servers beside a baseline policy.
 
-A tensor-parallel model is an LLM server, a process of its own, whatever technique places the
-other models. A user of any baseline starts those servers first, each with
+A tensor-parallel model is an LLM server (each of its copies a process of its own), whatever
+technique places the other models. A user of any baseline starts those servers first, each with
 ``NEURON_RT_NUM_CORES=k`` (the driver gives the first free run of ``k`` cores, lowest first, so
 the servers fill cores ``0 .. K-1``, ``K`` their total), its ranks on the process's cores in
 order (:meth:`~ncplace.runtime.Process.load_ranks`). The technique then lays the other models out
@@ -38,9 +38,10 @@ def with_servers(place: Callable[[Mix], Layout], mix: Mix) -> Layout:
     inst = mix.instance
     runtime = Runtime(inst, mix.framework)
     for m in servers:
-        runtime.start_process({envvars.NUM_CORES: str(m.cores)}).load_ranks(m.name, m.cores)
+        for _ in range(m.min_replicas):
+            runtime.start_process({envvars.NUM_CORES: str(m.cores)}).load_ranks(m.name, m.cores)
     front = runtime.layout()
-    used = sum(m.cores for m in servers)
+    used = sum(m.width for m in servers)
     rest = [m for m in mix.models if not is_tensor_parallel(m)]
     if not rest:
         return front
