@@ -80,12 +80,13 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _commands(d: Path) -> dict[str, list[str]]:
     mix = str(d / "mix.yaml")
     return {
-        "recommend-text": ["recommend", "--time-limit", "1"],
+        "recommend-text": ["recommend", "--time-limit", "1", "--deterministic"],
         "recommend-json": [
             "recommend",
             mix,
             "--time-limit",
             "1",
+            "--deterministic",
             "--format",
             "json",
             "-o",
@@ -98,6 +99,7 @@ def _commands(d: Path) -> dict[str, list[str]]:
             mix,
             "--time-limit",
             "1",
+            "--deterministic",
             "--format",
             "code",
             "--framework",
@@ -126,12 +128,19 @@ def _commands(d: Path) -> dict[str, list[str]]:
             "NEURON_RT_VISIBLE_CORES=1-3",
             "--time-limit",
             "1",
+            "--deterministic",
         ],
         "instances": ["instances"],
         "version": ["--version"],
         "bad-file": ["compare", str(d / "missing.yaml")],
         "bad-option": ["recommend", mix, "--format", "xml"],
-        "infeasible": ["recommend", str(d / "infeasible.yaml"), "--time-limit", "1"],
+        "infeasible": [
+            "recommend",
+            str(d / "infeasible.yaml"),
+            "--time-limit",
+            "1",
+            "--deterministic",
+        ],
     }
 
 

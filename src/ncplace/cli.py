@@ -28,6 +28,7 @@ import json
 import math
 import os
 import shlex
+import signal
 import sys
 import threading
 import time
@@ -50,6 +51,7 @@ EXIT_OK = 0
 EXIT_INFEASIBLE = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130
 
 BUNDLED_MIX = "mix.yaml"
 """The example mix shipped in ``ncplace/data``: what ``ncplace recommend`` uses without MIX."""
@@ -355,14 +357,72 @@ class Progress:
                 self.stream.flush()
 
 
-def _optimize(mix: Mix, args: argparse.Namespace, label: str, current: Layout | None = None) -> Any:
+# --- solver time and interrupts (helper solver) --------------------------------------------------
+
+OUTPUT_RESERVE_MIN_S = 0.1
+"""Wall seconds ``--time-limit`` keeps for writing the output after the solve (layout text,
+placement code, JSON), plus about what one baseline policy cost (see :func:`_solve_seconds`)."""
+
+
+def _solve_seconds(args: argparse.Namespace, one_layout_s: float = 0.0) -> float:
+    """The ``time_limit`` the solve gets: ``--time-limit`` as given with ``--deterministic``
+    (nominal seconds, reproducible); otherwise what is left of it on the wall clock since the
+    command started (reading the mix, the baselines), less a reserve for the output, so that the
+    whole command returns within about ``--time-limit`` seconds."""
+    if getattr(args, "deterministic", False):
+        return float(args.time_limit)
+    started = getattr(args, "started", time.perf_counter())
+    elapsed = time.perf_counter() - started
+    reserve = min(0.2 * args.time_limit, OUTPUT_RESERVE_MIN_S + one_layout_s)
+    return max(0.0, args.time_limit - elapsed - reserve)
+
+
+class _Interrupts:
+    """SIGINT and SIGTERM during a command: the first raises ``KeyboardInterrupt``, which stops a
+    running solve (:func:`ncplace.optimize` returns its best layout so far, marked interrupted,
+    and the command prints it and exits 130); a second one exits at once with one line."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _Interrupts:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self.previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.count += 1
+        if self.count > 1:
+            erase = b"\r\x1b[K" if os.isatty(2) else b""  # the progress line, on a terminal
+            os.write(2, erase + b"ncplace: interrupted again: stopped at once\n")
+            os._exit(EXIT_INTERRUPTED)
+        raise KeyboardInterrupt
+
+
+def _optimize(
+    mix: Mix,
+    args: argparse.Namespace,
+    label: str,
+    current: Layout | None = None,
+    one_layout_s: float = 0.0,
+) -> Any:
     from .optimize import optimize
 
     kwargs: dict[str, Any] = {
-        "time_limit": args.time_limit,
+        "time_limit": _solve_seconds(args, one_layout_s),
         "seed": args.seed,
         "workers": getattr(args, "workers", None),
     }
+    if getattr(args, "deterministic", False):
+        if (kwargs["workers"] or 1) > 1:
+            raise Error("--deterministic needs one worker: drop --workers or give --workers 1")
+        kwargs["deterministic"] = True
     for key in ("objective", "split_replicas"):
         if hasattr(args, key):
             kwargs[key] = getattr(args, key)
@@ -437,10 +497,12 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         current = _current_layout(args.current, mix, dict(args.name or []))
     elif args.name:
         raise Error("--name names the models of a --current report; give --current too")
-    plan = _optimize(mix, args, "solving", current)
+    before = time.perf_counter()
+    baselines = compare(mix, optimizer=False)
+    one_layout_s = (time.perf_counter() - before) / max(1, len(baselines.rows))
+    plan = _optimize(mix, args, "solving", current, one_layout_s)
     if plan.layout is None:
         raise Infeasible(_infeasible_message(plan))
-    baselines = compare(mix, optimizer=False)
     best = baselines.best() or baselines.best(feasible_only=False)
     code: str | None
     try:
@@ -922,6 +984,14 @@ def build_parser() -> argparse.ArgumentParser:
             help="solver seed (default 0)",
         )
 
+    def deterministic_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--deterministic",
+            action="store_true",
+            help="spend --time-limit on CP-SAT's deterministic clock: the same mix, seed and "
+            "limit give the same plan on every run, with no promise on wall time",
+        )
+
     def output_options(p: argparse.ArgumentParser, formats: tuple[str, ...]) -> None:
         p.add_argument(
             "--format", choices=formats, default="text", help="output format (default text)"
@@ -965,11 +1035,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="mix file (YAML or JSON); default: the bundled example",
     )
     solver_options(p, 10.0)
+    deterministic_option(p)
     p.add_argument(
         "--workers",
         type=_integer_at_least(1),
         metavar="N",
-        help="parallel CP-SAT workers (default 1, deterministic)",
+        help="parallel CP-SAT workers (default 1; more need the wall clock)",
     )
     p.add_argument(
         "--framework", choices=FRAMEWORKS, help="framework of the code (default: the mix's)"
@@ -1043,6 +1114,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="runtime framework (default: what the script imports)",
     )
     solver_options(p, 10.0)
+    deterministic_option(p)
     p.add_argument("--no-optimizer", action="store_true", help="score the script only")
     output_options(p, ("text", "json"))
     plot_option(p, "the replayed layout")
@@ -1087,6 +1159,7 @@ def _fail(message: str, debug: bool, code: int) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``ncplace`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    started = time.perf_counter()
     parser = build_parser()
     arguments = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -1103,9 +1176,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             EXIT_USAGE,
         )
     debug = bool(getattr(args, "debug", False))
+    args.started = started
+    interrupts = _Interrupts()
     try:
-        _check_outputs(args)
-        return int(args.func(args))
+        with interrupts:
+            _check_outputs(args)
+            status = int(args.func(args))
+        return EXIT_INTERRUPTED if interrupts.count else status
     except (Infeasible, InfeasibleMix) as exc:
         return _fail(str(exc), debug, EXIT_INFEASIBLE)
     except Error as exc:
@@ -1117,7 +1194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except KeyboardInterrupt:
         sys.stderr.write("ncplace: interrupted\n")
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:  # a bug: say so in one line, traceback with --debug
         return _fail(
             f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",

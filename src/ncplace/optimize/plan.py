@@ -68,18 +68,23 @@ class Plan:
     ``stop_reason`` says what ended the first level: ``"optimal"``, ``"optimal (core sweep)"``
     and ``"optimal (core sweep after CP-SAT)"`` (the proof came from :mod:`.sweep`),
     ``"optimal (tabu search)"`` and ``"optimal (tabu search after CP-SAT)"`` (:mod:`.tabu` found
-    a layout at the proven bound), ``"infeasible"``, ``"time limit (deterministic)"``
-    (``workers=1``: the deterministic budget ran out, so the same inputs give this same plan
-    again; ``"; CP-SAT started from the tabu search's layout"`` follows when the tabu search
-    before CP-SAT lowered the best baseline's peak, and ``"; the tabu search lowered the peak"``
-    and ``"; the core sweep lowered the peak"`` when the searches after CP-SAT found a lower
-    one), ``"time limit (wall clock)"`` (``workers > 1``), ``"time limit (wall-clock safety
-    limit)"``, ``"time limit (no solution)"``, ``"time limit 0"``, ``"model invalid: ..."``;
+    a layout at the proven bound), ``"optimal (CP-SAT decision after CP-SAT)"``,
+    ``"infeasible"``, ``"time limit (wall clock)"`` (the default: ``time_limit`` wall seconds ran
+    out), ``"time limit (deterministic)"`` (``deterministic=True``: the deterministic budget ran
+    out, so the same inputs give this same plan again), ``"time limit (wall-clock safety
+    limit)"``, ``"time limit (no solution)"``, ``"time limit 0"``, ``"time limit (no time left to
+    build the model)"``, ``"model invalid: ..."``; ``"; CP-SAT started from the tabu search's
+    layout"`` follows when the tabu search before CP-SAT lowered the best baseline's peak, and
+    ``"; the tabu search lowered the peak"``, ``"; the core sweep lowered the peak"`` and ``"; the
+    CP-SAT decision lowered the peak"`` when the searches after CP-SAT found a lower one.
+    ``"interrupted"`` replaces it when a ``KeyboardInterrupt`` (Ctrl-C, or SIGTERM in the CLI)
+    stopped the search before the first level was settled (``"; interrupted"`` follows an
+    ``optimal`` one); :attr:`interrupted` is then True and the layout is the best found so far.
     ``"; best baseline ... returned"`` follows when a baseline beat the solver, and ``"; not
-    reproducible: the wall-clock safety limit stopped <what>"`` when a safety limit, not the
-    deterministic budget, ended any solve or search (a level by name, ``hint``, ``sweep``,
-    ``tabu search``, ``diagnosis`` or ``budget``): only then may the same inputs give another
-    plan.
+    reproducible: the wall-clock safety limit stopped <what>"`` when, with
+    ``deterministic=True``, a safety limit, not the deterministic budget, ended any solve or
+    search (a level by name, ``hint``, ``sweep``, ``tabu search``, ``diagnosis`` or
+    ``budget``): only then may the same inputs give another plan.
     """
 
     mix: Mix
@@ -102,6 +107,7 @@ class Plan:
     split_replicas: bool = False
     load_scale: int = 1
     load_exact: bool = True
+    interrupted: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))
@@ -172,6 +178,7 @@ class Plan:
                 "source": self.source,
                 "load_scale": self.load_scale,
                 "load_exact": self.load_exact,
+                "interrupted": self.interrupted,
                 "levels": [
                     {
                         "name": lv.name,
