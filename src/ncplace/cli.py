@@ -87,6 +87,17 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _milliseconds(text: str) -> float:
+    """An argparse type for ``--switch-ms``: milliseconds >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected milliseconds >= 0, got {text!r}")
+    return value
+
+
 def _integer_at_least(low: int) -> Callable[[str], int]:
     """An argparse type: an integer >= ``low``, or a message saying so."""
 
@@ -498,12 +509,13 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     elif args.name:
         raise Error("--name names the models of a --current report; give --current too")
     before = time.perf_counter()
-    baselines = compare(mix, optimizer=False)
+    baselines = compare(mix, optimizer=False, switch_ms=args.switch_ms, seed=args.seed)
     one_layout_s = (time.perf_counter() - before) / max(1, len(baselines.rows))
     plan = _optimize(mix, args, "solving", current, one_layout_s)
     if plan.layout is None:
         raise Infeasible(_infeasible_message(plan))
     best = baselines.best() or baselines.best(feasible_only=False)
+    latency = _latency_report(plan.layout, mix, args)
     code: str | None
     try:
         code = plan.code(args.framework)
@@ -531,6 +543,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         data["framework"] = args.framework or mix.framework
         data["code"] = code
         data["code_error"] = code_error
+        data["latency"] = None if latency is None else latency.to_dict()
         if current is not None:
             data["current"] = {"file": args.current, "layout": layout_to_dict(current)}
             data["moves"] = _moves(plan, current)
@@ -563,6 +576,8 @@ def cmd_recommend(args: argparse.Namespace) -> int:
             lines.append(_ratio_text(plan.score, other, f"Against {name}", proven, copies))
     if best is None:
         lines.append("No baseline policy can express this mix.")
+    if latency is not None:
+        lines += ["", *latency.lines()]
     lines.append("")
     if code is None:
         lines.append(f"No placement code: {code_error}")
@@ -576,15 +591,30 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _latency_report(layout: Layout, mix: Mix, args: argparse.Namespace) -> Any:
+    """The recommended layout judged by latency (``ncplace.latency.report``), or None when no
+    model has traffic or the layout breaks a hard rule."""
+    if all(m.rate is None for m in mix.models) or not score(layout, mix).feasible:
+        return None
+    from .latency.report import latency_report
+
+    return latency_report(layout, mix, switch_ms=args.switch_ms, seed=args.seed)
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from .comparison import OPTIMIZED, compare
 
     mix = load_mix(args.mix, args.instance)
+    judge = {
+        "latency": any(m.rate is not None for m in mix.models),
+        "switch_ms": args.switch_ms,
+        "seed": args.seed,
+    }
     if args.no_optimizer:
-        table = compare(mix, optimizer=False)
+        table = compare(mix, optimizer=False, **judge)
     else:
         with Progress("comparing", None):
-            table = compare(mix, optimizer=True, time_limit=args.time_limit, seed=args.seed)
+            table = compare(mix, optimizer=True, time_limit=args.time_limit, **judge)
     if args.plot:
         from . import plot
 
@@ -1007,6 +1037,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
+    def switch_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--switch-ms",
+            type=_milliseconds,
+            metavar="MS",
+            help="core time a switch to another model or copy costs, for models that set "
+            "no switch_ms (default 0.25; latency reports also show 0, 0.25, 0.5 and 1)",
+        )
+
     def plot_option(p: argparse.ArgumentParser, what: str) -> None:
         p.add_argument("--plot", metavar="FILE.png", help=f"also draw {what} to FILE.png")
 
@@ -1063,6 +1102,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(--format json); models stay where they run unless moving them lowers the peak",
     )
     name_option(p)
+    switch_option(p)
     output_options(p, ("text", "json", "code"))
     plot_option(p, "the layout")
 
@@ -1076,6 +1116,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("mix", metavar="MIX", help="mix file (YAML or JSON)")
     solver_options(p, 5.0)
     p.add_argument("--no-optimizer", action="store_true", help="baselines only")
+    switch_option(p)
     output_options(p, ("text", "json"))
     plot_option(p, "the comparison")
 
