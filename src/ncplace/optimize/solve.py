@@ -50,6 +50,7 @@ from importlib.metadata import version
 from ortools.sat.python import cp_model
 
 from ..errors import ConfigError, check_type
+from ..latency.traffic import resolve_switch_ms
 from ..layout import Layout
 from ..mix import Mix
 from ..score import score
@@ -69,6 +70,7 @@ from .objectives import (
 from .plan import OBJECTIVES, Level, Plan, Status, universal_bound
 from .problem import Problem, build_problem
 from .progress import ProgressCallback, Reporter, read_assignment
+from .slo import latency_given, optimize_slo
 from .stages import (
     HINT_SHARE,
     OVERLAP_STAGES,
@@ -190,15 +192,20 @@ def optimize(
     seed: int = 0,
     workers: int | None = None,
     current: Layout | None = None,
-    objective: str = "peak",
+    objective: str | None = None,
     split_replicas: bool = False,
     progress: ProgressCallback | None = None,
     deterministic: bool = False,
+    switch_ms: float | None = None,
 ) -> Plan:
     """Find explicit placements for ``mix`` that minimise the peak core load (then overlap, chip
     crossings, moves from ``current``, and the highest used core), with a proven bound.
 
-    ``objective="overlap"`` puts overlap first and peak load second. ``split_replicas=True`` lets
+    ``objective`` defaults to ``"slo"`` when a model gives a latency field (``slo_ms``,
+    ``latency_ms``, ...), else ``"peak"``. ``objective="overlap"`` puts overlap first and peak
+    load second. ``objective="slo"`` picks the layout that serves the most traffic within every
+    model's p99 target, judged with ``switch_ms`` (:mod:`.slo`: simulated and estimated, never
+    proven; the busy-time bound beside it is proven). ``split_replicas=True`` lets
     each copy sit apart (one handle per copy). ``time_limit`` is wall-clock seconds for the whole
     call, baselines and plan included. ``deterministic=True`` spends it on CP-SAT's deterministic
     clock instead, so that with ``seed`` the same inputs give the same plan even when the time
@@ -211,8 +218,26 @@ def optimize(
     is never worse, on the first two objectives, than the best feasible baseline policy. See
     :mod:`ncplace.optimize` for the model.
     """
+    check_type(mix, Mix, "optimize: mix")
+    if objective is None:
+        objective = "slo" if latency_given(mix) else "peak"
     _validate(mix, time_limit, seed, workers, current, objective, split_replicas)
     _validate_clock(deterministic, workers)
+    if objective == "slo":
+        return optimize_slo(
+            mix,
+            optimize,
+            time_limit=time_limit,
+            seed=seed,
+            deterministic=deterministic,
+            switch_ms=resolve_switch_ms(switch_ms, "optimize"),
+            progress=progress,
+            peak_options={
+                "workers": workers,
+                "current": current,
+                "split_replicas": split_replicas,
+            },
+        )
     if progress is not None and not callable(progress):
         raise ConfigError(
             f"optimize: progress must be a callable (elapsed_s, incumbent, bound) or None, got "
