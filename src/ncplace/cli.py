@@ -56,7 +56,7 @@ EXIT_INTERRUPTED = 130
 BUNDLED_MIX = "mix.yaml"
 """The example mix shipped in ``ncplace/data``: what ``ncplace recommend`` uses without MIX."""
 
-OBJECTIVES = ("peak", "overlap")
+OBJECTIVES = ("peak", "overlap", "slo")
 GRID_WIDTH = 120
 DEFAULT_POLICY = "default"
 
@@ -375,6 +375,10 @@ OUTPUT_RESERVE_MIN_S = 0.1
 placement code, JSON), plus about what one baseline policy cost (see :func:`_solve_seconds`)."""
 
 
+NO_TIME_S = 1e-3
+"""The solve's time limit when reading the mix and the baselines used all of ``--time-limit``."""
+
+
 def _solve_seconds(args: argparse.Namespace, one_layout_s: float = 0.0) -> float:
     """The ``time_limit`` the solve gets: ``--time-limit`` as given with ``--deterministic``
     (nominal seconds, reproducible); otherwise what is left of it on the wall clock since the
@@ -385,7 +389,10 @@ def _solve_seconds(args: argparse.Namespace, one_layout_s: float = 0.0) -> float
     started = getattr(args, "started", time.perf_counter())
     elapsed = time.perf_counter() - started
     reserve = min(0.2 * args.time_limit, OUTPUT_RESERVE_MIN_S + one_layout_s)
-    return max(0.0, args.time_limit - elapsed - reserve)
+    left = args.time_limit - elapsed - reserve
+    if args.time_limit > 0 and left <= 0:
+        return NO_TIME_S  # not 0, which the plan would report as "time limit 0"
+    return max(0.0, left)
 
 
 class _Interrupts:
@@ -434,7 +441,7 @@ def _optimize(
         if (kwargs["workers"] or 1) > 1:
             raise Error("--deterministic needs one worker: drop --workers or give --workers 1")
         kwargs["deterministic"] = True
-    for key in ("objective", "split_replicas"):
+    for key in ("objective", "split_replicas", "switch_ms"):
         if hasattr(args, key):
             kwargs[key] = getattr(args, key)
     if current is not None:
@@ -450,6 +457,8 @@ def _status(plan: Any) -> str:
 
 
 def _certificate_text(plan: Any) -> str:
+    if plan.objective_name == "slo":
+        return _slo_certificate_text(plan)
     objective = {"peak": "peak load", "overlap": "overlap"}.get(plan.objective_name, "objective")
     status = _status(plan)
     proof = ""
@@ -466,6 +475,18 @@ def _certificate_text(plan: Any) -> str:
     if getattr(plan, "source", "cp-sat") != "cp-sat":
         text += f", layout from {plan.source}"
     return text + "."
+
+
+def _slo_certificate_text(plan: Any) -> str:
+    """The SLO plan's line: alpha* as simulated and estimated, the busy-time bound as proven."""
+    gap = "n/a" if not math.isfinite(plan.gap) else f"{100 * plan.gap:.3g}%"
+    bound = "n/a" if not math.isfinite(plan.bound) else f"{plan.bound:.4g}"
+    return (
+        f"Plan: {_status(plan)}: {plan.slo_text()}; peak load {plan.objective:.4g}, busy-time "
+        f"bound {bound} (proven over layouts with {plan.bound_scope}), gap {gap}, "
+        f"{plan.runtime_s:.2f} s ({one_line(plan.stop_reason)}), CP-SAT "
+        f"(OR-Tools {plan.ortools_version}), seed {plan.seed}."
+    )
 
 
 def _infeasible_message(plan: Any) -> str:
@@ -1087,8 +1108,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--objective",
         choices=OBJECTIVES,
-        default="peak",
-        help="peak: peak core load first, then overlap (default); overlap: the reverse",
+        default=None,
+        help="peak: peak core load first, then overlap; overlap: the reverse; slo: the most "
+        "traffic within every p99 target (simulated). Default: slo when the mix gives a latency "
+        "field, else peak",
     )
     p.add_argument(
         "--split-replicas",
