@@ -7,6 +7,8 @@ every pin, ``multicore`` included.
 
 from __future__ import annotations
 
+import _thread
+import threading
 from pathlib import Path
 
 import pytest
@@ -109,3 +111,23 @@ def test_the_same_seed_gives_the_same_slo_plan(
         pytest.skip("machine too slow or loaded: the wall-clock safety limit stopped a solve")
     assert again.layout == vision_plan.layout
     assert again.max_scale == vision_plan.max_scale
+
+
+def test_an_interrupt_returns_the_best_estimated_layout_marked_interrupted(
+    vision: ncplace.Mix,
+) -> None:
+    """Ctrl-C (here a KeyboardInterrupt sent to the main thread once the peak solve reports)
+    ends the search; the plan holds the best layout by estimate and says it was interrupted."""
+    timer: list[threading.Timer] = []
+
+    def progress(elapsed: float, incumbent: float | None, bound: float | None) -> None:
+        if not timer:
+            timer.append(threading.Timer(0.2, _thread.interrupt_main))
+            timer[0].start()
+
+    plan = ncplace.optimize(vision, time_limit=60, progress=progress)
+    timer[0].join()
+    assert plan.interrupted and plan.objective_name == "slo"
+    assert plan.stop_reason.startswith("interrupted; layout from ")
+    assert score(plan.layout, vision).feasible
+    assert plan.runtime_s < 30

@@ -16,7 +16,8 @@ The search, in four steps on shares of ``time_limit``:
    pin, ``multicore`` included, whatever copy counts it uses.
 2. **Ranking** by the estimate: alpha* estimated, then the worst estimated ``p99 / slo_ms`` at
    today's traffic.
-3. **Local search** on the estimate from the best candidate (:data:`SEARCH_SHARE`): move one
+3. **Local search** on the estimate from the best candidates (:data:`STARTS` of them, on
+   equal parts of :data:`SEARCH_SHARE`): move one
    copy to other cores, and, for a model whose ``replicas`` is ``auto`` or a range, add or drop
    a copy within that range; a move is kept when it keeps every hard rule and raises the
    estimated alpha* (or keeps it and lowers the worst estimated ratio). First improvement, in a
@@ -27,6 +28,9 @@ The search, in four steps on shares of ``time_limit``:
    the same way), then the other candidates best estimate first, at least :data:`CONFIRM`
    of them and more while time is left. The plan is the confirmed layout with the largest
    simulated alpha*, ties broken by the smallest simulated worst ``p99 / slo_ms`` at scale 1.
+
+A ``KeyboardInterrupt`` after the peak solve ends the search with the best candidate by
+estimate, marked interrupted (the guarantee against the baselines then does not hold).
 
 A layout's copies are written as one handle when they sit back to back and as one handle per
 copy otherwise, so that every copy carries the same traffic, in the simulation as in the scorer.
@@ -57,6 +61,8 @@ SEARCH_SHARE = 0.2
 """The part of ``time_limit`` the local search on the estimate gets."""
 CONFIRM = 3
 """Candidates other than the baselines confirmed by simulation whatever the time left."""
+STARTS = 2
+"""The local search starts from this many of the best-estimated candidates."""
 MOVES_PER_SECOND = 40
 """Local-search moves evaluated per nominal second with ``deterministic=True``."""
 
@@ -111,24 +117,38 @@ def optimize_slo(
         **peak_options,
     )
     judge = _Judge(mix, switch_ms, seed)
-    candidates = _candidates(mix, peak, judge)
+    try:
+        candidates = _candidates(mix, peak, judge)
+    except KeyboardInterrupt:
+        return replace(peak, interrupted=True, runtime_s=time.perf_counter() - start)
     if not candidates:
         return replace(peak, objective_name="slo", runtime_s=time.perf_counter() - start)
     candidates.sort(key=lambda j: j.estimate_key)
     interrupted = peak.interrupted
-    if not interrupted:
-        moves = int(MOVES_PER_SECOND * SEARCH_SHARE * time_limit) if deterministic else None
-        search_end = time.perf_counter() + SEARCH_SHARE * time_limit
-        try:
-            found = _local_search(mix, candidates[0], judge, moves, search_end)
-        except KeyboardInterrupt:
-            found, interrupted = None, True
-        if found is not None:
-            candidates.insert(0, found)
-    if not interrupted:
-        candidates = _confirm(candidates, judge, None if deterministic else deadline)
-    chosen = candidates[0]
-    return _plan(mix, peak, chosen, candidates, judge, interrupted, start)
+    try:
+        if not interrupted:
+            candidates = _search(mix, candidates, judge, time_limit, deterministic)
+            candidates = _confirm(candidates, judge, None if deterministic else deadline)
+    except KeyboardInterrupt:
+        interrupted = True
+    return _plan(mix, peak, candidates[0], candidates, judge, interrupted, start)
+
+
+def _search(
+    mix: Mix, candidates: list[Judged], judge: _Judge, time_limit: float, deterministic: bool
+) -> list[Judged]:
+    """The local search from each of the :data:`STARTS` best-estimated candidates, on equal
+    parts of :data:`SEARCH_SHARE`; the layouts it found join the candidates, best estimate
+    first."""
+    starts = candidates[:STARTS]
+    share = SEARCH_SHARE * time_limit / len(starts)
+    found = []
+    for start in starts:
+        moves = int(MOVES_PER_SECOND * share) if deterministic else None
+        better = _local_search(mix, start, judge, moves, time.perf_counter() + share)
+        if better is not None:
+            found.append(better)
+    return sorted(found + candidates, key=lambda j: j.estimate_key)
 
 
 class _Judge:

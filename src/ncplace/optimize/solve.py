@@ -92,6 +92,8 @@ RESERVE_SHARE = 0.2
 """On the wall clock, the seconds kept back for building the plan from the layout found (writing
 it explicitly and scoring it): about what one baseline policy cost (its layout and its score),
 plus ``RESERVE_MIN_S``, and at most ``RESERVE_SHARE`` of ``time_limit``."""
+BASELINES_SHARE = 0.5
+"""On the wall clock, no baseline policy is started after this part of ``time_limit``."""
 TIE_BREAK_BUILD_SHARE = 0.5
 """On the wall clock, a tie-break level runs only when its share exceeds this part of the time
 building the model took: its objective's variables and constraints cost about that much Python
@@ -249,7 +251,8 @@ def optimize(
     budget = Budget(float(time_limit), deterministic=deterministic, start=start, rate=rate)
     problem = build_problem(mix, split_replicas)
     problem_s = time.perf_counter() - start
-    baselines = run_baselines(mix)
+    deadline = None if deterministic else start + BASELINES_SHARE * time_limit
+    baselines = run_baselines(mix, deadline)
     if not deterministic:
         budget.reserve = _reserve(time_limit, time.perf_counter() - start - problem_s)
     top = best(baselines, objective)
