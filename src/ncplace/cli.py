@@ -536,7 +536,8 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     if plan.layout is None:
         raise Infeasible(_infeasible_message(plan))
     best = baselines.best() or baselines.best(feasible_only=False)
-    latency = _latency_report(plan.layout, mix, args)
+    # Interrupted: print the layout at once, without the latency report's simulations.
+    latency = None if plan.interrupted else _latency_report(plan.layout, mix, args)
     code: str | None
     try:
         code = plan.code(args.framework)

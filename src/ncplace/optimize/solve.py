@@ -217,7 +217,9 @@ def optimize(
     CP-SAT's parallel portfolio on more threads; it needs the wall clock.
     ``progress(elapsed_s, incumbent, bound)`` is called with the first objective's incumbent and
     bound during the first level and once at the end with the plan's (:mod:`.progress`). The plan
-    is never worse, on the first two objectives, than the best feasible baseline policy. See
+    is never worse, on the first two objectives, than the best feasible baseline policy. A
+    ``KeyboardInterrupt`` (Ctrl-C) during the search ends it: the plan holds the best layout so
+    far, with ``interrupted`` True (:mod:`.cpsat` says how a solve is stopped). See
     :mod:`ncplace.optimize` for the model.
     """
     check_type(mix, Mix, "optimize: mix")
