@@ -39,7 +39,7 @@ copy otherwise, so that every copy carries the same traffic, in the simulation a
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -119,8 +119,14 @@ def optimize_slo(
     judge = _Judge(mix, switch_ms, seed)
     try:
         candidates = _candidates(mix, peak, judge)
-    except KeyboardInterrupt:
-        return replace(peak, interrupted=True, runtime_s=time.perf_counter() - start)
+    except KeyboardInterrupt:  # before any layout was judged: the peak solve's, unjudged
+        return replace(
+            peak,
+            objective_name="slo",
+            interrupted=True,
+            stop_reason=f"interrupted; layout from the peak solve; peak solve: {peak.stop_reason}",
+            runtime_s=time.perf_counter() - start,
+        )
     if not candidates:
         return replace(peak, objective_name="slo", runtime_s=time.perf_counter() - start)
     candidates.sort(key=lambda j: j.estimate_key)
@@ -234,31 +240,29 @@ def _local_search(
     return None if best is start else best
 
 
-def _neighbours(mix: Mix, copies: Copies) -> list[Copies]:
-    """Every layout one move away: a copy moved to another start, or (copy counts allowed) a
-    copy added at a start or the last copy dropped. Pinned models stay."""
+def _neighbours(mix: Mix, copies: Copies) -> Iterator[Copies]:
+    """Every layout one move away, one at a time: a copy moved to another start, or (copy counts
+    allowed) a copy added at a start or the last copy dropped. Pinned models stay."""
     n = mix.instance.cores
-    out: list[Copies] = []
     for index, model in enumerate(mix.models):
         if model.start is not None or model.rate is None:
             continue
         mine = copies[model.name]
         k = model.cores
         for j in range(len(mine)):
+            others = mine[:j] + mine[j + 1 :]
             for s in range(0, n - k + 1):
                 moved = tuple(range(s, s + k))
-                if moved in mine or _overlaps(moved, mine[:j] + mine[j + 1 :]):
-                    continue
-                out.append({**copies, model.name: [*mine[:j], moved, *mine[j + 1 :]]})
+                if moved not in mine and not _overlaps(moved, others):
+                    yield {**copies, model.name: [*others[:j], moved, *others[j:]]}
         allowed = allowed_replicas(mix, index)
         if len(mine) + 1 in allowed:
             for s in range(0, n - k + 1):
                 added = tuple(range(s, s + k))
                 if not _overlaps(added, mine):
-                    out.append({**copies, model.name: [*mine, added]})
+                    yield {**copies, model.name: [*mine, added]}
         if len(mine) - 1 in allowed:
-            out.append({**copies, model.name: mine[:-1]})
-    return out
+            yield {**copies, model.name: mine[:-1]}
 
 
 def _overlaps(copy: tuple[int, ...], others: list[tuple[int, ...]]) -> bool:
