@@ -227,6 +227,11 @@ def optimize(
         objective = "slo" if latency_given(mix) else "peak"
     _validate(mix, time_limit, seed, workers, current, objective, split_replicas)
     _validate_clock(deterministic, workers)
+    if progress is not None and not callable(progress):
+        raise ConfigError(
+            f"optimize: progress must be a callable (elapsed_s, incumbent, bound) or None, got "
+            f"{type(progress).__name__}"
+        )
     if objective == "slo":
         return optimize_slo(
             mix,
@@ -241,11 +246,6 @@ def optimize(
                 "current": current,
                 "split_replicas": split_replicas,
             },
-        )
-    if progress is not None and not callable(progress):
-        raise ConfigError(
-            f"optimize: progress must be a callable (elapsed_s, incumbent, bound) or None, got "
-            f"{type(progress).__name__}"
         )
     start = time.perf_counter()
     n_workers = workers or 1
@@ -289,16 +289,7 @@ def optimize(
 
     explanation = None
     if found.status == Status.INFEASIBLE:
-        diag_s = budget.left()
-        if deterministic:
-            diag_s = max(diag_s, DIAGNOSIS_SHARE * time_limit)
-        diag = Budget(diag_s, deterministic, rate=rate)
-        keep = diagnose(problem, lambda p: _infeasible(p, seed, diag), diag.exhausted)
-        explanation = describe(problem, keep)
-        if not problem.split and any(m.max_replicas(mix.instance.cores) > 1 for m in mix.models):
-            explanation += (
-                "; copies placed apart may fit: try split_replicas=True (--split-replicas)"
-            )
+        explanation = _explain(problem, budget, seed, time_limit)
     stop = found.stop_reason(time_limit, budget.interrupted) + _not_reproducible(budget)
     common["interrupted"] = budget.interrupted
     layout = None if found.assignment is None else layout_from(problem, found.assignment)
@@ -316,6 +307,21 @@ def optimize(
     )
     found.reporter.end(plan.objective, plan.bound)
     return plan
+
+
+def _explain(problem: Problem, budget: Budget, seed: int, time_limit: float) -> str:
+    """Why a mix proven infeasible is: the models and rule :func:`.explain.diagnose` keeps, on
+    what the solve left (deterministic: at least ``DIAGNOSIS_SHARE * time_limit``)."""
+    diag_s = budget.left()
+    if budget.deterministic:
+        diag_s = max(diag_s, DIAGNOSIS_SHARE * time_limit)
+    diag = Budget(diag_s, budget.deterministic, rate=budget.rate)
+    keep = diagnose(problem, lambda p: _infeasible(p, seed, diag), diag.exhausted)
+    explanation = describe(problem, keep)
+    mix = problem.mix
+    if not problem.split and any(m.max_replicas(mix.instance.cores) > 1 for m in mix.models):
+        explanation += "; copies placed apart may fit: try split_replicas=True (--split-replicas)"
+    return explanation
 
 
 def _early(
