@@ -56,7 +56,9 @@ def test_a_decision_solve_proves_the_sixteen_model_mix() -> None:
     minimisation, the tabu search and the core sweep end at 0.7428 with the bound at 0.7402; the
     decision "a layout at 0.74275 or less?" comes back infeasible, which proves 0.7428 optimal."""
     mix = generate("scale", "inf1.6xlarge", 16, 0)
-    plan = ncplace.optimize(mix, time_limit=10.0, seed=0)
+    plan = ncplace.optimize(mix, time_limit=10.0, seed=0, deterministic=True)
+    if "not reproducible" in plan.stop_reason:
+        pytest.skip("machine too slow or loaded: the wall-clock safety limit stopped a solve")
     assert plan.status == Status.OPTIMAL
     assert plan.stop_reason.startswith("optimal (CP-SAT decision after CP-SAT)")
     assert plan.objective == pytest.approx(0.74275)

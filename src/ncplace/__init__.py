@@ -24,6 +24,7 @@ from .scenario import Scenario, emulate_file, load_scenario
 from .score import Score, score
 
 if TYPE_CHECKING:
+    from .latency import Simulation, max_scale, simulate
     from .optimize.solve import optimize
 
 # Importing the subpackage above bound ``optimize`` to it; the name is the function, which
@@ -32,6 +33,9 @@ del globals()["optimize"]
 
 __version__ = "0.1.0"
 
+# The latency evaluators need numpy, imported on first use like OR-Tools for optimize.
+_LATENCY_NAMES = ("Simulation", "max_scale", "simulate")
+
 
 def __getattr__(name: str) -> Any:
     if name == "optimize":
@@ -39,6 +43,12 @@ def __getattr__(name: str) -> Any:
 
         globals()["optimize"] = optimize
         return optimize
+    if name in _LATENCY_NAMES:
+        from . import latency
+
+        value = getattr(latency, name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -68,6 +78,7 @@ __all__ = [
     "Runtime",
     "Scenario",
     "Score",
+    "Simulation",
     "Status",
     "__version__",
     "compare",
@@ -78,10 +89,12 @@ __all__ = [
     "k8s_manifests",
     "launch_script",
     "load_scenario",
+    "max_scale",
     "optimize",
     "read_monitor",
     "replay",
     "replay_file",
     "replay_report",
     "score",
+    "simulate",
 ]
