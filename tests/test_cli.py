@@ -80,12 +80,20 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _commands(d: Path) -> dict[str, list[str]]:
     mix = str(d / "mix.yaml")
     return {
-        "recommend-text": ["recommend", "--time-limit", "1"],
+        "recommend-text": [
+            "recommend",
+            "--time-limit",
+            "1",
+            "--deterministic",
+            "--objective",
+            "peak",
+        ],
         "recommend-json": [
             "recommend",
             mix,
             "--time-limit",
             "1",
+            "--deterministic",
             "--format",
             "json",
             "-o",
@@ -98,6 +106,7 @@ def _commands(d: Path) -> dict[str, list[str]]:
             mix,
             "--time-limit",
             "1",
+            "--deterministic",
             "--format",
             "code",
             "--framework",
@@ -126,12 +135,19 @@ def _commands(d: Path) -> dict[str, list[str]]:
             "NEURON_RT_VISIBLE_CORES=1-3",
             "--time-limit",
             "1",
+            "--deterministic",
         ],
         "instances": ["instances"],
         "version": ["--version"],
         "bad-file": ["compare", str(d / "missing.yaml")],
         "bad-option": ["recommend", mix, "--format", "xml"],
-        "infeasible": ["recommend", str(d / "infeasible.yaml"), "--time-limit", "1"],
+        "infeasible": [
+            "recommend",
+            str(d / "infeasible.yaml"),
+            "--time-limit",
+            "1",
+            "--deterministic",
+        ],
     }
 
 
@@ -236,10 +252,19 @@ def test_instances_and_version(runs):
         "chips",
         "cores/chip",
         "GiB/chip",
+        "GiB/bank",
         "interconnect",
         "framework",
+        "LNC",
     ]
-    assert "inf1.6xlarge      16      4           4         8  chain         torch-neuron" in out
+    assert (
+        "inf1.6xlarge             16      4           4         8         -  chain         "
+        "torch-neuron     -"
+    ) in out
+    assert (
+        "trn2.48xlarge:lnc=1     128     16           8        96        24  torus         "
+        "torch-neuronx    1"
+    ) in out
     assert ok(runs["version"]) == f"ncplace {ncplace.__version__}\n"
 
 
@@ -284,7 +309,11 @@ def mix_file(tmp_path: Path) -> Path:
         (["recommend", "--time-limit", "soon"], "argument --time-limit: expected seconds >= 0"),
         (["recommend", "--time-limit", "nan"], "argument --time-limit: expected seconds >= 0"),
         (["recommend", "--seed", "-3"], "argument --seed: expected an integer >= 0, got '-3'"),
-        (["recommend", "--workers", "0"], "argument --workers: expected an integer >= 1, got '0'"),
+        (["recommend", "--threads", "0"], "argument --threads: expected an integer >= 1, got '0'"),
+        (
+            ["recommend", "--processes", "0"],
+            "argument --processes: expected an integer >= 1, got '0'",
+        ),
         (["recommend", "--objective", "speed"], "argument --objective: invalid choice"),
         (["recommend", "--framework", "jax"], "argument --framework: invalid choice"),
         (["compare"], "the following arguments are required: MIX"),
@@ -452,7 +481,7 @@ def test_a_plan_without_layout_exits_1(capsys, monkeypatch, mix_file):
 
 def test_help_exits_0(capsys):
     code, out, _ = run_main(capsys, "recommend", "--help")
-    assert code == 0 and "--time-limit S" in out and "--format {text,json,code}" in out
+    assert code == 0 and "--time-limit S" in out and "--format {text,json,code,launch,k8s}" in out
 
 
 def test_emulate_and_instances_json(capsys, tmp_path):
@@ -465,7 +494,8 @@ def test_emulate_and_instances_json(capsys, tmp_path):
     assert data["metrics"]["overlap"] == 2 and data["metrics"]["handles"] == 3
     assert data["layout"]["placements"][1] == {"model": "m1", "process": 0, "replicas": [[0, 1]]}
     code, out, _ = run_main(capsys, "instances", "--format", "json")
-    assert {row["name"] for row in json.loads(out)} == set(ncplace.INSTANCES)
+    lnc1 = {f"{name}:lnc=1" for name, inst in ncplace.INSTANCES.items() if inst.lnc == 2}
+    assert {row["name"] for row in json.loads(out)} == set(ncplace.INSTANCES) | lnc1
 
 
 def test_the_bundled_mix_is_the_example_mix():
@@ -557,7 +587,8 @@ def test_against_a_layout_that_wins_only_by_changing_copy_counts() -> None:
 
 
 def test_recommend_explains_a_baseline_that_changes_copy_counts(capsys) -> None:
-    assert main(["recommend", str(ROOT / "examples" / "vision-skewed-inf1-xlarge.yaml")]) == 0
+    vision = str(ROOT / "examples" / "vision-skewed-inf1-xlarge.yaml")
+    assert main(["recommend", vision, "--objective", "peak"]) == 0
     out = capsys.readouterr().out
     assert "Against multicore (best baseline): its peak core load is lower (0.696 vs 0.731)" in out
     assert "to let the optimizer choose copy counts too." in out

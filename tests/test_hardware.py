@@ -27,7 +27,11 @@ CATALOGUE = [
     ("inf2.48xlarge", 12, 2, 24, 32.0, "ring", "torch-neuronx"),
     ("trn1.2xlarge", 1, 2, 2, 32.0, "torus", "torch-neuronx"),
     ("trn1.32xlarge", 16, 2, 32, 32.0, "torus", "torch-neuronx"),
+    ("trn1n.32xlarge", 16, 2, 32, 32.0, "torus", "torch-neuronx"),
+    ("trn2.3xlarge", 1, 4, 4, 96.0, "torus", "torch-neuronx"),
     ("trn2.48xlarge", 16, 4, 64, 96.0, "torus", "torch-neuronx"),
+    ("trn2n.48xlarge", 16, 4, 64, 96.0, "torus", "torch-neuronx"),
+    ("trn2u.48xlarge", 16, 4, 64, 96.0, "torus", "torch-neuronx"),
 ]
 
 
@@ -51,7 +55,9 @@ def test_catalogue_values(row: tuple) -> None:
 def test_unknown_instance_lists_the_known_ones() -> None:
     known = ", ".join(row[0] for row in CATALOGUE)
     with pytest.raises(
-        ConfigError, match=rf"^unknown instance 'inf9\.huge'; known instances: {known}$"
+        ConfigError,
+        match=rf"^unknown instance 'inf9\.huge'; known instances: {known} \(trn2 names also as "
+        r"NAME:lnc=1 or NAME:lnc=2\)$",
     ):
         instance("inf9.huge")
     with pytest.raises(ConfigError, match="unknown instance None"):
@@ -209,7 +215,7 @@ def test_trn_is_a_4x4_torus(name: str) -> None:
     ("chips", "rows", "cols"), [(2, 1, 2), (3, 1, 3), (5, 1, 5), (6, 2, 3), (8, 2, 4), (12, 3, 4)]
 )
 def test_custom_torus_shape(chips: int, rows: int, cols: int) -> None:
-    graph = Instance(cores=chips, cores_per_chip=1, topology="torus").graph
+    graph = Instance(cores=chips, cores_per_chip=1, chip_memory_gib=1, topology="torus").graph
     assert nx.is_isomorphic(graph, nx.grid_2d_graph(rows, cols, periodic=True))
 
 

@@ -307,11 +307,13 @@ def test_instance_override(tmp_path):
         ("- a\n- b\n", r"^mix.yaml: expected a mapping .*got a list$"),
         (
             "instance: inf1.xlarge\nmodels: [{name: a}]\ncolour: red\n",
-            r"^mix.yaml: unknown field\(s\) colour; accepted: instance, models, framework$",
+            r"^mix.yaml: unknown field\(s\) colour; accepted: instance, models, framework, lnc, "
+            r"processes, workers$",
         ),
         (
             'instance: inf1.xlarge\nmodels: [{name: a}]\n"col\\nour": red\n7: x\n',
-            r"^mix.yaml: unknown field\(s\) 'col\\nour', 7; accepted: instance, models, framework$",
+            r"^mix.yaml: unknown field\(s\) 'col\\nour', 7; accepted: instance, models, framework, "
+            r"lnc, processes, workers$",
         ),
         ("models: [{name: a}]\n", r"^mix.yaml: instance: missing; give a catalogue name"),
         (

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .codegen import generate_code, generate_scripts
 from .comparison import Comparison, compare
+from .deploy import k8s_manifests, launch_script
 from .dryrun import ReplayReport, replay, replay_file, replay_report
 from .errors import ConfigError, CoresUnavailable, Error, InfeasibleMix, PlacementError
 from .hardware import INSTANCES, Instance, instance
@@ -17,6 +18,7 @@ from .mix import Mix, Model
 from .monitor import Observation, ObservedModel, read_monitor
 from .optimize import Plan, Status
 from .policies import POLICIES, Policy
+from .processes import ProcessSpec
 from .runtime import Loaded, Process, Runtime
 from .scenario import Scenario, emulate_file, load_scenario
 from .score import Score, score
@@ -71,6 +73,7 @@ __all__ = [
     "Policy",
     "Process",
     "ProcessSpan",
+    "ProcessSpec",
     "ReplayReport",
     "Runtime",
     "Scenario",
@@ -83,6 +86,8 @@ __all__ = [
     "generate_code",
     "generate_scripts",
     "instance",
+    "k8s_manifests",
+    "launch_script",
     "load_scenario",
     "max_scale",
     "optimize",

@@ -29,6 +29,7 @@ import json
 import math
 import os
 import shlex
+import signal
 import sys
 import threading
 import time
@@ -41,7 +42,7 @@ from typing import Any, TextIO
 from . import __version__
 from .codegen import grid_lines
 from .errors import ConfigError, Error, InfeasibleMix, one_line
-from .hardware import FRAMEWORKS, INSTANCES
+from .hardware import FRAMEWORKS, INSTANCES, Instance, with_lnc
 from .hardware import instance as find_instance
 from .layout import Layout, core_span, layout_from_dict, layout_to_dict
 from .mix import Mix
@@ -51,11 +52,12 @@ EXIT_OK = 0
 EXIT_INFEASIBLE = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130
 
 BUNDLED_MIX = "mix.yaml"
 """The example mix shipped in ``ncplace/data``: what ``ncplace recommend`` uses without MIX."""
 
-OBJECTIVES = ("peak", "overlap")
+OBJECTIVES = ("peak", "overlap", "slo")
 GRID_WIDTH = 120
 DEFAULT_POLICY = "default"
 
@@ -167,7 +169,7 @@ def load_mix(path: str | None, instance: str | None = None, framework: str | Non
         mix = Mix.from_file(path, instance)
     if framework is not None and framework != mix.framework:
         try:
-            mix = Mix(mix.models, mix.instance, framework)
+            mix = Mix(mix.models, mix.instance, framework, mix.processes, mix.workers)
         except ConfigError as exc:
             raise ConfigError(f"--framework {framework}: {exc}") from None
     return mix
@@ -387,15 +389,80 @@ class Progress:
                 self.stream.flush()
 
 
-def _optimize(mix: Mix, args: argparse.Namespace, label: str, current: Layout | None = None) -> Any:
+# --- solver time and interrupts (helper solver) --------------------------------------------------
+
+OUTPUT_RESERVE_MIN_S = 0.1
+"""Wall seconds ``--time-limit`` keeps for writing the output after the solve (layout text,
+placement code, JSON), plus about what one baseline policy cost (see :func:`_solve_seconds`)."""
+
+
+NO_TIME_S = 1e-3
+"""The solve's time limit when reading the mix and the baselines used all of ``--time-limit``."""
+
+
+def _solve_seconds(args: argparse.Namespace, one_layout_s: float = 0.0) -> float:
+    """The ``time_limit`` the solve gets: ``--time-limit`` as given with ``--deterministic``
+    (nominal seconds, reproducible); otherwise what is left of it on the wall clock since the
+    command started (reading the mix, the baselines), less a reserve for the output, so that the
+    whole command returns within about ``--time-limit`` seconds."""
+    if getattr(args, "deterministic", False):
+        return float(args.time_limit)
+    started = getattr(args, "started", time.perf_counter())
+    elapsed = time.perf_counter() - started
+    reserve = min(0.2 * args.time_limit, OUTPUT_RESERVE_MIN_S + one_layout_s)
+    left = args.time_limit - elapsed - reserve
+    if args.time_limit > 0 and left <= 0:
+        return NO_TIME_S  # not 0, which the plan would report as "time limit 0"
+    return max(0.0, left)
+
+
+class _Interrupts:
+    """SIGINT and SIGTERM during a command: the first raises ``KeyboardInterrupt``, which stops a
+    running solve (:func:`ncplace.optimize` returns its best layout so far, marked interrupted,
+    and the command prints it and exits 130); a second one exits at once with one line."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _Interrupts:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self.previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.count += 1
+        if self.count > 1:
+            erase = b"\r\x1b[K" if os.isatty(2) else b""  # the progress line, on a terminal
+            os.write(2, erase + b"ncplace: interrupted again: stopped at once\n")
+            os._exit(EXIT_INTERRUPTED)
+        raise KeyboardInterrupt
+
+
+def _optimize(
+    mix: Mix,
+    args: argparse.Namespace,
+    label: str,
+    current: Layout | None = None,
+    one_layout_s: float = 0.0,
+) -> Any:
     from .optimize import optimize
 
     kwargs: dict[str, Any] = {
-        "time_limit": args.time_limit,
+        "time_limit": _solve_seconds(args, one_layout_s),
         "seed": args.seed,
-        "workers": getattr(args, "workers", None),
+        "workers": getattr(args, "threads", None),
     }
-    for key in ("objective", "split_replicas"):
+    if getattr(args, "deterministic", False):
+        if (kwargs["workers"] or 1) > 1:
+            raise Error("--deterministic needs one thread: drop --threads or give --threads 1")
+        kwargs["deterministic"] = True
+    for key in ("objective", "split_replicas", "switch_ms"):
         if hasattr(args, key):
             kwargs[key] = getattr(args, key)
     if current is not None:
@@ -411,6 +478,8 @@ def _status(plan: Any) -> str:
 
 
 def _certificate_text(plan: Any) -> str:
+    if plan.objective_name == "slo":
+        return _slo_certificate_text(plan)
     objective = {"peak": "peak load", "overlap": "overlap"}.get(plan.objective_name, "objective")
     status = _status(plan)
     proof = ""
@@ -427,6 +496,18 @@ def _certificate_text(plan: Any) -> str:
     if getattr(plan, "source", "cp-sat") != "cp-sat":
         text += f", layout from {plan.source}"
     return text + "."
+
+
+def _slo_certificate_text(plan: Any) -> str:
+    """The SLO plan's line: alpha* as simulated and estimated, the busy-time bound as proven."""
+    gap = "n/a" if not math.isfinite(plan.gap) else f"{100 * plan.gap:.3g}%"
+    bound = "n/a" if not math.isfinite(plan.bound) else f"{plan.bound:.4g}"
+    return (
+        f"Plan: {_status(plan)}: {plan.slo_text()}; peak load {plan.objective:.4g}, busy-time "
+        f"bound {bound} (proven over layouts with {plan.bound_scope}), gap {gap}, "
+        f"{plan.runtime_s:.2f} s ({one_line(plan.stop_reason)}), CP-SAT "
+        f"(OR-Tools {plan.ortools_version}), seed {plan.seed}."
+    )
 
 
 def _infeasible_message(plan: Any) -> str:
@@ -463,26 +544,39 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     from .comparison import compare
 
     mix = load_mix(args.mix, args.instance, args.framework)
+    mix = _with_processes(mix, args.processes)
     label = args.mix or f"bundled example {BUNDLED_MIX}"
     current = None
     if args.current is not None:
         current = _current_layout(args.current, mix, dict(args.name or []))
     elif args.name:
         raise Error("--name names the models of a --current report; give --current too")
-    plan = _optimize(mix, args, "solving", current)
+    before = time.perf_counter()
+    baselines = compare(mix, optimizer=False, latency=False)
+    one_layout_s = (time.perf_counter() - before) / max(1, len(baselines.rows))
+    plan = _optimize(mix, args, "solving", current, one_layout_s)
     if plan.layout is None:
         raise Infeasible(_infeasible_message(plan))
-    baselines = compare(mix, optimizer=False, latency=False)
     best = baselines.best() or baselines.best(feasible_only=False)
-    latency = _latency_report(plan.layout, mix, args)
+    # Interrupted: print the layout at once, without the latency report's simulations.
+    latency = None if plan.interrupted else _latency_report(plan.layout, mix, args)
     code: str | None
     try:
         code = plan.code(args.framework)
         code_error = None
     except Error as exc:
         code, code_error = None, one_line(exc)
+    scripts = _process_scripts(plan, args.framework)
+    if scripts:
+        code_error = (
+            f"the plan has {len(scripts)} processes: --format launch writes a launcher with a "
+            "script per process, --format k8s Kubernetes manifests"
+        )
     if args.plot:
         _plot_layout(plan.layout, mix, args.plot, title=f"ncplace recommend: {mix.instance.name}")
+    if args.format in ("launch", "k8s"):
+        _write(_deployment(plan, args), args.output)
+        return EXIT_OK
     if args.format == "code":
         if code is None:
             raise Error(f"no placement code for this plan: {code_error}")
@@ -502,6 +596,8 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         data["framework"] = args.framework or mix.framework
         data["code"] = code
         data["code_error"] = code_error
+        if scripts:
+            data["scripts"] = scripts
         data["latency"] = None if latency is None else latency.to_dict()
         if current is not None:
             data["current"] = {"file": args.current, "layout": layout_to_dict(current)}
@@ -538,7 +634,14 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     if latency is not None:
         lines += ["", *latency.lines()]
     lines.append("")
-    if code is None:
+    if scripts:
+        lines.append(
+            "Placement code, one script per process (--format launch writes them with a "
+            "launcher, --format k8s as Kubernetes manifests):"
+        )
+        for name, script in scripts.items():
+            lines += ["", f"# ===== {name}.py =====", script]
+    elif code is None:
         lines.append(f"No placement code: {code_error}")
     else:
         lines += [
@@ -558,6 +661,68 @@ def _latency_report(layout: Layout, mix: Mix, args: argparse.Namespace) -> Any:
     from .latency.report import latency_report
 
     return latency_report(layout, mix, switch_ms=args.switch_ms, seed=args.seed)
+
+
+# --- several processes (machines) ---------------------------------------------------------------
+
+
+class _DeprecatedWorkers(argparse.Action):
+    """``--workers N``: the old name of ``--threads``; it warns, since users read "workers" as
+    serving processes (``--processes``)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        sys.stderr.write(
+            "ncplace: warning: --workers is deprecated: it sets CP-SAT threads, now --threads; "
+            "for a pool of serving processes use --processes\n"
+        )
+        setattr(namespace, self.dest, values)
+
+
+def _with_processes(mix: Mix, processes: int | None) -> Mix:
+    """``--processes N``: the mix as a pool of N workers."""
+    if processes is None:
+        return mix
+    if mix.processes:
+        raise ConfigError(
+            f"--processes {processes}: the mix declares its processes; give one or the other"
+        )
+    try:
+        return Mix(mix.models, mix.instance, mix.framework, (), processes)
+    except ConfigError as exc:
+        raise ConfigError(f"--processes {processes}: {exc}") from None
+
+
+def _process_scripts(plan: Any, framework: str | None) -> dict[str, str]:
+    """Process name -> script, for a plan of several processes (empty for one)."""
+    from .codegen import generate_scripts, plan_header
+    from .deploy import process_names
+
+    layout = plan.layout
+    if layout is None or len(layout.processes) < 2:
+        return {}
+    names = process_names(layout, plan.mix)
+    codes = generate_scripts(layout, plan.mix, framework, plan_header(plan))
+    return dict(zip(names, codes, strict=True))
+
+
+def _deployment(plan: Any, args: argparse.Namespace) -> str:
+    """``--format launch``: a launcher embedding each process's script; ``--format k8s``:
+    Kubernetes manifests."""
+    from .codegen import generate_scripts, plan_header
+    from .deploy import k8s_manifests, launch_script
+
+    if args.format == "k8s":
+        return k8s_manifests(
+            plan.layout, plan.mix, framework=args.framework, header=plan_header(plan)
+        )
+    scripts = generate_scripts(plan.layout, plan.mix, args.framework, plan_header(plan))
+    return launch_script(plan.layout, plan.mix, scripts=scripts)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -972,7 +1137,18 @@ def cmd_observe(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _catalogue_rows() -> list[Instance]:
+    """The catalogue, each trn2 machine followed by its LNC=1 form."""
+    out = []
+    for inst in INSTANCES.values():
+        out.append(inst)
+        if inst.lnc == 2:
+            out.append(with_lnc(inst, 1))
+    return out
+
+
 def cmd_instances(args: argparse.Namespace) -> int:
+    machines = _catalogue_rows()
     if args.format == "json":
         data = [
             {
@@ -981,14 +1157,28 @@ def cmd_instances(args: argparse.Namespace) -> int:
                 "chips": inst.chips,
                 "cores_per_chip": inst.cores_per_chip,
                 "chip_memory_gib": inst.chip_memory_gib,
+                "memory_gib": inst.memory_gib,
+                "memory_pool_cores": inst.memory_cores,
+                "memory_pool_gib": inst.pool_memory_gib,
                 "topology": inst.topology,
                 "framework": inst.framework,
+                "lnc": inst.lnc,
             }
-            for inst in INSTANCES.values()
+            for inst in machines
         ]
         _write(_json(data), None)
         return EXIT_OK
-    header = ("instance", "cores", "chips", "cores/chip", "GiB/chip", "interconnect", "framework")
+    header = (
+        "instance",
+        "cores",
+        "chips",
+        "cores/chip",
+        "GiB/chip",
+        "GiB/bank",
+        "interconnect",
+        "framework",
+        "LNC",
+    )
     rows = [header] + [
         (
             inst.name,
@@ -996,13 +1186,15 @@ def cmd_instances(args: argparse.Namespace) -> int:
             str(inst.chips),
             str(inst.cores_per_chip),
             f"{inst.chip_memory_gib:g}",
+            "-" if inst.bank_cores is None else f"{inst.pool_memory_gib:g}",
             inst.topology,
             inst.framework,
+            "-" if inst.lnc is None else str(inst.lnc),
         )
-        for inst in INSTANCES.values()
+        for inst in machines
     ]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    right = {1, 2, 3, 4}
+    right = {1, 2, 3, 4, 5, 8}
     lines = [
         "  ".join(
             c.rjust(w) if i in right else c.ljust(w)
@@ -1052,6 +1244,14 @@ def build_parser() -> argparse.ArgumentParser:
             default=0,
             metavar="N",
             help="solver seed (default 0)",
+        )
+
+    def deterministic_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--deterministic",
+            action="store_true",
+            help="spend --time-limit on CP-SAT's deterministic clock: the same mix, seed and "
+            "limit give the same plan on every run, with no promise on wall time",
         )
 
     def output_options(p: argparse.ArgumentParser, formats: tuple[str, ...]) -> None:
@@ -1106,11 +1306,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="mix file (YAML or JSON); default: the bundled example",
     )
     solver_options(p, 10.0)
+    deterministic_option(p)
+    p.add_argument(
+        "--threads",
+        type=_integer_at_least(1),
+        metavar="N",
+        help="parallel CP-SAT threads (default 1; more need the wall clock)",
+    )
     p.add_argument(
         "--workers",
         type=_integer_at_least(1),
         metavar="N",
-        help="parallel CP-SAT workers (default 1, deterministic)",
+        dest="threads",
+        action=_DeprecatedWorkers,
+        help="deprecated alias of --threads (serving workers: --processes)",
+    )
+    p.add_argument(
+        "--processes",
+        type=_integer_at_least(1),
+        metavar="N",
+        help="plan a pool of N identical serving processes that each load every model "
+        "(the mix's workers: N)",
     )
     p.add_argument(
         "--framework", choices=FRAMEWORKS, help="framework of the code (default: the mix's)"
@@ -1118,8 +1334,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--objective",
         choices=OBJECTIVES,
-        default="peak",
-        help="peak: peak core load first, then overlap (default); overlap: the reverse",
+        default=None,
+        help="peak: peak core load first, then overlap; overlap: the reverse; slo: the most "
+        "traffic within every p99 target (simulated). Default: slo when the mix gives a latency "
+        "field, else peak",
     )
     p.add_argument(
         "--split-replicas",
@@ -1134,7 +1352,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     name_option(p)
     switch_option(p)
-    output_options(p, ("text", "json", "code"))
+    output_options(p, ("text", "json", "code", "launch", "k8s"))
     plot_option(p, "the layout")
 
     p = command(
@@ -1217,6 +1435,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="runtime framework (default: what the script imports)",
     )
     solver_options(p, 10.0)
+    deterministic_option(p)
     p.add_argument("--no-optimizer", action="store_true", help="score the script only")
     output_options(p, ("text", "json"))
     plot_option(p, "the replayed layout")
@@ -1265,6 +1484,7 @@ def _fail(message: str, debug: bool, code: int) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``ncplace`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    started = time.perf_counter()
     parser = build_parser()
     arguments = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -1282,9 +1502,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             EXIT_USAGE,
         )
     debug = bool(getattr(args, "debug", False))
+    args.started = started
+    interrupts = _Interrupts()
     try:
-        _check_outputs(args)
-        return int(args.func(args))
+        with interrupts:
+            _check_outputs(args)
+            status = int(args.func(args))
+        return EXIT_INTERRUPTED if interrupts.count else status
     except (Infeasible, InfeasibleMix) as exc:
         return _fail(str(exc), debug, EXIT_INFEASIBLE)
     except Error as exc:
@@ -1296,7 +1520,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except KeyboardInterrupt:
         sys.stderr.write("ncplace: interrupted\n")
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:  # a bug: say so in one line, traceback with --debug
         return _fail(
             f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",

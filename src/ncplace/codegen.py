@@ -17,6 +17,14 @@ Each process gets one script that
 
 NeuronCore Groups of a layout are not reproduced: explicit contexts ignore them.
 
+A tensor-parallel model (``parallel: tensor``, ``cores: k``) is its process's only model; its
+script loads it with ``neuronx_distributed.trace.parallel_model_load(path)``, whose ``k`` ranks
+take the process's first ``k`` cores, so its copy must start at the process's first core. On a
+trn2 machine at LNC=1 every script also sets ``NEURON_LOGICAL_NC_CONFIG=1`` (the runtime's
+default is 2). ``keep_visible_cores=True`` writes ``os.environ.setdefault`` instead of an
+assignment, so that a value the environment already has wins: under Kubernetes the Neuron device
+plugin sets ``NEURON_RT_VISIBLE_CORES`` to the cores it allocated (:mod:`ncplace.deploy`).
+
 Safety: model names and paths come from user files. They reach the script only as ``repr()``
 string literals (a ``repr`` of a ``str`` is always one valid literal on one line). Variable
 names are derived from the names but reduced to ASCII letters, digits and ``_``, never a keyword,
@@ -43,7 +51,7 @@ from .layout import Layout, Placement, copies_text, core_span
 from .mix import Mix
 from .score import score
 
-RESERVED_NAMES = frozenset({"os", "torch", "torch_neuron", "torch_neuronx"})
+RESERVED_NAMES = frozenset({"os", "torch", "torch_neuron", "torch_neuronx", "neuronx_distributed"})
 """Module names the generated script binds; no model variable may shadow them."""
 
 _SOFT_KEYWORDS = frozenset({"_", "case", "match", "type"})
@@ -112,6 +120,7 @@ class BlockLoad:
     cores_per_copy: int
     start_nc: int
     nc_count: int
+    tensor: bool = False
 
     @property
     def copies(self) -> int:
@@ -191,7 +200,14 @@ def block_loads(layout: Layout, mix: Mix, process: int, framework: str) -> list[
     loads = []
     for _, p in _placement_order(layout, mix, process):
         model = mix[p.model]
-        if framework == "torch-neuronx" and model.cores != 1:
+        tensor = model.parallel == "tensor" and model.cores > 1
+        if tensor and (len(p.replicas) != 1 or p.replicas[0][0] != cores[0]):
+            raise PlacementError(
+                f"tensor-parallel model {comment_text(p.model)!r} must be one copy on the first "
+                f"cores of its process (nc{cores[0]}...), where parallel_model_load puts its "
+                f"ranks; it uses {[list(r) for r in p.replicas]}"
+            )
+        if framework == "torch-neuronx" and model.cores != 1 and not tensor:
             raise PlacementError(
                 f"model {comment_text(p.model)!r} uses {model.cores} cores per copy; torch-neuronx "
                 "has no NeuronCore Pipeline (1 core per model)"
@@ -207,6 +223,7 @@ def block_loads(layout: Layout, mix: Mix, process: int, framework: str) -> list[
                 cores_per_copy=model.cores,
                 start_nc=start - cores[0],
                 nc_count=len(p.replicas) * model.cores,
+                tensor=tensor,
             )
         )
     return loads
@@ -257,6 +274,7 @@ def _script(
     process: int,
     framework: str,
     header: str | None,
+    keep_visible_cores: bool = False,
 ) -> str:
     from . import __version__
 
@@ -295,18 +313,32 @@ def _script(
         "",
         "import os",
         "",
-        f"os.environ[{envvars.VISIBLE_CORES!r}] = {visible!r}",
-        "",
-        "import torch  # noqa: E402",
-        f"import {module}  # noqa: E402",
-        "",
-        "# The order of the loads does not matter: every model is placed explicitly.",
     ]
+    settings = [(envvars.VISIBLE_CORES, visible)]
+    if inst.lnc == 1:
+        settings.append((envvars.LOGICAL_NC_CONFIG, "1"))
+    for name, value in settings:
+        if keep_visible_cores and name == envvars.VISIBLE_CORES:
+            lines.append(f"os.environ.setdefault({name!r}, {value!r})")
+        else:
+            lines.append(f"os.environ[{name!r}] = {value!r}")
+    lines += ["", "import torch  # noqa: E402", f"import {module}  # noqa: E402"]
+    if any(load.tensor for load in loads):
+        lines.append("import neuronx_distributed  # noqa: E402")
+    lines += ["", "# The order of the loads does not matter: every model is placed explicitly."]
     handles: dict[str, list[str]] = {}
     for load in loads:
         handles.setdefault(load.placement.model, []).append(load.variable)
     for load in loads:
         name = comment_text(load.placement.model, 60)
+        if load.tensor:
+            lines += [
+                "",
+                f"# {name}: {core_span(load.placement.cores)}, tensor-parallel over "
+                f"{load.cores_per_copy} cores (rank i on the process's core i)",
+                f"{load.variable} = neuronx_distributed.trace.parallel_model_load({load.path!r})",
+            ]
+            continue
         lines += [
             "",
             f"# {name}: {core_span(load.placement.cores)}, {_copies_text(load)}",
@@ -329,12 +361,18 @@ def _script(
 
 
 def generate_scripts(
-    layout: Layout, mix: Mix, framework: str | None = None, header: str | None = None
+    layout: Layout,
+    mix: Mix,
+    framework: str | None = None,
+    header: str | None = None,
+    *,
+    keep_visible_cores: bool = False,
 ) -> list[str]:
     """One script per process of ``layout`` (see the module docstring).
 
     ``framework`` defaults to the mix's. ``header`` adds comment lines to each script's header
     (a plan's status and bound, for instance); it is sanitised like every comment.
+    ``keep_visible_cores``: leave a ``NEURON_RT_VISIBLE_CORES`` the environment already has.
     """
     check_type(layout, Layout, "generate_scripts: layout")
     check_type(mix, Mix, "generate_scripts: mix")
@@ -343,7 +381,10 @@ def generate_scripts(
     _check_framework(framework)
     if not layout.processes:
         raise PlacementError("the layout has no process; there is nothing to load")
-    return [_script(layout, mix, i, framework, header) for i in range(len(layout.processes))]
+    return [
+        _script(layout, mix, i, framework, header, keep_visible_cores)
+        for i in range(len(layout.processes))
+    ]
 
 
 def generate_code(

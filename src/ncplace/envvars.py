@@ -8,6 +8,9 @@
   fractions, words and counts above the instance are refused.
 - ``NEURONCORE_GROUP_SIZES``: a comma list of positive integers (``3,4,1``). ``0``, empty items
   ``2,,2``, other separators ``2;2`` and words are refused.
+- ``NEURON_LOGICAL_NC_CONFIG``: the logical NeuronCore configuration, ``1`` or ``2`` (Trn2 only;
+  about-neuron/arch/neuron-features/logical-neuroncore-config.rst: "LNC can only be set to 1 or
+  2").
 
 Whitespace around the whole value and around each item is tolerated, as a shell ``export``
 would often leave it; anything else is a :class:`~ncplace.errors.ConfigError` naming the
@@ -26,12 +29,13 @@ from collections.abc import Sequence
 from itertools import pairwise
 
 from .errors import ConfigError
-from .hardware import MAX_CORES
+from .hardware import LNC_VARIABLE, MAX_CORES
 
 VISIBLE_CORES = "NEURON_RT_VISIBLE_CORES"
 NUM_CORES = "NEURON_RT_NUM_CORES"
 GROUP_SIZES = "NEURONCORE_GROUP_SIZES"
-PLACEMENT_VARIABLES = (VISIBLE_CORES, NUM_CORES, GROUP_SIZES)
+LOGICAL_NC_CONFIG = LNC_VARIABLE
+PLACEMENT_VARIABLES = (VISIBLE_CORES, NUM_CORES, GROUP_SIZES, LOGICAL_NC_CONFIG)
 
 _VISIBLE_FORMS = (
     "a core '3', a range '4-5', or a comma list of them in ascending contiguous order '3-5,6'"
@@ -164,3 +168,15 @@ def format_group_sizes(sizes: Sequence[int]) -> str:
             f"{GROUP_SIZES}: sizes {list(sizes)} are not a non-empty list of integers >= 1"
         )
     return ",".join(str(s) for s in sizes)
+
+
+def parse_lnc(text: str) -> int:
+    """The logical NeuronCore configuration ``NEURON_LOGICAL_NC_CONFIG=text`` asks for: 1 or 2."""
+    bad = _shown(LOGICAL_NC_CONFIG, text)
+    accepted = "1 (physical cores) or 2 (pairs of physical cores, the default on trn2)"
+    if not isinstance(text, str):
+        raise _not_text(bad, text, accepted)
+    match = _INT.fullmatch(text)
+    if match is None or match.group(1) not in ("1", "2"):
+        raise ConfigError(f"{bad}: expected {accepted}")
+    return int(match.group(1))

@@ -26,7 +26,9 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError, InfeasibleMix, check_fields, check_named_entry, file_path
-from .hardware import FRAMEWORKS, INSTANCES, Instance, instance
+from .hardware import FRAMEWORKS, Instance, instance, with_lnc
+from .processes import ProcessSpec, specs_from_data
+from .processes import validate as validate_processes
 
 MODEL_FIELDS = (
     "name",
@@ -50,8 +52,17 @@ DEFAULT_SERVICE_CV = 0.05
 MAX_CV = 10.0
 SLO_FACTOR = 5.0
 PARALLEL_KINDS = ("pipeline", "tensor")
-MIX_FIELDS = ("instance", "models", "framework")
-INSTANCE_FIELDS = ("cores", "cores_per_chip", "chip_memory_gib", "topology", "framework", "name")
+MIX_FIELDS = ("instance", "models", "framework", "lnc", "processes", "workers")
+INSTANCE_FIELDS = (
+    "cores",
+    "cores_per_chip",
+    "chip_memory_gib",
+    "topology",
+    "framework",
+    "name",
+    "lnc",
+    "bank_cores",
+)
 MEMORY_TOLERANCE_GIB = 1e-9
 
 
@@ -336,6 +347,8 @@ class Mix:
     models: tuple[Model, ...]
     instance: Instance = field(default_factory=lambda: instance("inf1.6xlarge"))
     framework: str | None = None
+    processes: tuple[ProcessSpec, ...] = ()
+    workers: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "models", tuple(self.models))
@@ -356,6 +369,12 @@ class Mix:
                 raise ConfigError(f"mix models: expected Model objects, got {m!r}")
         _validate_names(self.models)
         _validate_fit(self)
+        if isinstance(self.processes, (str, bytes)) or not isinstance(self.processes, Iterable):
+            raise ConfigError(
+                f"mix processes: expected ProcessSpec objects, got {self.processes!r}"
+            )
+        object.__setattr__(self, "processes", tuple(self.processes))
+        validate_processes(self)
 
     def __getitem__(self, name: str) -> Model:
         for m in self.models:
@@ -376,11 +395,19 @@ class Mix:
     def with_instance(self, inst: Instance | str) -> Mix:
         """The same models on another instance."""
         keep = None if self.framework == self.instance.framework else self.framework
-        return Mix(self.models, inst, keep)  # type: ignore[arg-type]
+        return Mix(self.models, inst, keep, self.processes, self.workers)  # type: ignore[arg-type]
 
     def with_models(self, models: Iterable[Model]) -> Mix:
-        """Other models on the same instance and framework."""
-        return Mix(tuple(models), self.instance, self.framework)
+        """Other models on the same instance and framework; declared processes keep the models
+        that remain (a process left without any is dropped), and a pool keeps its size."""
+        models = tuple(models)
+        names = {m.name for m in models if isinstance(m, Model)}
+        processes = []
+        for spec in self.processes:
+            kept = tuple(name for name in spec.models if name in names)
+            if kept:
+                processes.append(ProcessSpec(spec.name, kept, spec.cores))
+        return Mix(models, self.instance, self.framework, tuple(processes), self.workers)
 
     @classmethod
     def from_file(
@@ -408,6 +435,12 @@ class Mix:
             inst = instance(instance_name)
         else:
             inst = parse_instance(data.get("instance"), label)
+        if data.get("lnc") is not None:
+            inst = with_lnc(inst, data["lnc"], f"{label}: lnc")
+        processes: tuple[ProcessSpec, ...] = ()
+        if data.get("processes") is not None:
+            processes = specs_from_data(data["processes"], label)
+        workers = data.get("workers")
         framework = data.get("framework")
         if framework is not None and framework not in FRAMEWORKS:
             raise ConfigError(
@@ -424,7 +457,7 @@ class Mix:
             _model_from_dict(item, f"{label}: models[{i}]") for i, item in enumerate(raw_models)
         ]
         try:
-            return cls(tuple(models), inst, framework)
+            return cls(tuple(models), inst, framework, processes, workers)
         except _FieldError as exc:
             if exc.index is None:
                 raise ConfigError(f"{label}: {exc}") from None
@@ -435,8 +468,16 @@ class Mix:
     def to_dict(self) -> dict[str, Any]:
         """A mapping that :meth:`from_dict` reads back into an equal mix."""
         inst = self.instance
-        inst_out: Any = inst.name
-        if INSTANCES.get(inst.name) != inst:
+        base, _, _ = inst.name.partition(":")
+        inst_out: Any = base
+        lnc = None
+        try:
+            known: Instance | None = instance(inst.name)
+        except ConfigError:
+            known = None
+        if known == inst and base != inst.name:
+            lnc = inst.lnc
+        if known != inst:
             inst_out = {
                 "cores": inst.cores,
                 "cores_per_chip": inst.cores_per_chip,
@@ -448,10 +489,19 @@ class Mix:
                 inst_out["framework"] = inst.framework
             if inst.name != "custom":
                 inst_out["name"] = inst.name
+            for key in ("lnc", "bank_cores"):
+                if getattr(inst, key) is not None:
+                    inst_out[key] = getattr(inst, key)
         out: dict[str, Any] = {"instance": inst_out}
+        if lnc is not None:
+            out["lnc"] = lnc
         if self.framework != inst.framework:
             out["framework"] = self.framework
         out["models"] = [m.to_dict() for m in self.models]
+        if self.processes:
+            out["processes"] = [spec.to_dict() for spec in self.processes]
+        if self.workers is not None:
+            out["workers"] = self.workers
         return out
 
 
@@ -552,13 +602,14 @@ def _validate_names(models: tuple[Model, ...]) -> None:
 
 
 def min_chip_share(cores: int, inst: Instance) -> int:
-    """The fewest of a ``cores``-core copy's cores that must share one chip, however it is placed.
+    """The fewest of a ``cores``-core copy's cores that must share one memory pool (a chip, or an
+    HBM bank: :attr:`~ncplace.hardware.Instance.memory_cores`), however it is placed.
 
-    ``min over starts s of max over chips of |[s, s + cores) ∩ chip|``: a copy's memory is split
-    evenly over its cores, so the chip holding this many of them carries at least
+    ``min over starts s of max over pools of |[s, s + cores) ∩ pool|``: a copy's memory is split
+    evenly over its cores, so the pool holding this many of them carries at least
     ``share x memory_gib / cores``.
     """
-    n, width = inst.cores, inst.cores_per_chip
+    n, width = inst.cores, inst.memory_cores
     best = cores
     for s in range(n - cores + 1):
         most = 0
@@ -596,7 +647,8 @@ def _check_fit(mix: Mix) -> None:
     """
     inst = mix.instance
     n = inst.cores
-    cap = inst.chip_memory_gib or 0.0
+    cap = inst.pool_memory_gib
+    pool = "chip" if inst.memory_cores == inst.cores_per_chip else "memory bank"
     for i, m in enumerate(mix.models):
         if mix.framework == "torch-neuronx" and m.cores != 1 and m.parallel != "tensor":
             raise _FieldError(
@@ -606,12 +658,13 @@ def _check_fit(mix: Mix) -> None:
                 f"tensor-parallel (parallel: tensor), got {m.cores}",
                 i,
             )
-        if m.parallel is not None and m.parallel != _PARALLEL_OF[mix.framework]:
+        kind = _PARALLEL_OF[str(mix.framework)]
+        if m.parallel is not None and m.parallel != kind:
             raise _FieldError(
                 m.name,
                 "parallel",
                 f"{m.parallel!r} is not available under {mix.framework}, which takes "
-                f"{_PARALLEL_OF[mix.framework]!r} models",
+                f"{kind!r} models",
                 i,
             )
         if m.cores > n:
@@ -640,7 +693,8 @@ def _check_fit(mix: Mix) -> None:
                 raise _FieldError(
                     m.name,
                     "memory_gib",
-                    f"one copy puts at least {spread} on one chip, more than a chip's {cap:g} GiB",
+                    f"one copy puts at least {spread} on one {pool}, more than a {pool}'s "
+                    f"{cap:g} GiB",
                     i,
                 )
     _validate_pins(mix)
@@ -668,7 +722,8 @@ def _check_fit(mix: Mix) -> None:
         )
         raise ConfigError(
             f"models: need {terms} = {memory:g} GiB of device memory (memory_gib x replicas) but "
-            f"{inst.name} has {inst.chips} chip(s) x {cap:g} GiB = {inst.memory_gib:g} GiB"
+            f"{inst.name} has {inst.chips} chip(s) x {inst.chip_memory_gib:g} GiB = "
+            f"{inst.memory_gib:g} GiB"
         )
 
 

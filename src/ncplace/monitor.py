@@ -60,7 +60,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, key_text, one_line
-from .hardware import INSTANCES, Instance
+from .hardware import INSTANCES, LNC_VALUES, Instance, with_lnc
 from .hardware import instance as catalogue_instance
 from .layout import Layout, Placement, ProcessSpan, copies_text, layout_to_dict
 from .mix import Mix, read_text_file
@@ -365,6 +365,16 @@ def _instance(
         known = [n for n in names if isinstance(n, str) and n in INSTANCES]
         if known:
             inst = INSTANCES[known[0]]
+            if inst.lnc is not None and hardware is not None:
+                # A trn2 report at LNC=1 shows 8 cores per device: the same machine at lnc=1.
+                inst = next(
+                    (
+                        other
+                        for other in (with_lnc(inst, lnc) for lnc in LNC_VALUES)
+                        if (other.chips, other.cores_per_chip) == hardware
+                    ),
+                    inst,
+                )
         elif hardware is not None:
             return _built_instance(report, hardware, label)
         else:

@@ -36,6 +36,15 @@ marked *(ncplace)*.
 5. **multicore_context()**: ``floor(process cores / k)`` copies from the process's first core.
 6. **torch-neuronx**: no pipelines (``k`` must be 1); default placement is round-robin over the
    process's cores in load order, wrapping; loads inside contexts do not advance it *(ncplace)*.
+7. **Tensor parallelism** (:meth:`Process.load_ranks`): one copy whose ``k`` ranks take the
+   process's first ``k`` cores, rank ``i`` on core ``i``, as neuronx-distributed and
+   transformers-neuronx load them.
+8. **Logical NeuronCores** (Trn2): ``NEURON_LOGICAL_NC_CONFIG`` in a process's environment sets the
+   LNC the runtime uses (1 or 2). A runtime emulates one core numbering: while no process is live
+   a start with another LNC switches the runtime to the same machine at that LNC (so
+   ``runtime.instance`` becomes ``trn2.48xlarge:lnc=1``, 128 cores); with processes live it is
+   refused *(ncplace: mixing LNCs on one machine is not documented)*. On a machine without LNC the
+   variable is refused, since the documents apply it to Trn2 (and Trn3) only.
 
 A load that raises changes nothing: no copy is counted and no turn is taken.
 """
@@ -49,7 +58,7 @@ from dataclasses import dataclass
 
 from . import envvars
 from .errors import ConfigError, CoresUnavailable, PlacementError
-from .hardware import FRAMEWORKS, Instance
+from .hardware import FRAMEWORKS, Instance, with_lnc
 from .layout import Layout, Placement, ProcessSpan
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -117,6 +126,8 @@ class Runtime:
                 raise ConfigError(f"environment variable name {key!r} is not a valid name")
             if not isinstance(value, str):
                 raise ConfigError(f"environment variable {key}={value!r}: values must be strings")
+        if envvars.LOGICAL_NC_CONFIG in env:
+            self._set_lnc(env[envvars.LOGICAL_NC_CONFIG])
         total = self.instance.cores
         groups_sizes: tuple[int, ...] = ()
         if envvars.GROUP_SIZES in env:
@@ -148,6 +159,26 @@ class Runtime:
             self._owner[c] = process
         self._processes.append(process)
         return process
+
+    def _set_lnc(self, text: str) -> None:
+        """Rule 8: switch to the machine at the LNC ``text`` asks for, or refuse."""
+        lnc = envvars.parse_lnc(text)
+        inst = self.instance
+        where = f"{envvars.LOGICAL_NC_CONFIG}={text!r}"
+        if inst.lnc is None:
+            raise ConfigError(
+                f"{where}: {inst.name} has no logical NeuronCore configuration; the variable "
+                "applies to trn2 machines only"
+            )
+        if lnc == inst.lnc:
+            return
+        if self._processes:
+            raise ConfigError(
+                f"{where}: the live processes use LNC={inst.lnc}; ncplace emulates one LNC per "
+                "machine at a time (the core numbering differs)"
+            )
+        self.instance = with_lnc(inst, lnc, where)
+        self._owner = [None] * self.instance.cores
 
     def _acquire(self, count: int) -> tuple[int, ...]:
         run = 0

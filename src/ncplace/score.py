@@ -34,8 +34,9 @@ class Score:
       copy as well.
     - ``chip_crossings``: copies whose cores lie on more than one chip (a pipeline paying link
       hops).
-    - ``memory_overflow_gib = sum_chips max(0, used - chip_memory)`` with ``used`` the sum over
-      copies of ``memory_gib / len(copy)`` for each of the copy's cores on that chip.
+    - ``memory_overflow_gib = sum_pools max(0, used - pool_memory)`` with ``used`` the sum over
+      copies of ``memory_gib / len(copy)`` for each of the copy's cores in that memory pool (a
+      chip, or an HBM bank on Trn2: :attr:`~ncplace.hardware.Instance.memory_cores`).
     - ``handles``: loads (model objects the application holds and routes across).
     - ``largest_free_block``: the longest run of consecutive cores with no copy.
     - ``outside_process``: copies using a core their process does not own (a :class:`Layout`
@@ -93,10 +94,11 @@ def check_models(layout: Layout, mix: Mix) -> None:
     The message names each offender.
     """
     a, b = layout.instance, mix.instance
-    if (a.cores, a.cores_per_chip, a.chip_memory_gib) != (
+    if (a.cores, a.cores_per_chip, a.chip_memory_gib, a.memory_cores) != (
         b.cores,
         b.cores_per_chip,
         b.chip_memory_gib,
+        b.memory_cores,
     ):
         raise Error(
             f"the layout is for {a.name} ({a.cores} cores, {a.cores_per_chip} per chip, "
@@ -148,12 +150,12 @@ def score(layout: Layout, mix: Mix) -> Score:
 
     chip_crossings = sum(1 for _, cores in copies if len({inst.chip_of(c) for c in cores}) > 1)
 
-    used = [0.0] * inst.chips
+    used = [0.0] * inst.pools
     for model, cores in copies:
         memory = mix[model].memory_gib or 0.0
         for c in cores:
-            used[inst.chip_of(c)] += memory / len(cores)
-    capacity = inst.chip_memory_gib or 0.0
+            used[inst.pool_of(c)] += memory / len(cores)
+    capacity = inst.pool_memory_gib
     overflow = sum(max(0.0, u - capacity) for u in used)
     if overflow <= MEMORY_TOLERANCE_GIB:
         overflow = 0.0

@@ -19,8 +19,14 @@ per-core load of a copy of ``m`` when it has ``r`` copies, ``L`` the peak-load v
   filler intervals, see :func:`per_core`) and, for each chip ``h`` whose rule can bind,
   ``sum_{c in h} a_c <= M``; ``mem_u`` is the scaled memory per core of a copy.
 - Pinned start: by the domain ``s_m = start`` (see :mod:`.variables`).
-- Identical models (same :attr:`~.problem.ModelData.key`): ``s_a <= s_b`` in mix order, since
-  swapping their placements changes nothing.
+- Identical models (same :attr:`~.problem.ModelData.key`, which includes the process):
+  ``s_a <= s_b`` in mix order, since swapping their placements changes nothing.
+- Processes (:func:`add_processes`, when the mix declares them or has tensor-parallel models):
+  process ``p`` owns the range ``[x_p, x_p + w_p)``, ``w_p`` its fixed core count or a variable
+  ``>= 1``; the ranges are intervals under one ``NoOverlap`` (contiguous and disjoint, as
+  ``NEURON_RT_VISIBLE_CORES`` requires), and every present unit ``u`` of a model of ``p`` lies
+  inside: ``x_p <= s_u`` and ``e_u <= x_p + w_p``; a tensor-parallel server's range starts at its
+  copy (``x_p = s_u``: its ranks take the process's first cores).
 """
 
 from __future__ import annotations
@@ -135,24 +141,31 @@ def add_memory(v: Variables) -> None:
     """Per-chip memory: ``sum_{c in h} a_c <= M`` with ``a_c`` the memory on core ``c``.
 
     ``a_c`` comes from :func:`per_core` with ``q_u`` the scaled memory per core of a copy. Chips
-    where even the worst case fits get no constraint.
+    where even the worst case fits get no constraint: a unit that may cover ``r`` cores of a chip
+    puts at most ``q_u min(r, width)`` on it (units of the same reach and width are added up
+    first, so this takes ``O(units + chips x reaches)``).
     """
     p = v.problem
     memory = {m.index: m.memory for m in p.models if m.memory}
     if not memory:
         return
-    binding = []
-    for chip in range(p.chips):
-        cores = range(chip * p.cores_per_chip, (chip + 1) * p.cores_per_chip)
-        worst = 0
-        for u in v.units:
-            if not u.model.memory:
-                continue
-            reach = sum(1 for c in u.possible(p.cores) if c in cores)
-            widest = max(size for size, _ in u.size_options)
-            worst += u.model.memory * min(reach, widest)
-        if worst > p.chip_memory:
-            binding.append(cores)
+    memory_of: dict[tuple[int, int, int], int] = {}
+    for u in v.units:
+        reach = u.possible(p.cores)
+        if u.model.memory and len(reach):
+            key = (reach.start, reach.stop, max(size for size, _ in u.size_options))
+            memory_of[key] = memory_of.get(key, 0) + u.model.memory
+    width = p.memory_cores
+    worst = [0] * p.pools
+    for (lo, hi, widest), total in memory_of.items():
+        for pool in range(lo // width, (hi - 1) // width + 1):
+            first, last = pool * width, (pool + 1) * width
+            worst[pool] += total * min(min(hi, last) - max(lo, first), widest)
+    binding = [
+        range(pool * width, (pool + 1) * width)
+        for pool in range(p.pools)
+        if worst[pool] > p.chip_memory
+    ]
     if not binding:
         return
     per = per_core(v, memory, p.chip_memory, "mem")
@@ -173,10 +186,44 @@ def add_symmetry(v: Variables, skip: set[int] | None = None) -> None:
             v.model.add(first_a <= first_b)
 
 
+def add_processes(v: Variables) -> list[tuple[cp_model.IntVar, cp_model.LinearExprT]]:
+    """Process ranges and the models inside them (see the module docstring); returns each
+    process's ``(x_p, w_p)``."""
+    model, p = v.model, v.problem
+    n = p.cores
+    ranges: list[tuple[cp_model.IntVar, cp_model.LinearExprT]] = []
+    intervals = []
+    for i, proc in enumerate(p.processes):
+        start = model.new_int_var(0, n - (proc.cores or 1), f"x_{i}")
+        size: cp_model.LinearExprT
+        if proc.cores is not None:
+            size = proc.cores
+            intervals.append(model.new_fixed_size_interval_var(start, proc.cores, f"proc_{i}"))
+        else:
+            size = model.new_int_var(1, n, f"w_{i}")
+            end = model.new_int_var(1, n, f"xe_{i}")
+            intervals.append(model.new_interval_var(start, size, end, f"proc_{i}"))
+        ranges.append((start, size))
+        members = set(proc.models)
+        for u in v.units:
+            if u.model.index not in members:
+                continue
+            anchor = proc.anchored and u.copy in (None, 0)
+            low = model.add(start == u.start) if anchor else model.add(start <= u.start)
+            for rule in (low, model.add(u.end <= start + size)):
+                if u.present is not True:
+                    rule.only_enforce_if(u.present)
+    if len(intervals) > 1:
+        model.add_no_overlap(intervals)
+    return ranges
+
+
 def add_rules(v: Variables, skip_symmetry: set[int] | None = None) -> cp_model.IntVar:
     """Every hard rule plus the peak variable; returns the peak variable."""
     peak = add_peak(v)
     add_exclusive(v)
     add_memory(v)
     add_symmetry(v, skip_symmetry)
+    if v.problem.processes:
+        add_processes(v)
     return peak

@@ -177,8 +177,9 @@ def describe(problem: Problem, keep: Keep) -> str:
             f"{(mix_models[m.name].memory_gib or 0.0) / m.cores:g}" for m in memory
         )
         facts.append(
-            f"memory: {' + '.join(parts)} = {gib_total:g} GiB to fit on chips of "
-            f"{_n(inst.cores_per_chip, 'core')} holding {inst.chip_memory_gib:g} GiB each, at "
+            f"memory: {' + '.join(parts)} = {gib_total:g} GiB to fit on "
+            f"{'chips' if inst.memory_cores == inst.cores_per_chip else 'memory banks'} of "
+            f"{_n(inst.memory_cores, 'core')} holding {inst.pool_memory_gib:g} GiB each, at "
             f"{per_core} GiB per core"
         )
     if facts:

@@ -4,6 +4,8 @@ An *assignment* maps a model index to ``(copies, starts)``: the block start in b
 start of each copy (ascending) in split mode. The optimizer's layout is one process owning the
 span from the lowest to the highest used core (``NEURON_RT_VISIBLE_CORES="a-b"``), with one
 placement per model (its copies round-robin behind one handle) or, in split mode, one per copy.
+A mix with processes (declared, or tensor-parallel servers) gets one process per range instead
+(:func:`.processes.process_layout`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from ..layout import Layout, Placement, ProcessSpan
 from ..mix import Mix
 from .objectives import Assignment
 from .problem import Problem
+from .processes import process_env, process_layout
 
 
 def visible_cores(lo: int, hi: int) -> str:
@@ -26,9 +29,7 @@ def one_process(mix: Mix, placements: list[Placement]) -> Layout:
     """A layout of one process owning the used span, with ``placements`` in it."""
     used = [c for p in placements for c in p.cores]
     lo, hi = (min(used), max(used)) if used else (0, mix.instance.cores - 1)
-    span = ProcessSpan(
-        tuple(range(lo, hi + 1)), (), {"NEURON_RT_VISIBLE_CORES": visible_cores(lo, hi)}
-    )
+    span = ProcessSpan(tuple(range(lo, hi + 1)), (), process_env(mix.instance, range(lo, hi + 1)))
     return Layout(mix.instance, (span,), tuple(placements))
 
 
@@ -38,10 +39,13 @@ def layout_from(problem: Problem, assignment: Mapping[int, Assignment]) -> Layou
     for m in problem.models:
         copies, starts = assignment[m.index]
         blocks = [tuple(range(s, s + m.cores)) for s in problem.copy_starts(m, copies, starts)]
+        process = m.process or 0
         if problem.split:
-            placements += [Placement(m.name, (block,)) for block in blocks]
+            placements += [Placement(m.name, (block,), process) for block in blocks]
         else:
-            placements.append(Placement(m.name, tuple(blocks)))
+            placements.append(Placement(m.name, tuple(blocks), process))
+    if problem.processes:
+        return process_layout(problem.mix, problem.processes, placements)
     return one_process(problem.mix, placements)
 
 

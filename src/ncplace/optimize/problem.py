@@ -23,7 +23,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
+from ..hardware import Instance, tensor_starts
 from ..mix import Mix
+from ..processes import is_tensor_parallel, process_of, process_specs
 
 EXACT_DENOMINATOR = 10**6
 """Largest denominator tried when reading a float as a fraction."""
@@ -54,12 +56,14 @@ class ModelData:
     exclusive: bool
     memory: int
     start: int | None
+    process: int | None = None
+    starts: tuple[int, ...] | None = None
 
     @property
     def key(self) -> tuple[object, ...] | None:
-        if self.start is not None:
+        if self.start is not None or self.starts is not None:
             return None
-        return (self.cores, self.replicas, self.demand, self.exclusive, self.memory)
+        return (self.cores, self.replicas, self.demand, self.exclusive, self.memory, self.process)
 
     @property
     def min_width(self) -> int:
@@ -74,6 +78,19 @@ class ModelData:
 
 
 @dataclass(frozen=True)
+class ProcessData:
+    """A process of the plan (:func:`ncplace.processes.process_specs`): its name, the indices of
+    its models and its fixed core count (None: sized by the solver). ``anchored``: it serves a
+    tensor-parallel model, whose ranks take the process's first cores, so its range starts where
+    that model's copy does."""
+
+    name: str
+    models: tuple[int, ...]
+    cores: int | None
+    anchored: bool = False
+
+
+@dataclass(frozen=True)
 class Problem:
     """The integer data of one solve: models, machine, scales, and the mode (block or split)."""
 
@@ -82,14 +99,22 @@ class Problem:
     cores: int
     cores_per_chip: int
     chip_memory: int
+    memory_cores: int
     load_scale: int
     load_exact: bool
     memory_scale: int
     split: bool
+    processes: tuple[ProcessData, ...] = ()
 
     @property
     def chips(self) -> int:
         return self.cores // self.cores_per_chip
+
+    @property
+    def pools(self) -> int:
+        """Memory pools of ``memory_cores`` cores, each holding ``chip_memory`` (a chip, or an HBM
+        bank on Trn2)."""
+        return self.cores // self.memory_cores
 
     def copy_starts(self, m: ModelData, copies: int, starts: Sequence[int]) -> list[int]:
         """The first core of each of ``copies`` copies of ``m`` placed at ``starts``: in split
@@ -171,8 +196,10 @@ def build_problem(mix: Mix, split: bool) -> Problem:
     demands = [m.demand for m in mix.models]
     scale, exact = _load_scale(demands, replicas)
     per_core = [(m.memory_gib or 0.0) / m.cores for m in mix.models]
-    chip = float(inst.chip_memory_gib or 0.0)
+    chip = float(inst.pool_memory_gib)
     mem_scale, mem_exact = _memory_scale(per_core, chip)
+    specs = process_specs(mix)
+    process_index = process_of(specs)
     models = []
     for i, m in enumerate(mix.models):
         q = _rational(m.demand) if exact else None
@@ -196,6 +223,10 @@ def build_problem(mix: Mix, split: bool) -> Problem:
                 exclusive=m.exclusive,
                 memory=memory,
                 start=m.start,
+                process=process_index.get(m.name),
+                starts=_block_starts(inst, m.cores, m.min_replicas, split)
+                if is_tensor_parallel(m)
+                else None,
             )
         )
     if mem_exact:
@@ -210,8 +241,29 @@ def build_problem(mix: Mix, split: bool) -> Problem:
         cores=inst.cores,
         cores_per_chip=inst.cores_per_chip,
         chip_memory=chip_memory,
+        memory_cores=inst.memory_cores,
         load_scale=scale,
         load_exact=exact,
         memory_scale=mem_scale,
         split=split,
+        processes=tuple(
+            ProcessData(
+                spec.name,
+                tuple(mix.names.index(n) for n in spec.models),
+                spec.cores,
+                any(is_tensor_parallel(mix[n]) for n in spec.models),
+            )
+            for spec in specs
+        ),
     )
+
+
+def _block_starts(inst: Instance, cores: int, copies: int, split: bool) -> tuple[int, ...]:
+    """Where a tensor-parallel model's block (or, in split mode, its first copy) may start: every
+    one of its first ``copies`` back-to-back copies at a start :func:`~ncplace.hardware.
+    tensor_starts` allows (in split mode, the first copy alone)."""
+    allowed = tensor_starts(inst, cores)
+    if split or copies == 1:
+        return allowed
+    ok = set(allowed)
+    return tuple(s for s in allowed if all(s + j * cores in ok for j in range(copies)))

@@ -557,14 +557,14 @@ class _Run:
         """All units placed: check chip memory (the one rule the search does not propagate)."""
         s = self.s
         if s.memory:
-            per_chip = [0] * s.problem.chips
+            per_chip = [0] * s.problem.pools
             starts = self.starts(self.placed)
             for m in s.problem.models:
                 if not m.memory:
                     continue
                 start = starts[m.index]
                 for x in range(start, start + m.min_width):
-                    per_chip[x // s.problem.cores_per_chip] += m.memory
+                    per_chip[x // s.problem.memory_cores] += m.memory
             if any(v > s.problem.chip_memory for v in per_chip):
                 self.rejections += 1
                 return False

@@ -4,11 +4,9 @@ Why. On mixes of many models with unrelated loads, the peak level is a multiway 
 partitioning problem: the best layouts keep every core within a few units of the same load, and
 CP-SAT's large-neighbourhood search, which re-solves a few models at a time, rarely finds them.
 The local moves of number-partitioning heuristics fit the problem better: move one model, or
-swap two models of the same width. Measured from the best baseline, on one core: 300 models on
-64 cores end 2-4 units of 4000 above the energy floor after 3 s, where CP-SAT alone ends 28-30
-units above it after 30 s; 40 models on 16 cores end 2-24 units above it after 2 s, where
-CP-SAT ends 4-27 above after 10 s. The optimizer (:mod:`.solve`) runs it twice: from the best
-baseline before CP-SAT, which then starts from its layout, and from CP-SAT's layout after.
+swap two models of the same width (measurements in ``docs/optimizer.md``). The optimizer runs it
+twice (:mod:`.stages`): from the best baseline before CP-SAT, which then starts from its layout,
+and from the best layout after CP-SAT.
 
 The search. Each model is a *unit* of ``w = r k`` cores carrying ``D`` per core (in split mode,
 each of its ``r`` copies is a unit of ``k`` cores, and a model's copies never share a core); the
@@ -55,12 +53,13 @@ TENURE = (5, 15)
 class TabuResult:
     """What a search found: ``assignment`` and ``peak`` (integer, scaled loads) when it lowered
     the peak of the layout it started from, else ``None``; ``steps`` spent; ``wall_cut`` when the
-    wall-clock safety limit stopped it."""
+    wall-clock safety limit stopped it; ``interrupted`` when a ``KeyboardInterrupt`` did."""
 
     assignment: dict[int, Assignment] | None
     peak: int | None
     steps: int
     wall_cut: bool
+    interrupted: bool = False
 
 
 def improve(
@@ -127,8 +126,8 @@ class _Tabu:
         self.starts_for: dict[int, list[int]] = {}
         for w in {self.width[u] for u in units if self.movable[u]}:
             self.starts_for[w] = [s for s in range(n - w + 1) if not any(blocked[s : s + w])]
-        self.per_chip = problem.cores_per_chip
-        self.chip_use = [0] * problem.chips
+        self.per_chip = problem.memory_cores
+        self.chip_use = [0] * problem.pools
         for u in units:
             self._shift_memory(u, self.start[u], 1)
         self.same_width: dict[int, list[int]] = {}
@@ -136,12 +135,31 @@ class _Tabu:
             if self.movable[u]:
                 self.same_width.setdefault(self.width[u], []).append(u)
         self.tabu: dict[tuple[int, int], int] = {}
+        self.best: tuple[int, list[int]] = (0, [])
 
     def run(self, lower: int, patience: int) -> TabuResult:
-        best_peak = max(self.load, default=0)
-        first = best_peak
-        best_start = list(self.start)
-        target = best_peak - 1
+        """Search down to ``lower``; a ``KeyboardInterrupt`` ends it with the best layout so far
+        (``best`` is replaced in one assignment, so it always holds a layout and its peak)."""
+        first = max(self.load, default=0)
+        self.best = (first, list(self.start))
+        interrupted = False
+        try:
+            self._search(lower, patience)
+        except KeyboardInterrupt:
+            interrupted = True
+        best_peak, best_start = self.best
+        if best_peak >= first:
+            return TabuResult(None, None, self.steps, self.wall_cut, interrupted)
+        starts: dict[int, list[int]] = {}
+        for u, start in enumerate(best_start):
+            starts.setdefault(self.owner[u], []).append(start)
+        assignment: dict[int, Assignment] = {}
+        for position, m in enumerate(self.problem.models):
+            assignment[m.index] = (self.copies[position], tuple(sorted(starts[position])))
+        return TabuResult(assignment, best_peak, self.steps, self.wall_cut, interrupted)
+
+    def _search(self, lower: int, patience: int) -> None:
+        target = self.best[0] - 1
         excess = self._excess(target)
         iteration = 0
         next_check = WALL_CHECK_STEPS
@@ -161,19 +179,9 @@ class _Tabu:
             self._apply(move, iteration)
             if excess == 0:
                 last_gain = self.steps
-                best_peak = max(self.load)
-                best_start = list(self.start)
-                target = best_peak - 1
+                self.best = (max(self.load), list(self.start))
+                target = self.best[0] - 1
                 excess = self._excess(target)
-        if best_peak >= first:
-            return TabuResult(None, None, self.steps, self.wall_cut)
-        starts: dict[int, list[int]] = {}
-        for u, start in enumerate(best_start):
-            starts.setdefault(self.owner[u], []).append(start)
-        assignment: dict[int, Assignment] = {}
-        for position, m in enumerate(self.problem.models):
-            assignment[m.index] = (self.copies[position], tuple(sorted(starts[position])))
-        return TabuResult(assignment, best_peak, self.steps, self.wall_cut)
 
     def _excess(self, target: int) -> int:
         return sum(max(0, x - target) for x in self.load)

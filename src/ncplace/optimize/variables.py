@@ -3,7 +3,8 @@ copies it has.
 
 Block mode (default), model ``m`` with pipeline size ``k`` and allowed copy counts ``R_m``:
 
-- ``s_m``: start core, ``0 <= s_m <= N - k min(R_m)`` (fixed when pinned);
+- ``s_m``: start core, ``0 <= s_m <= N - k min(R_m)`` (fixed when pinned; for a tensor-parallel
+  model only the starts whose ``k`` cores lie on connected devices);
 - ``y_{m,r}`` for ``r`` in ``R_m``: "``m`` has ``r`` copies", exactly one true (a constant when
   the count is fixed);
 - ``e_m = s_m + sum_r r k y_{m,r} <= N``: end of the block (exclusive);
@@ -59,9 +60,18 @@ class Variables:
     problem: Problem
     counts: dict[int, list[tuple[int, Literal]]] = field(default_factory=dict)
     units: list[Unit] = field(default_factory=list)
+    _by_model: dict[int, list[Unit]] = field(default_factory=dict, repr=False)
+    _indexed: int = field(default=0, repr=False)
 
     def units_of(self, index: int) -> list[Unit]:
-        return [u for u in self.units if u.model.index == index]
+        """The units of model ``index`` (an index kept by model, so that reading a solution of
+        ``n`` models takes ``O(n)``, not ``O(n^2)``)."""
+        if self._indexed != len(self.units):
+            self._by_model = {}
+            for u in self.units:
+                self._by_model.setdefault(u.model.index, []).append(u)
+            self._indexed = len(self.units)
+        return self._by_model.get(index, [])
 
 
 def bounds(var: cp_model.IntVar) -> tuple[int, int]:
@@ -97,6 +107,9 @@ def _start_var(
 ) -> cp_model.IntVar:
     if m.start is not None:
         return model.new_int_var(m.start, m.start, name)
+    if m.starts is not None:
+        # A tensor-parallel copy starts only where its cores lie on connected devices.
+        return model.new_int_var_from_domain(cp_model.Domain.from_values(m.starts), name)
     return model.new_int_var(0, max(0, n - size), name)
 
 

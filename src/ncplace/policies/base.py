@@ -43,8 +43,10 @@ class Baseline:
     place: Callable[[Mix], Layout]
 
     def __call__(self, mix: Mix) -> Layout:
+        from .servers import with_servers
+
         check_type(mix, Mix, f"policy {self.name}: mix")
-        return self.place(mix)
+        return with_servers(self.place, mix)
 
 
 def describe(policy: Callable[[Mix], Layout]) -> str:

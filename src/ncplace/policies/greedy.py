@@ -95,9 +95,9 @@ def plan_blocks(mix: Mix) -> list[tuple[Model, int, int]]:
         loads=[0.0] * n,
         copies=[0] * n,
         exclusive=[False] * n,
-        memory=[0.0] * inst.chips,
-        cores_per_chip=inst.cores_per_chip,
-        chip_memory_gib=inst.chip_memory_gib or 0.0,
+        memory=[0.0] * inst.pools,
+        cores_per_chip=inst.memory_cores,
+        chip_memory_gib=inst.pool_memory_gib,
     )
     for m in _order(mix):
         share = m.demand / m.min_replicas
