@@ -71,15 +71,16 @@ def copies_allowed(layout: Layout, mix: Mix) -> bool:
 
 def run_baselines(mix: Mix, deadline: float | None = None) -> list[Baseline]:
     """The feasible baselines of ``mix``, in registry order. With a ``deadline``
-    (``time.perf_counter()`` seconds) no policy is started after it: on the wall clock a big mix
-    keeps time for the search (the plan is then never worse than the baselines tried)."""
+    (``time.perf_counter()`` seconds) no policy is started after it once one feasible baseline
+    is found: on the wall clock a big mix keeps time for the search (the plan is then never
+    worse than the baselines tried), and still has a layout to fall back on."""
     try:
         from ..policies import POLICIES  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         return []
     out = []
     for name, policy in dict(POLICIES).items():
-        if deadline is not None and time.perf_counter() > deadline:
+        if deadline is not None and out and time.perf_counter() > deadline:
             break
         try:
             layout = policy(mix)
