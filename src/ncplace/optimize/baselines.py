@@ -84,10 +84,14 @@ def run_baselines(mix: Mix, deadline: float | None = None) -> list[Baseline]:
             break
         try:
             layout = policy(mix)
+            # The cheap checks first: scoring a layout the optimizer cannot use is wasted (on
+            # 10,000 models on 256 cores, multicore's 2.56 million copies took seconds to score).
+            if not (pins_kept(layout, mix) and copies_allowed(layout, mix)):
+                continue
             s = score(layout, mix)
         except Error:
             continue
-        if s.feasible and pins_kept(layout, mix) and copies_allowed(layout, mix):
+        if s.feasible:
             out.append(Baseline(str(name), layout, s))
     return out
 
