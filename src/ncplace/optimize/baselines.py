@@ -78,7 +78,7 @@ def run_baselines(mix: Mix, deadline: float | None = None) -> list[Baseline]:
         from ..policies import POLICIES  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         return []
-    out = []
+    out: list[Baseline] = []
     for name, policy in dict(POLICIES).items():
         if deadline is not None and out and time.perf_counter() > deadline:
             break
