@@ -94,7 +94,8 @@ RESERVE_SHARE = 0.2
 it explicitly and scoring it): about what one baseline policy cost (its layout and its score),
 plus ``RESERVE_MIN_S``, and at most ``RESERVE_SHARE`` of ``time_limit``."""
 BASELINES_SHARE = 0.5
-"""On the wall clock, no baseline policy is started after this part of ``time_limit``."""
+"""On the wall clock, no baseline policy is started after this part of ``time_limit`` once one
+has given a feasible layout."""
 TIE_BREAK_BUILD_SHARE = 0.5
 """On the wall clock, a tie-break level runs only when its share exceeds this part of the time
 building the model took: its objective's variables and constraints cost about that much Python
