@@ -9,6 +9,7 @@ quoted (:func:`key_text`) or folded (:func:`one_line`).
 from __future__ import annotations
 
 import os
+import reprlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,24 @@ def one_line(text: object) -> str:
     """``text`` with every run of whitespace (newlines included) made one space: how user text
     and other errors' messages are quoted in a one-line message."""
     return " ".join(str(text).split())
+
+
+VALUE_TEXT_LIMIT = 200
+"""Most characters of a bad value a message quotes (a hostile file can hold megabytes)."""
+
+
+def value_text(value: object, limit: int = VALUE_TEXT_LIMIT) -> str:
+    """A bad value as a message quotes it: its ``repr`` on one line, at most about ``limit``
+    characters (a long string or list is cut with ``...``, as :mod:`reprlib` does), so that an
+    error stays one readable line whatever was written."""
+    shortener = reprlib.Repr()
+    shortener.maxstring = shortener.maxother = shortener.maxlong = limit
+    shortener.maxlevel = 3
+    try:
+        text = one_line(shortener.repr(value))
+    except ValueError:  # an integer past Python's limit of digits for str()
+        return "an integer of more than 4300 digits"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def key_text(key: object) -> str:

@@ -16,17 +16,22 @@ got 0``; from a file, ``mix.yaml: models[2].cores: must be an integer >= 1, got 
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Hashable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from .errors import ConfigError, InfeasibleMix, check_fields, check_named_entry, file_path
+from .errors import (
+    ConfigError,
+    InfeasibleMix,
+    check_fields,
+    check_named_entry,
+    file_path,
+    value_text,
+)
 from .hardware import FRAMEWORKS, INSTANCES, Instance, instance
+from .inputs import parse_text, read_text_file
 
 MODEL_FIELDS = (
     "name",
@@ -58,7 +63,7 @@ class _FieldError(ConfigError):
         self.key = key
         self.detail = detail
         self.index = index
-        super().__init__(f"model {name!r}: {key}: {detail}")
+        super().__init__(f"model {value_text(name)}: {key}: {detail}")
 
     def at(self, where: str) -> ConfigError:
         kind = InfeasibleMix if isinstance(self, InfeasibleMix) else ConfigError
@@ -124,16 +129,18 @@ class Model:
     def __post_init__(self) -> None:
         name = self.name
         if not isinstance(name, str) or not name.strip():
-            raise _FieldError(name, "name", f"must be a non-empty string, got {name!r}")
+            raise _FieldError(name, "name", f"must be a non-empty string, got {value_text(name)}")
         if not _is_int(self.cores) or self.cores < 1:
-            raise _FieldError(name, "cores", f"must be an integer >= 1, got {self.cores!r}")
+            raise _FieldError(
+                name, "cores", f"must be an integer >= 1, got {value_text(self.cores)}"
+            )
         self._validate_replicas()
         for key in ("rate", "throughput"):
             value = getattr(self, key)
             if value is not None and (
                 not _is_number(value) or not math.isfinite(value) or value <= 0
             ):
-                raise _FieldError(name, key, f"must be a number > 0, got {value!r}")
+                raise _FieldError(name, key, f"must be a number > 0, got {value_text(value)}")
         if (self.rate is None) != (self.throughput is None):
             given, missing = "rate", "throughput"
             if self.rate is None:
@@ -145,17 +152,23 @@ class Model:
                 "throughput (requests/s one copy sustains) or neither",
             )
         if not isinstance(self.exclusive, bool):
-            raise _FieldError(name, "exclusive", f"must be true or false, got {self.exclusive!r}")
+            raise _FieldError(
+                name, "exclusive", f"must be true or false, got {value_text(self.exclusive)}"
+            )
         mem = self.memory_gib
         if mem is not None and (not _is_number(mem) or not math.isfinite(mem) or mem < 0):
-            raise _FieldError(name, "memory_gib", f"must be a number >= 0, got {mem!r}")
+            raise _FieldError(name, "memory_gib", f"must be a number >= 0, got {value_text(mem)}")
         if self.file is not None and (not isinstance(self.file, str) or not self.file):
-            raise _FieldError(name, "file", f"must be a non-empty string, got {self.file!r}")
+            raise _FieldError(
+                name, "file", f"must be a non-empty string, got {value_text(self.file)}"
+            )
         if self.start is not None and (not _is_int(self.start) or self.start < 0):
-            raise _FieldError(name, "start", f"must be an integer >= 0, got {self.start!r}")
+            raise _FieldError(
+                name, "start", f"must be an integer >= 0, got {value_text(self.start)}"
+            )
         if self.parallel is not None and self.parallel not in PARALLEL_KINDS:
             raise _FieldError(
-                name, "parallel", f"must be 'pipeline' or 'tensor', got {self.parallel!r}"
+                name, "parallel", f"must be 'pipeline' or 'tensor', got {value_text(self.parallel)}"
             )
 
     def _validate_replicas(self) -> None:
@@ -170,7 +183,7 @@ class Model:
             if 1 <= low <= high:
                 object.__setattr__(self, "replicas", (low, high))
                 return
-        raise _FieldError(self.name, "replicas", f"must be {accepted}, got {value!r}")
+        raise _FieldError(self.name, "replicas", f"must be {accepted}, got {value_text(value)}")
 
     @property
     def fixed_replicas(self) -> bool:
@@ -247,17 +260,17 @@ class Mix:
             object.__setattr__(self, "instance", instance(self.instance))
         if not isinstance(self.instance, Instance):
             raise ConfigError(
-                f"mix instance: expected an Instance or a name, got {self.instance!r}"
+                f"mix instance: expected an Instance or a name, got {value_text(self.instance)}"
             )
         if self.framework is None:
             object.__setattr__(self, "framework", self.instance.framework)
         if self.framework not in FRAMEWORKS:
             raise ConfigError(
-                f"mix framework: {self.framework!r} is not one of {', '.join(FRAMEWORKS)}"
+                f"mix framework: {value_text(self.framework)} is not one of {', '.join(FRAMEWORKS)}"
             )
         for m in self.models:
             if not isinstance(m, Model):
-                raise ConfigError(f"mix models: expected Model objects, got {m!r}")
+                raise ConfigError(f"mix models: expected Model objects, got {value_text(m)}")
         _validate_names(self.models)
         _validate_fit(self)
 
@@ -296,7 +309,7 @@ class Mix:
         path = file_path(path, "mix file path")
         label = str(path) if label is None else label
         text = read_text_file(path, "mix file")
-        data = _parse_text(text, label, json_first=path.suffix.lower() == ".json")
+        data = parse_text(text, label, json_first=path.suffix.lower() == ".json")
         return cls.from_dict(data, label, instance_name)
 
     @classmethod
@@ -315,14 +328,15 @@ class Mix:
         framework = data.get("framework")
         if framework is not None and framework not in FRAMEWORKS:
             raise ConfigError(
-                f"{label}: framework: {framework!r} is not one of {', '.join(FRAMEWORKS)}"
+                f"{label}: framework: {value_text(framework)} is not one of {', '.join(FRAMEWORKS)}"
             )
         raw_models = data.get("models")
         if raw_models is None:
             raise ConfigError(f"{label}: models: missing; expected a non-empty list of models")
         if not isinstance(raw_models, list) or not raw_models:
             raise ConfigError(
-                f"{label}: models: expected a non-empty list of models, got {raw_models!r}"
+                f"{label}: models: expected a non-empty list "
+                f"of models, got {value_text(raw_models)}"
             )
         models = [
             _model_from_dict(item, f"{label}: models[{i}]") for i, item in enumerate(raw_models)
@@ -357,50 +371,6 @@ class Mix:
             out["framework"] = self.framework
         out["models"] = [m.to_dict() for m in self.models]
         return out
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """A safe YAML loader that refuses a key repeated in one mapping (YAML keeps the last one)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[object] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, Hashable) and key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None,
-                    None,
-                    f"duplicate key {key!r} in one mapping",
-                    key_node.start_mark,
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def read_text_file(path: Path, what: str) -> str:
-    """The UTF-8 text of ``path``; ``what`` the file is, for the one-line error when it cannot
-    be read."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a UTF-8 text file") from None
-
-
-def _parse_text(text: str, label: str, json_first: bool) -> object:
-    if json_first:
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{label}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
-    try:
-        return yaml.load(text, Loader=_StrictLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "cannot parse"
-        raise ConfigError(f"{label}: invalid YAML{where}: {problem}") from None
 
 
 def parse_instance(value: object, label: str) -> Instance:
@@ -448,7 +418,7 @@ def _validate_names(models: tuple[Model, ...]) -> None:
             raise _FieldError(
                 m.name,
                 "name",
-                f"duplicate model name {m.name!r} (first at models[{first[m.name]}]); "
+                f"duplicate model name {value_text(m.name)} (first at models[{first[m.name]}]); "
                 "names must be unique",
                 i,
             )
@@ -514,7 +484,7 @@ def _check_fit(mix: Mix) -> None:
             raise _FieldError(
                 m.name,
                 "parallel",
-                f"{m.parallel!r} is not available under {mix.framework}, which takes "
+                f"{value_text(m.parallel)} is not available under {mix.framework}, which takes "
                 f"{_PARALLEL_OF[mix.framework]!r} models",
                 i,
             )
@@ -563,7 +533,7 @@ def _check_fit(mix: Mix) -> None:
             raise ConfigError(
                 f"models: exclusive models need {parts} = {exclusive_cores} cores to themselves, "
                 f"leaving {n} - {exclusive_cores} = {n - exclusive_cores} on {inst.name}, but a "
-                f"copy of {widest.name!r} needs {widest.cores}"
+                f"copy of {value_text(widest.name)} needs {widest.cores}"
             )
     memory = sum((m.memory_gib or 0.0) * m.min_replicas for m in mix.models)
     if memory > inst.memory_gib + MEMORY_TOLERANCE_GIB:
@@ -593,7 +563,7 @@ def _validate_pins(mix: Mix) -> None:
                     other.name,
                     "start",
                     f"its block {_span(s2, other.width)} overlaps the block "
-                    f"{_span(s1, m.width)} of {m.name!r} (models[{i}]), and "
-                    f"{holder.name!r} is exclusive",
+                    f"{_span(s1, m.width)} of {value_text(m.name)} (models[{i}]), and "
+                    f"{value_text(holder.name)} is exclusive",
                     j,
                 )

@@ -44,7 +44,6 @@ How the report is read, where it leaves a choice open:
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping
@@ -52,11 +51,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, key_text, one_line
+from .errors import ConfigError, key_text, one_line, value_text
 from .hardware import INSTANCES, Instance
 from .hardware import instance as catalogue_instance
+from .inputs import parse_json, read_text_file
 from .layout import Layout, Placement, ProcessSpan, copies_text, layout_to_dict
-from .mix import Mix, read_text_file
+from .mix import Mix
 
 UUID_PREFIX = 8
 """Characters of a uuid that name a model when there is no mix."""
@@ -253,22 +253,22 @@ def read_monitor(
 
 def read_json(path: Path, what: str = "neuron-monitor report") -> tuple[str, Mapping[str, Any]]:
     """The JSON object in ``path`` (for a stream of neuron-monitor reports, the last complete
-    one), with the label errors name it by; ``what`` the file is, for those errors."""
+    one), with the label errors name it by; ``what`` the file is, for those errors. The file
+    is read and parsed by the rules of :mod:`ncplace.inputs` (size, duplicate keys, nesting)."""
     label = str(path)
     text = read_text_file(path, what)
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
+        data = parse_json(text, label)
+    except ConfigError as exc:
         for line in reversed(text.splitlines()):
             try:
-                data = json.loads(line)
-            except json.JSONDecodeError:
+                data = parse_json(line, label)
+            except ConfigError:
                 continue
             if isinstance(data, Mapping) and "neuron_runtime_data" in data:
                 return label, data
-        raise ConfigError(
-            f"{label}: not a {what} in JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
-        ) from None
+        detail = str(exc).removeprefix(f"{label}: ")
+        raise ConfigError(f"{label}: not a {what} in JSON ({detail})") from None
     if not isinstance(data, Mapping):
         raise ConfigError(
             f"{label}: expected a {what} (a JSON object), got a JSON {type(data).__name__}"
@@ -292,7 +292,7 @@ def _member(where: str, key: object) -> str:
 
 def _index(value: object, what: str, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(f"{where}: {what}: expected an integer >= 0, got {value!r}")
+        raise ConfigError(f"{where}: {what}: expected an integer >= 0, got {value_text(value)}")
     return value
 
 
@@ -308,11 +308,13 @@ def _check_names(names: Mapping[str, str] | None, mix: Mix | None) -> dict[str, 
     for key, name in names.items():
         if not isinstance(key, str) or not isinstance(name, str) or not key or not name:
             raise ConfigError(
-                f"read_monitor: names: {key!r} -> {name!r}: expected non-empty strings"
+                f"read_monitor: names: {value_text(key)} -> {value_text(name)}: "
+                "expected non-empty strings"
             )
         if mix is not None and name not in mix.names:
             raise ConfigError(
-                f"read_monitor: names: {key!r} -> {name!r}: the mix has no model {name!r}; "
+                f"read_monitor: names: {value_text(key)} -> {value_text(name)}: "
+                f"the mix has no model {value_text(name)}; "
                 f"its models: {', '.join(map(repr, mix.names))}"
             )
         out[key] = name
@@ -396,10 +398,10 @@ def _loaded(model: object, runtime: int, inst: Instance, where: str) -> _Loaded:
     reported = model.get("name", "")
     uuid = model.get("uuid", reported)
     if not isinstance(uuid, str) or not uuid or not isinstance(reported, str):
-        raise ConfigError(f"{where}: expected a uuid or name string, got {uuid!r}")
+        raise ConfigError(f"{where}: expected a uuid or name string, got {value_text(uuid)}")
     if not uuid.isprintable() or uuid != uuid.strip():
         raise ConfigError(
-            f"{where}: uuid {uuid!r}: expected printable text without spaces at the ends"
+            f"{where}: uuid {value_text(uuid)}: expected printable text without spaces at the ends"
         )
     model_id = _index(model.get("model_id", 0), "model_id", where)
     subgraphs = _field(model, "subgraphs", Mapping, where)
@@ -427,7 +429,7 @@ def _add_utilization(
             core = int(key)
         except (TypeError, ValueError):
             raise ConfigError(
-                f"{where}: neuroncores_in_use: core {key!r} is not an integer"
+                f"{where}: neuroncores_in_use: core {value_text(key)} is not an integer"
             ) from None
         if not 0 <= core < inst.cores:
             raise ConfigError(
@@ -443,7 +445,7 @@ def _add_utilization(
         ):
             raise ConfigError(
                 f"{_member(f'{where}: neuroncores_in_use', key)}.neuroncore_utilization: "
-                f"expected a percent >= 0, got {value!r}"
+                f"expected a percent >= 0, got {value_text(value)}"
             )
         utilization[core] = max(utilization[core] or 0.0, value / 100.0)
 
@@ -461,7 +463,8 @@ def _naming(
         if not hits or (not exact and len(hits) > 1):
             found = "no model" if not hits else f"{len(hits)} models ({', '.join(hits)})"
             raise ConfigError(
-                f"{label}: names: {key!r} -> {name!r}: the key matches {found} of the report; "
+                f"{label}: names: {value_text(key)} -> {value_text(name)}: "
+                f"the key matches {found} of the report; "
                 f"give a uuid, a unique start of one, or a reported model name"
             )
         out.update(dict.fromkeys(hits, name))
