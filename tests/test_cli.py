@@ -281,9 +281,18 @@ def mix_file(tmp_path: Path) -> Path:
         ([], "a command is required"),
         (["frobnicate"], "argument COMMAND: invalid choice: 'frobnicate'"),
         (["recommend", "--bogus"], "unrecognized arguments: --bogus"),
-        (["recommend", "--time-limit", "soon"], "argument --time-limit: expected seconds >= 0"),
-        (["recommend", "--time-limit", "nan"], "argument --time-limit: expected seconds >= 0"),
-        (["recommend", "--seed", "-3"], "argument --seed: expected an integer >= 0, got '-3'"),
+        (
+            ["recommend", "--time-limit", "soon"],
+            "argument --time-limit: expected seconds from 0 to 1e+06",
+        ),
+        (
+            ["recommend", "--time-limit", "nan"],
+            "argument --time-limit: expected seconds from 0 to 1e+06",
+        ),
+        (
+            ["recommend", "--seed", "-3"],
+            "argument --seed: expected an integer from 0 to 2147483647, got '-3'",
+        ),
         (["recommend", "--workers", "0"], "argument --workers: expected an integer >= 1, got '0'"),
         (["recommend", "--objective", "speed"], "argument --objective: invalid choice"),
         (["recommend", "--framework", "jax"], "argument --framework: invalid choice"),

@@ -29,6 +29,7 @@ import math
 import os
 import shlex
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -39,7 +40,15 @@ from typing import Any, TextIO
 
 from . import __version__
 from .codegen import grid_lines
-from .errors import ConfigError, Error, InfeasibleMix, one_line
+from .errors import (
+    ConfigError,
+    Error,
+    InfeasibleMix,
+    json_printable,
+    one_line,
+    printable_text,
+    value_text,
+)
 from .hardware import FRAMEWORKS, INSTANCES
 from .hardware import instance as find_instance
 from .layout import Layout, core_span, layout_from_dict, layout_to_dict
@@ -75,26 +84,34 @@ class _Parser(argparse.ArgumentParser):
 # --- shared helpers -----------------------------------------------------------------------------
 
 
+MAX_TIME_LIMIT = 10**6
+"""Longest ``--time-limit`` in seconds (11.6 days): past it a solver's step counts overflow."""
+
+MAX_SEED = 2**31 - 1
+"""Largest ``--seed``: CP-SAT's random seed is a 32-bit signed integer."""
+
+
 def _positive_float(text: str) -> float:
+    accepted = f"expected seconds from 0 to {MAX_TIME_LIMIT:g}, got {value_text(text)}"
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {text!r}")
+        raise argparse.ArgumentTypeError(accepted) from None
+    if not math.isfinite(value) or not 0 <= value <= MAX_TIME_LIMIT:
+        raise argparse.ArgumentTypeError(accepted)
     return value
 
 
-def _integer_at_least(low: int) -> Callable[[str], int]:
-    """An argparse type: an integer >= ``low``, or a message saying so."""
+def _integer_at_least(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer >= ``low`` (and <= ``high`` when given), or a message
+    saying so."""
+    accepted = f"an integer >= {low}" if high is None else f"an integer from {low} to {high}"
 
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = low - 1
-        if value < low:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}")
+        digits = text.strip().lstrip("+-")
+        value = int(text) if digits.isdigit() and digits.isascii() and len(digits) < 30 else None
+        if value is None or value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"expected {accepted}, got {value_text(text)}")
         return value
 
     return parse
@@ -142,6 +159,10 @@ def load_mix(path: str | None, instance: str | None = None, framework: str | Non
 
 
 def _write(text: str, output: str | None) -> None:
+    """Write ``text`` (made terminal-safe: :func:`~ncplace.errors.printable_text`) to stdout or
+    to ``output``. A file is written atomically (:func:`_atomic_write`): a failed write leaves
+    the old file as it was."""
+    text = printable_text(text)
     if not text.endswith("\n"):
         text += "\n"
     if output is None or output == "-":
@@ -149,9 +170,40 @@ def _write(text: str, output: str | None) -> None:
         sys.stdout.flush()
         return
     try:
-        Path(output).write_text(text, encoding="utf-8")
+        _atomic_write(Path(output), text.encode("utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot write {output!r}: {exc.strerror or exc}") from None
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``: the
+    rename is atomic, so ``path`` holds either its old content or all of ``data``, never a part.
+    A target that exists and is no regular file (``/dev/stdout``, a FIFO) is written directly;
+    a symbolic link is followed, so the file it points to is replaced."""
+    target = Path(os.path.realpath(path))
+    if target.exists() and not target.is_file():
+        with open(target, "wb") as handle:
+            handle.write(data)
+        return
+    mode = target.stat().st_mode & 0o7777 if target.exists() else None
+    descriptor, temporary = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
+    )
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if mode is None:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(temporary, mode)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 _INPUTS = ("mix", "scenario", "script", "report", "current")
@@ -168,6 +220,8 @@ def _check_outputs(args: argparse.Namespace) -> None:
         if target is None or target == "-":
             continue
         path = Path(target)
+        if option == "plot" and _same_target(target, getattr(args, "output", None)):
+            raise ConfigError(f"--plot {target!r} is also the -o output; give two files")
         for source in inputs:
             if source.exists() and path.exists() and os.path.samefile(source, path):
                 raise ConfigError(
@@ -181,8 +235,17 @@ def _check_outputs(args: argparse.Namespace) -> None:
             raise ConfigError(f"{flag} {target!r}: cannot write: permission denied")
 
 
+def _same_target(one: str, other: str | None) -> bool:
+    """Whether two output names are one file (the same path, or one file by two names)."""
+    if other is None or other == "-":
+        return False
+    if os.path.abspath(one) == os.path.abspath(other):
+        return True
+    return os.path.exists(one) and os.path.exists(other) and os.path.samefile(one, other)
+
+
 def _json(data: object) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)
+    return json_printable(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False))
 
 
 def _plot_layout(
@@ -916,7 +979,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument(
             "--seed",
-            type=_integer_at_least(0),
+            type=_integer_at_least(0, MAX_SEED),
             default=0,
             metavar="N",
             help="solver seed (default 0)",
@@ -1077,10 +1140,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+MESSAGE_LIMIT = 1000
+"""Longest error line printed; the value quoting (:func:`ncplace.errors.value_text`) keeps real
+messages far shorter, this only bounds what no check foresaw."""
+
+
 def _fail(message: str, debug: bool, code: int) -> int:
     if debug:
         traceback.print_exc()
-    sys.stderr.write(f"ncplace: error: {one_line(message)}\n")
+    text = printable_text(one_line(message))
+    if len(text) > MESSAGE_LIMIT:
+        text = text[: MESSAGE_LIMIT - 3] + "..."
+    sys.stderr.write(f"ncplace: error: {text}\n")
     sys.stderr.flush()
     return code
 

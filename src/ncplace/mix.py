@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from .errors import (
     ConfigError,
+    FieldError,
+    InfeasibleFieldError,
     InfeasibleMix,
     check_fields,
     check_named_entry,
@@ -49,35 +52,14 @@ PARALLEL_KINDS = ("pipeline", "tensor")
 MIX_FIELDS = ("instance", "models", "framework")
 INSTANCE_FIELDS = ("cores", "cores_per_chip", "chip_memory_gib", "topology", "framework", "name")
 MEMORY_TOLERANCE_GIB = 1e-9
-
-
-class _FieldError(ConfigError):
-    """A rule broken by one field of one model; the message is re-anchored for files.
-
-    ``str()`` reads ``model 'x': key: detail``; :meth:`Mix.from_dict` rewrites it as
-    ``label: models[i].key: detail`` using ``index`` (the model's position) when it is known.
-    """
-
-    def __init__(self, name: object, key: str, detail: str, index: int | None = None) -> None:
-        self.name = name
-        self.key = key
-        self.detail = detail
-        self.index = index
-        super().__init__(f"model {value_text(name)}: {key}: {detail}")
-
-    def at(self, where: str) -> ConfigError:
-        kind = InfeasibleMix if isinstance(self, InfeasibleMix) else ConfigError
-        return kind(f"{where}.{self.key}: {self.detail}")
-
-    def __reduce__(self) -> tuple[type[ConfigError], tuple[str]]:
-        return (ConfigError, (str(self),))
-
-
-class _InfeasibleFieldError(_FieldError, InfeasibleMix):
-    """A field that makes the mix impossible on its instance."""
-
-    def __reduce__(self) -> tuple[type[ConfigError], tuple[str]]:
-        return (InfeasibleMix, (str(self),))
+MAX_DEMAND = 1e6
+"""Largest ``rate / throughput`` of a model: a million copies' worth of busy time is far past
+any machine (at most :data:`~ncplace.hardware.MAX_CORES` cores), so more is a unit slip, and
+integer loads stay within CP-SAT's 64 bits."""
+MAX_COPIES_PER_CORE = 64
+"""Most copies a mix may place per core on average (``sum cores x min_replicas`` over models, at
+most this many times the instance's cores): each copy is a model the runtime loads, and a copy
+count past this is a slip that would otherwise make every baseline load copies one by one."""
 
 
 def _is_int(value: object) -> bool:
@@ -129,9 +111,9 @@ class Model:
     def __post_init__(self) -> None:
         name = self.name
         if not isinstance(name, str) or not name.strip():
-            raise _FieldError(name, "name", f"must be a non-empty string, got {value_text(name)}")
+            raise FieldError(name, "name", f"must be a non-empty string, got {value_text(name)}")
         if not _is_int(self.cores) or self.cores < 1:
-            raise _FieldError(
+            raise FieldError(
                 name, "cores", f"must be an integer >= 1, got {value_text(self.cores)}"
             )
         self._validate_replicas()
@@ -140,34 +122,42 @@ class Model:
             if value is not None and (
                 not _is_number(value) or not math.isfinite(value) or value <= 0
             ):
-                raise _FieldError(name, key, f"must be a number > 0, got {value_text(value)}")
+                raise FieldError(name, key, f"must be a number > 0, got {value_text(value)}")
+        if self.rate is not None and self.throughput is not None and self.demand > MAX_DEMAND:
+            raise FieldError(
+                name,
+                "rate",
+                f"rate / throughput = {self.rate:g} / {self.throughput:g} = {self.demand:.3g} "
+                f"copies' worth of busy time, more than the {MAX_DEMAND:g} ncplace accepts; "
+                "are both in requests per second?",
+            )
         if (self.rate is None) != (self.throughput is None):
             given, missing = "rate", "throughput"
             if self.rate is None:
                 given, missing = missing, given
-            raise _FieldError(
+            raise FieldError(
                 name,
                 missing,
                 f"missing while {given} is given; give both rate (requests/s wanted) and "
                 "throughput (requests/s one copy sustains) or neither",
             )
         if not isinstance(self.exclusive, bool):
-            raise _FieldError(
+            raise FieldError(
                 name, "exclusive", f"must be true or false, got {value_text(self.exclusive)}"
             )
         mem = self.memory_gib
         if mem is not None and (not _is_number(mem) or not math.isfinite(mem) or mem < 0):
-            raise _FieldError(name, "memory_gib", f"must be a number >= 0, got {value_text(mem)}")
+            raise FieldError(name, "memory_gib", f"must be a number >= 0, got {value_text(mem)}")
         if self.file is not None and (not isinstance(self.file, str) or not self.file):
-            raise _FieldError(
+            raise FieldError(
                 name, "file", f"must be a non-empty string, got {value_text(self.file)}"
             )
         if self.start is not None and (not _is_int(self.start) or self.start < 0):
-            raise _FieldError(
+            raise FieldError(
                 name, "start", f"must be an integer >= 0, got {value_text(self.start)}"
             )
         if self.parallel is not None and self.parallel not in PARALLEL_KINDS:
-            raise _FieldError(
+            raise FieldError(
                 name, "parallel", f"must be 'pipeline' or 'tensor', got {value_text(self.parallel)}"
             )
 
@@ -183,7 +173,7 @@ class Model:
             if 1 <= low <= high:
                 object.__setattr__(self, "replicas", (low, high))
                 return
-        raise _FieldError(self.name, "replicas", f"must be {accepted}, got {value_text(value)}")
+        raise FieldError(self.name, "replicas", f"must be {accepted}, got {value_text(value)}")
 
     @property
     def fixed_replicas(self) -> bool:
@@ -251,11 +241,16 @@ class Mix:
     """
 
     models: tuple[Model, ...]
-    instance: Instance = field(default_factory=lambda: instance("inf1.6xlarge"))
+    instance: Instance = None  # type: ignore[assignment]  # required; None is refused below
     framework: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "models", tuple(self.models))
+        if self.instance is None:
+            raise ConfigError(
+                "mix instance: missing; give an Instance or a catalogue name such as "
+                "'inf1.6xlarge' (ncplace.INSTANCES lists them)"
+            )
         if isinstance(self.instance, str):
             object.__setattr__(self, "instance", instance(self.instance))
         if not isinstance(self.instance, Instance):
@@ -272,13 +267,16 @@ class Mix:
             if not isinstance(m, Model):
                 raise ConfigError(f"mix models: expected Model objects, got {value_text(m)}")
         _validate_names(self.models)
+        _validate_copies(self)
         _validate_fit(self)
 
     def __getitem__(self, name: str) -> Model:
-        for m in self.models:
-            if m.name == name:
-                return m
-        raise KeyError(name)
+        return self._by_name[name]
+
+    @cached_property
+    def _by_name(self) -> dict[str, Model]:
+        """Models by name, built once: a lookup by name is a dict lookup, not a scan."""
+        return {m.name: m for m in self.models}
 
     def __iter__(self) -> Iterator[Model]:
         return iter(self.models)
@@ -286,7 +284,7 @@ class Mix:
     def __len__(self) -> int:
         return len(self.models)
 
-    @property
+    @cached_property
     def names(self) -> tuple[str, ...]:
         return tuple(m.name for m in self.models)
 
@@ -343,7 +341,7 @@ class Mix:
         ]
         try:
             return cls(tuple(models), inst, framework)
-        except _FieldError as exc:
+        except FieldError as exc:
             if exc.index is None:
                 raise ConfigError(f"{label}: {exc}") from None
             raise exc.at(f"{label}: models[{exc.index}]") from None
@@ -405,7 +403,7 @@ def _model_from_dict(item: object, where: str) -> Model:
     item = check_named_entry(item, MODEL_FIELDS, where)
     try:
         return Model(**{str(k): v for k, v in item.items()})
-    except _FieldError as exc:
+    except FieldError as exc:
         raise exc.at(where) from None
 
 
@@ -415,7 +413,7 @@ def _validate_names(models: tuple[Model, ...]) -> None:
     first: dict[str, int] = {}
     for i, m in enumerate(models):
         if m.name in first:
-            raise _FieldError(
+            raise FieldError(
                 m.name,
                 "name",
                 f"duplicate model name {value_text(m.name)} (first at models[{first[m.name]}]); "
@@ -452,8 +450,8 @@ def _validate_fit(mix: Mix) -> None:
     """Raise :class:`InfeasibleMix` for a mix that cannot fit at all (see :func:`_check_fit`)."""
     try:
         _check_fit(mix)
-    except _FieldError as exc:
-        raise _InfeasibleFieldError(exc.name, exc.key, exc.detail, exc.index) from None
+    except FieldError as exc:
+        raise InfeasibleFieldError(exc.name, exc.key, exc.detail, exc.index) from None
     except ConfigError as exc:
         raise InfeasibleMix(str(exc)) from None
 
@@ -473,7 +471,7 @@ def _check_fit(mix: Mix) -> None:
     cap = inst.chip_memory_gib or 0.0
     for i, m in enumerate(mix.models):
         if mix.framework == "torch-neuronx" and m.cores != 1 and m.parallel != "tensor":
-            raise _FieldError(
+            raise FieldError(
                 m.name,
                 "cores",
                 f"torch-neuronx has no NeuronCore Pipeline, so a model uses 1 core unless it is "
@@ -481,7 +479,7 @@ def _check_fit(mix: Mix) -> None:
                 i,
             )
         if m.parallel is not None and m.parallel != _PARALLEL_OF[mix.framework]:
-            raise _FieldError(
+            raise FieldError(
                 m.name,
                 "parallel",
                 f"{value_text(m.parallel)} is not available under {mix.framework}, which takes "
@@ -489,11 +487,11 @@ def _check_fit(mix: Mix) -> None:
                 i,
             )
         if m.cores > n:
-            raise _FieldError(
+            raise FieldError(
                 m.name, "cores", f"a copy needs {m.cores} cores but {inst.name} has {n}", i
             )
         if m.start is not None and m.start + m.width > n:
-            raise _FieldError(
+            raise FieldError(
                 m.name,
                 "start",
                 f"a block of {_plural(m.min_replicas, 'copy')} x {_plural(m.cores, 'core')} = "
@@ -511,7 +509,7 @@ def _check_fit(mix: Mix) -> None:
                     if m.cores == 1
                     else f"{share} of its {m.cores} cores x {per_core:g} GiB = {need:g} GiB"
                 )
-                raise _FieldError(
+                raise FieldError(
                     m.name,
                     "memory_gib",
                     f"one copy puts at least {spread} on one chip, more than a chip's {cap:g} GiB",
@@ -546,6 +544,29 @@ def _check_fit(mix: Mix) -> None:
         )
 
 
+def _validate_copies(mix: Mix) -> None:
+    """At most :data:`MAX_COPIES_PER_CORE` copies per core on average, by arithmetic on the
+    copy counts (``sum cores x min_replicas``), before anything loads a copy."""
+    n = mix.instance.cores
+    most = MAX_COPIES_PER_CORE * n
+    for i, m in enumerate(mix.models):
+        if m.width > most:
+            raise FieldError(
+                m.name,
+                "replicas",
+                f"{_plural(m.min_replicas, 'copy')} x {_plural(m.cores, 'core')} = {m.width} "
+                f"core slots, more than {MAX_COPIES_PER_CORE} per core on {mix.instance.name}'s "
+                f"{n} cores ({most})",
+                i,
+            )
+    total = sum(m.width for m in mix.models)
+    if total > most:
+        raise ConfigError(
+            f"models: {total} core slots in all (cores x replicas summed over models), more than "
+            f"{MAX_COPIES_PER_CORE} per core on {mix.instance.name}'s {n} cores ({most})"
+        )
+
+
 def _span(start: int, width: int) -> str:
     return f"nc{start}" if width == 1 else f"nc{start}-nc{start + width - 1}"
 
@@ -559,7 +580,7 @@ def _validate_pins(mix: Mix) -> None:
             s1, s2 = m.start or 0, other.start or 0
             if s1 < s2 + other.width and s2 < s1 + m.width:
                 holder = m if m.exclusive else other
-                raise _FieldError(
+                raise FieldError(
                     other.name,
                     "start",
                     f"its block {_span(s2, other.width)} overlaps the block "
