@@ -26,7 +26,7 @@ def printable_text(text: str, keep: str = "\n") -> str:
     sequences' ESC and CSI, other control and format characters, lone surrogates), except those
     in ``keep``, is written as its Python escape (``\\x1b``), so a name cannot move the cursor,
     recolour or hide the output around it."""
-    if text.isprintable() or all(ch.isprintable() or ch in keep for ch in text):
+    if text.translate(dict.fromkeys(map(ord, keep))).isprintable():
         return text
     return "".join(ch if ch.isprintable() or ch in keep else ascii(ch)[1:-1] for ch in text)
 
@@ -35,7 +35,7 @@ def json_printable(text: str) -> str:
     """JSON text with every non-printable character other than a line break written as a JSON
     ``\\uXXXX`` escape (a surrogate pair past U+FFFF): the same data, safe on a terminal.
     Outside its strings JSON text holds only printable characters and line breaks."""
-    if text.isprintable() or all(ch.isprintable() or ch == "\n" for ch in text):
+    if text.replace("\n", "").isprintable():
         return text
     out = []
     for ch in text:

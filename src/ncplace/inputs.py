@@ -95,11 +95,12 @@ def parse_text(text: str, label: str, json_first: bool) -> object:
     """The data of a YAML or JSON file (JSON when ``json_first``), checked by the rules of the
     module docstring; ``label`` names the file in errors."""
     text = text.removeprefix("\ufeff")
+    _check_string(text, label)
     try:
         data = _parse_json(text, label) if json_first else _parse_yaml(text, label)
     except RecursionError:
         raise ConfigError(f"{label}: nested deeper than {MAX_DEPTH} levels") from None
-    check_data(data, label)
+    check_data(data, label, strings="\\u" in text or "\\U" in text)
     return data
 
 
@@ -236,22 +237,25 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
-def check_data(data: object, label: str) -> None:
-    """Refuse parsed data nested past :data:`MAX_DEPTH` or holding a string that is not valid
-    Unicode (a lone surrogate, from a ``\\ud800`` escape), walking it once without recursion."""
+def check_data(data: object, label: str, strings: bool = True) -> None:
+    """Refuse parsed data nested past :data:`MAX_DEPTH` or, when ``strings``, holding a string
+    that is not valid Unicode (a lone surrogate, from a ``\\ud800`` escape; a text without
+    such escapes cannot produce one), walking it once without recursion."""
     stack: list[tuple[object, int]] = [(data, 1)]
     while stack:
         value, level = stack.pop()
         if isinstance(value, str):
-            _check_string(value, label)
+            if strings:
+                _check_string(value, label)
         elif isinstance(value, (list, dict)):
             if level > MAX_DEPTH:
                 raise ConfigError(f"{label}: nested deeper than {MAX_DEPTH} levels")
             items = value.items() if isinstance(value, dict) else enumerate(value)
             for key, item in items:
-                if isinstance(key, str):
+                if strings and isinstance(key, str):
                     _check_string(key, label)
-                stack.append((item, level + 1))
+                if strings or isinstance(item, (list, dict)):
+                    stack.append((item, level + 1))
 
 
 def _check_string(text: str, label: str) -> None:

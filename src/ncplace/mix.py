@@ -56,10 +56,10 @@ MAX_DEMAND = 1e6
 """Largest ``rate / throughput`` of a model: a million copies' worth of busy time is far past
 any machine (at most :data:`~ncplace.hardware.MAX_CORES` cores), so more is a unit slip, and
 integer loads stay within CP-SAT's 64 bits."""
-MAX_COPIES_PER_CORE = 64
-"""Most copies a mix may place per core on average (``sum cores x min_replicas`` over models, at
-most this many times the instance's cores): each copy is a model the runtime loads, and a copy
-count past this is a slip that would otherwise make every baseline load copies one by one."""
+MAX_CORE_SLOTS = 1_000_000
+"""Most core slots a mix may ask for (``cores x min_replicas`` summed over models): each copy
+is a model the runtime loads and the baselines place one by one, so a copy count past this is a
+slip (``replicas: 1000000000``) refused by arithmetic before any work."""
 
 
 def _is_int(value: object) -> bool:
@@ -545,25 +545,22 @@ def _check_fit(mix: Mix) -> None:
 
 
 def _validate_copies(mix: Mix) -> None:
-    """At most :data:`MAX_COPIES_PER_CORE` copies per core on average, by arithmetic on the
-    copy counts (``sum cores x min_replicas``), before anything loads a copy."""
-    n = mix.instance.cores
-    most = MAX_COPIES_PER_CORE * n
+    """At most :data:`MAX_CORE_SLOTS` core slots, by arithmetic on the copy counts, before
+    anything loads a copy."""
     for i, m in enumerate(mix.models):
-        if m.width > most:
+        if m.width > MAX_CORE_SLOTS:
             raise FieldError(
                 m.name,
                 "replicas",
                 f"{_plural(m.min_replicas, 'copy')} x {_plural(m.cores, 'core')} = {m.width} "
-                f"core slots, more than {MAX_COPIES_PER_CORE} per core on {mix.instance.name}'s "
-                f"{n} cores ({most})",
+                f"core slots, more than the {MAX_CORE_SLOTS} ncplace accepts",
                 i,
             )
     total = sum(m.width for m in mix.models)
-    if total > most:
+    if total > MAX_CORE_SLOTS:
         raise ConfigError(
-            f"models: {total} core slots in all (cores x replicas summed over models), more than "
-            f"{MAX_COPIES_PER_CORE} per core on {mix.instance.name}'s {n} cores ({most})"
+            f"models: {total} core slots in all (cores x replicas summed over models), more "
+            f"than the {MAX_CORE_SLOTS} ncplace accepts"
         )
 
 

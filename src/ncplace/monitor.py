@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -230,11 +231,15 @@ def read_monitor(
         _add_utilization(runtime_report, utilization, inst, where)
     naming = _naming(loaded, mix, names, label)
     models, placements, processes = [], [], []
-    for process in range(len(pids)):
-        mine = [x for x in loaded if x.runtime == process]
-        processes.append(ProcessSpan(tuple(sorted({c for x in mine for c in x.cores}))))
-        for uuid in dict.fromkeys(x.uuid for x in mine):
-            copies = sorted((x for x in mine if x.uuid == uuid), key=lambda x: x.model_id)
+    by_process: list[dict[str, list[_Loaded]]] = [{} for _ in pids]
+    for x in loaded:
+        by_process[x.runtime].setdefault(x.uuid, []).append(x)
+    for process, mine in enumerate(by_process):
+        processes.append(
+            ProcessSpan(tuple(sorted({c for xs in mine.values() for x in xs for c in x.cores})))
+        )
+        for uuid, group in mine.items():
+            copies = sorted(group, key=lambda x: x.model_id)
             name = naming[uuid]
             placements.append(Placement(name, tuple(x.cores for x in copies), process))
             models.append(
@@ -454,8 +459,36 @@ def _naming(
     loaded: list[_Loaded], mix: Mix | None, names: dict[str, str], label: str
 ) -> dict[str, str]:
     """The model name of each uuid (see the module doc)."""
-    uuids = list(dict.fromkeys(x.uuid for x in loaded))
-    reported = {x.uuid: x.reported_name for x in loaded}
+    copies: dict[str, list[_Loaded]] = {}
+    for x in loaded:
+        copies.setdefault(x.uuid, []).append(x)
+    uuids = list(copies)
+    out = _named(uuids, {u: c[0].reported_name for u, c in copies.items()}, names, label)
+    if mix is None:
+        widths = _prefix_widths(uuids)
+        return {u: out.get(u, u[: widths[u]]) for u in uuids}
+    shape = {u: (len(c[0].cores), len(c)) for u, c in copies.items()}
+    for by_count in (True, False):
+        while sure := _sure_matches(shape, out, mix, by_count):
+            out.update(sure)
+    missing = [u for u in uuids if u not in out]
+    if missing:
+        described = ", ".join(f"{u} ({copies_text(shape[u][1], shape[u][0])})" for u in missing)
+        taken = set(out.values())
+        left = [m.name for m in mix.models if m.name not in taken]
+        raise ConfigError(
+            f"{label}: copy shapes do not tell which mix model these are: {described}; "
+            f"unmatched mix models: {', '.join(left) or 'none'}; name them with "
+            f"--name UUID=MODEL (names={{uuid: model}} in Python)"
+        )
+    return out
+
+
+def _named(
+    uuids: list[str], reported: dict[str, str], names: dict[str, str], label: str
+) -> dict[str, str]:
+    """The uuids ``names`` names: a key is a uuid, a reported name, or a unique start of a
+    uuid."""
     out: dict[str, str] = {}
     for key, name in names.items():
         exact = [u for u in uuids if key in (u, reported[u])]
@@ -468,52 +501,48 @@ def _naming(
                 f"give a uuid, a unique start of one, or a reported model name"
             )
         out.update(dict.fromkeys(hits, name))
-    if mix is None:
-        for u in uuids:
-            if u not in out:
-                width = UUID_PREFIX
-                while width < len(u) and any(v != u and v[:width] == u[:width] for v in uuids):
-                    width += 1
-                out[u] = u[:width]
-        return out
-    shape = {}
-    for u in uuids:
-        copies = [x.cores for x in loaded if x.uuid == u]
-        shape[u] = (len(copies[0]), len(copies))
-    for by_count in (True, False):
-        changed = True
-        while changed:
-            free = [m for m in mix.models if m.name not in out.values()]
-            candidates = {
-                u: [
-                    m.name
-                    for m in free
-                    if m.cores == shape[u][0]
-                    and (not by_count or _allows(mix, m.name, shape[u][1]))
-                ]
-                for u in uuids
-                if u not in out
-            }
-            claims = [name for fits in candidates.values() for name in fits]
-            sure = {
-                u: fits[0]
-                for u, fits in candidates.items()
-                if len(fits) == 1 and claims.count(fits[0]) == 1
-            }
-            out.update(sure)
-            changed = bool(sure)
-    missing = [u for u in uuids if u not in out]
-    if missing:
-        described = ", ".join(f"{u} ({copies_text(shape[u][1], shape[u][0])})" for u in missing)
-        left = [m.name for m in mix.models if m.name not in out.values()]
-        raise ConfigError(
-            f"{label}: copy shapes do not tell which mix model these are: {described}; "
-            f"unmatched mix models: {', '.join(left) or 'none'}; name them with "
-            f"--name UUID=MODEL (names={{uuid: model}} in Python)"
-        )
     return out
 
 
+def _prefix_widths(uuids: list[str]) -> dict[str, int]:
+    """For each uuid, the length of its shortest start of at least :data:`UUID_PREFIX`
+    characters that no other uuid shares (the whole uuid when none is): one more than its
+    longest common start with another uuid, which in sorted order is a neighbour's."""
+    ordered = sorted(uuids)
+    common = [0] * len(ordered)
+    for i in range(1, len(ordered)):
+        a, b = ordered[i - 1], ordered[i]
+        k = next((j for j in range(min(len(a), len(b))) if a[j] != b[j]), min(len(a), len(b)))
+        common[i - 1] = max(common[i - 1], k)
+        common[i] = max(common[i], k)
+    return {u: min(len(u), max(UUID_PREFIX, k + 1)) for u, k in zip(ordered, common, strict=True)}
+
+
+def _sure_matches(
+    shape: dict[str, tuple[int, int]], out: dict[str, str], mix: Mix, by_count: bool
+) -> dict[str, str]:
+    """The unnamed uuids that exactly one free mix model fits (same copy size and, when
+    ``by_count``, a copy count it allows) and that no other unnamed uuid fits too."""
+    taken = set(out.values())
+    free_by_cores: dict[int, list[str]] = {}
+    for m in mix.models:
+        if m.name not in taken:
+            free_by_cores.setdefault(m.cores, []).append(m.name)
+    fits: dict[str, list[str]] = {}
+    for u, (cores, count) in shape.items():
+        if u in out:
+            continue
+        found: list[str] = []
+        for name in free_by_cores.get(cores, []):
+            if not by_count or _allows(mix, name, count):
+                found.append(name)
+                if len(found) > 1:
+                    break
+        fits[u] = found
+    claims = Counter(name for found in fits.values() for name in found)
+    return {u: found[0] for u, found in fits.items() if len(found) == 1 and claims[found[0]] == 1}
+
+
 def _allows(mix: Mix, name: str, count: int) -> bool:
-    model = mix.models[mix.names.index(name)]
+    model = mix[name]
     return model.min_replicas <= count <= model.max_replicas(mix.instance.cores)
