@@ -54,11 +54,13 @@ from .hardware import instance as find_instance
 from .layout import Layout, core_span, layout_from_dict, layout_to_dict
 from .mix import Mix
 from .score import Score, broken_rules, score
+from .verdict import overload_text, room_text
 
 EXIT_OK = 0
 EXIT_INFEASIBLE = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
+EXIT_OVERLOADED = 4
 
 BUNDLED_MIX = "mix.yaml"
 """The example mix shipped in ``ncplace/data``: what ``ncplace recommend`` uses without MIX."""
@@ -314,9 +316,7 @@ def _ratio_text(
     if ratio > 1 + 1e-9:
         return (
             f"{what}: {ratio:.{2 if ratio >= 1.01 else 3}f}x the headroom (peak core load "
-            f"{better.peak_load:.3f} instead of {worse.peak_load:.3f}), so traffic can grow "
-            f"{100 * (ratio - 1):.{0 if ratio >= 1.01 else 1}f}% more before the busiest core "
-            "saturates."
+            f"{better.peak_load:.3f} instead of {worse.peak_load:.3f})."
         )
     if better.overlap < worse.overlap and abs(better.peak_load - worse.peak_load) <= 1e-9:
         return (
@@ -447,7 +447,7 @@ def _certificate_text(plan: Any) -> str:
     proof = ""
     if status == "optimal":
         scope = plan.bound_scope
-        proof = " (proven)" if scope == "every layout" else f" (proven over layouts with {scope})"
+        proof = " (proven)" if scope == "every layout" else f" among layouts with {scope} (proven)"
     gap = "n/a" if not math.isfinite(plan.gap) else f"{100 * plan.gap:.3g}%"
     bound = "n/a" if not math.isfinite(plan.bound) else f"{plan.bound:.4g}"
     text = (
@@ -474,11 +474,18 @@ def _infeasible_message(plan: Any) -> str:
 def _current_layout(path: str, mix: Mix, names: dict[str, str]) -> Layout:
     """``--current``: a neuron-monitor report (:func:`ncplace.read_monitor`), or a layout as
     ncplace writes it (a ``--format json`` output with a ``layout``, or the layout itself)."""
+    return _current(path, mix, names)[0]
+
+
+def _current(path: str, mix: Mix, names: dict[str, str]) -> tuple[Layout, Any]:
+    """:func:`_current_layout` and, for a neuron-monitor report, its Observation (else None):
+    what the measured-rate check of ``recommend --current`` reads."""
     from .monitor import read_json, read_monitor
 
     label, data = read_json(Path(path), "neuron-monitor report or layout")
     if "neuron_runtime_data" in data:
-        return read_monitor(data, mix, names=names, label=label).layout
+        seen = read_monitor(data, mix, names=names, label=label)
+        return seen.layout, seen
     if names:
         raise Error(f"{path}: --name names the models of a neuron-monitor report; this is a layout")
     layout = layout_from_dict(data.get("layout", data), mix.instance, label)
@@ -487,7 +494,27 @@ def _current_layout(path: str, mix: Mix, names: dict[str, str]) -> Layout:
         raise Error(
             f"{label}: model(s) {', '.join(map(repr, unknown))} of the layout are not in the mix"
         )
-    return layout
+    return layout, None
+
+
+def _measured_rates(
+    args: argparse.Namespace, mix: Mix, seen: Any
+) -> tuple[Mix, tuple[Any, ...] | None]:
+    """``recommend --current REPORT``: the measured-rate check ``observe`` makes (the readings,
+    None when ``--current`` is a layout, which measures nothing) and the mix to plan for, with
+    the measured rates when ``--calibrate`` asks for them."""
+    from .monitor import calibrate, calibrated_mix
+
+    if seen is None:
+        if args.calibrate:
+            raise Error(
+                f"--calibrate: {args.current!r} is a layout, which measures nothing; give a "
+                "neuron-monitor report as --current"
+            )
+        return mix, None
+    running = set(seen.layout.models())
+    readings = calibrate(seen, mix) if running else ()
+    return (calibrated_mix(mix, readings) if args.calibrate else mix), readings
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
@@ -496,10 +523,15 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     mix = load_mix(args.mix, args.instance, args.framework)
     label = args.mix or f"bundled example {BUNDLED_MIX}"
     current = None
+    readings = None
+    given = mix
     if args.current is not None:
-        current = _current_layout(args.current, mix, dict(args.name or []))
+        current, seen = _current(args.current, mix, dict(args.name or []))
+        mix, readings = _measured_rates(args, mix, seen)
     elif args.name:
         raise Error("--name names the models of a --current report; give --current too")
+    elif args.calibrate:
+        raise Error("--calibrate uses the rates a --current report measured; give --current too")
     plan = _optimize(mix, args, "solving", current)
     if plan.layout is None:
         raise Infeasible(_infeasible_message(plan))
@@ -511,13 +543,17 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         code_error = None
     except Error as exc:
         code, code_error = None, one_line(exc)
+    overload = None if plan.score is None else overload_text(plan.score, plan.layout, mix)
+    done = EXIT_OVERLOADED if overload is not None and args.strict else EXIT_OK
+    if overload is not None and (args.format != "text" or args.output not in (None, "-")):
+        sys.stderr.write(f"ncplace: warning: {printable_text(overload)}\n")
     if args.plot:
         _plot_layout(plan.layout, mix, args.plot, title=f"ncplace recommend: {mix.instance.name}")
     if args.format == "code":
         if code is None:
             raise Error(f"no placement code for this plan: {code_error}")
-        _write(code, args.output)
-        return EXIT_OK
+        _write(code if overload is None else f"# {overload}\n{code}", args.output)
+        return done
     if args.format == "json":
         data = plan.to_dict()
         data["baselines"] = [
@@ -532,11 +568,16 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         data["framework"] = args.framework or mix.framework
         data["code"] = code
         data["code_error"] = code_error
+        data["overloaded"] = overload is not None
+        data["verdict"] = None if plan.score is None else room_text(plan.score, plan.layout, mix)
+        if readings is not None:
+            data["calibration"] = [asdict(c) for c in readings]
+            data["calibrated"] = bool(args.calibrate)
         if current is not None:
             data["current"] = {"file": args.current, "layout": layout_to_dict(current)}
             data["moves"] = _moves(plan, current)
         _write(_json(data), args.output)
-        return EXIT_OK
+        return done
     lines = [_mix_title(label, mix), "", _grid(plan.layout), ""]
     columns: list[tuple[str, Score | None]] = [("optimized", plan.score)]
     if current is not None and set(current.models()) == set(mix.names):
@@ -555,9 +596,14 @@ def cmd_recommend(args: argparse.Namespace) -> int:
             )
         )
     columns += [(column, other) for column, _, other, _ in others]
-    lines += [score_table(columns), "", _certificate_text(plan)]
+    lines += [score_table(columns), ""]
+    if plan.score is not None:
+        lines.append(room_text(plan.score, plan.layout, mix))
+    lines.append(_certificate_text(plan))
     if current is not None:
         lines.append(_moves_text(_moves(plan, current), args.current))
+    if readings:
+        lines += _rates_text(readings, given, args.calibrate)
     for _, name, other, copies in others:
         if other is not None and plan.score is not None:
             proven = plan.bound_scope if _status(plan) == "optimal" else None
@@ -574,7 +620,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
             code,
         ]
     _write("\n".join(lines), args.output)
-    return EXIT_OK
+    return done
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -590,10 +636,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
         from . import plot
 
         plot.compare(table, path=args.plot)
+    best = table.best() or table.best(feasible_only=False)
+    verdict = None
+    if best is not None and best.score is not None and best.layout is not None:
+        verdict = f"Best layout ({best.name}): {room_text(best.score, best.layout, mix)}"
     if args.format == "json":
-        _write(_json(table.to_dict()), args.output)
+        data = table.to_dict()
+        data["overloaded"] = best is not None and best.score is not None and best.score.overloaded
+        data["verdict"] = verdict
+        _write(_json(data), args.output)
     else:
-        _write(_mix_title(args.mix, mix) + "\n\n" + table.to_markdown(), args.output)
+        text = _mix_title(args.mix, mix) + "\n\n" + table.to_markdown()
+        _write(text + ("" if verdict is None else "\n\n" + verdict), args.output)
     if OPTIMIZED in table.names:
         plan = table.row(OPTIMIZED).plan
         if plan is not None and plan.layout is None and _status(plan) == "infeasible":
@@ -699,6 +753,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             "layout": layout_to_dict(layout),
             "score": script_score.to_dict(),
             "models_not_loaded": missing,
+            "overloaded": script_score.overloaded,
             "optimized": None if plan is None else plan.to_dict(),
         }
         _write(_json(data), args.output)
@@ -714,7 +769,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     columns: list[tuple[str, Score | None]] = [("script", script_score)]
     if plan is not None:
         columns.append(("optimized", plan.score))
-    lines.append(score_table(columns))
+    lines += [score_table(columns), f"The script's layout: {room_text(script_score, layout, sub)}"]
     if missing:
         lines += [
             "",
@@ -832,6 +887,21 @@ def _calibration_text(readings: Sequence[Any], mix: Mix) -> list[str]:
     return lines
 
 
+def _rates_text(readings: Sequence[Any], mix: Mix, calibrated: bool) -> list[str]:
+    """What ``recommend --current`` says of the measured rates: nothing when every model is
+    close to the mix, else which models look off and whether the plan used the measurements."""
+    from .monitor import is_off
+
+    if not any(is_off(c) for c in readings):
+        return []
+    lines = _calibration_text(readings, mix)
+    if calibrated:
+        lines.append("  this plan is for the measured rates (--calibrate)")
+    else:
+        lines.append("  this plan is for the mix's rates; --calibrate plans for the measured ones")
+    return lines
+
+
 def cmd_observe(args: argparse.Namespace) -> int:
     from .monitor import calibrate, read_monitor
 
@@ -852,6 +922,9 @@ def cmd_observe(args: argparse.Namespace) -> int:
         data["report"] = args.report
         data["metrics"] = layout_metrics(layout)
         data["score"] = None if observed is None else observed.to_dict()
+        data["overloaded"] = observed is not None and observed.overloaded
+        if observed is not None and sub is not None:
+            data["verdict"] = room_text(observed, layout, sub)
         data["models_not_running"] = not_running
         data["calibration"] = (
             None if mix is None or not running else [asdict(c) for c in calibrate(seen, mix)]
@@ -886,8 +959,8 @@ def cmd_observe(args: argparse.Namespace) -> int:
     lines += ["", *_core_table(rows)]
     if mix is not None and running:
         lines += ["", *_calibration_text(calibrate(seen, mix), mix)]
-    if observed is not None:
-        lines += ["", score_table([("observed", observed)])]
+    if observed is not None and sub is not None:
+        lines += ["", score_table([("observed", observed)]), room_text(observed, layout, sub)]
         if not_running:
             lines.append(
                 "Not running (left out of the score): " + ", ".join(map(one_line, not_running))
@@ -1057,6 +1130,17 @@ def build_parser() -> argparse.ArgumentParser:
     name_option(p)
     output_options(p, ("text", "json", "code"))
     plot_option(p, "the layout")
+    p.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="plan for the rates the --current neuron-monitor report measured where they differ "
+        "from the mix's (rate x measured / predicted load)",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 4 when the plan is overloaded (peak core load above 1), after the output",
+    )
 
     p = command(
         "compare",

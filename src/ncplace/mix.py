@@ -478,12 +478,12 @@ def _check_fit(mix: Mix) -> None:
                 f"tensor-parallel (parallel: tensor), got {m.cores}",
                 i,
             )
-        if m.parallel is not None and m.parallel != _PARALLEL_OF[mix.framework]:
+        if m.parallel is not None and m.parallel != _PARALLEL_OF[str(mix.framework)]:
             raise FieldError(
                 m.name,
                 "parallel",
                 f"{value_text(m.parallel)} is not available under {mix.framework}, which takes "
-                f"{_PARALLEL_OF[mix.framework]!r} models",
+                f"{_PARALLEL_OF[str(mix.framework)]!r} models",
                 i,
             )
         if m.cores > n:

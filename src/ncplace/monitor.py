@@ -48,7 +48,7 @@ import math
 import os
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,9 @@ from .mix import Mix
 
 UUID_PREFIX = 8
 """Characters of a uuid that name a model when there is no mix."""
+
+CALIBRATION_TOLERANCE = 0.05
+"""A model whose measured load is off the mix's by more than this is reported (and calibrated)."""
 
 SATURATED = 0.99
 """A core measured at least this busy is saturated: its traffic may be more than it serves, so
@@ -147,21 +150,45 @@ def calibrate(seen: Observation, mix: Mix) -> tuple[Calibration, ...]:
         for c in cores:
             users[c].add(name)
             covering[c] += 1
+    own_cores: dict[str, list[int]] = {}
+    for c, names in enumerate(users):
+        if len(names) == 1 and seen.utilization[c] is not None:
+            own_cores.setdefault(next(iter(names)), []).append(c)
     out = []
     for m in mix.models:
         if m.name not in running:
             continue
-        own = tuple(
-            c
-            for c, names in enumerate(users)
-            if names == {m.name} and seen.utilization[c] is not None
-        )
+        own = tuple(own_cores.get(m.name, ()))
         predicted = sum(m.demand / copies[m.name] * covering[c] for c in own)
         measured = sum(seen.utilization[c] or 0.0 for c in own)
         ratio = measured / predicted if own and predicted > 0 else None
         saturated = any((seen.utilization[c] or 0.0) >= SATURATED for c in own)
         out.append(Calibration(m.name, ratio, own, saturated))
     return tuple(out)
+
+
+def is_off(reading: Calibration, tolerance: float = CALIBRATION_TOLERANCE) -> bool:
+    """True when a model's measured load is off the mix's by more than ``tolerance``, or it is
+    saturated below the prediction (its true load is unknown but higher)."""
+    if reading.ratio is None:
+        return False
+    return abs(reading.ratio - 1) > tolerance or (reading.saturated and reading.ratio < 1)
+
+
+def calibrated_mix(mix: Mix, readings: tuple[Calibration, ...]) -> Mix:
+    """``mix`` with the measured rates: ``rate x ratio`` for each model whose reading
+    :func:`is_off` and that gives a rate and throughput (a model without them has no traffic to
+    rescale). A saturated reading is a lower bound, so its rate is too."""
+    rates = {
+        c.model: mix[c.model].rate * c.ratio  # type: ignore[operator]
+        for c in readings
+        if is_off(c) and c.ratio is not None and mix[c.model].rate is not None
+    }
+    if not rates:
+        return mix
+    return mix.with_models(
+        replace(m, rate=rates[m.name]) if m.name in rates else m for m in mix.models
+    )
 
 
 @dataclass(frozen=True)
