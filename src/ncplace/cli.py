@@ -11,7 +11,8 @@ Commands::
 
 Exit status: 0 success; 1 the mix is infeasible (the solver proved that no layout meets the hard
 rules, or found none in the time limit); 2 bad input (unreadable or malformed files, unknown
-instance, bad options); 3 an internal error (a bug: please report it with ``--debug`` output).
+instance, bad options); 3 an internal error (a bug: please report it with ``--debug`` output);
+4 ``recommend --strict`` made an overloaded plan (peak core load above 1), after writing it.
 Errors are one line on stderr, ``ncplace: error: ...``; ``--debug`` adds the traceback.
 
 Long solves show progress on stderr (elapsed time, and the incumbent and bound when the optimizer
@@ -497,6 +498,22 @@ def _current(path: str, mix: Mix, names: dict[str, str]) -> tuple[Layout, Any]:
     return layout, None
 
 
+@contextlib.contextmanager
+def _name_option_words(names: dict[str, str]) -> Iterator[None]:
+    """Errors about :func:`ncplace.read_monitor`'s ``names`` in the words of the command line:
+    ``--name KEY=MODEL``, not ``read_monitor: names: 'KEY' -> 'MODEL'``."""
+    try:
+        yield
+    except ConfigError as exc:
+        text = str(exc).removeprefix("read_monitor: ")
+        for key, name in names.items():
+            pair = f"names: {value_text(key)} -> {value_text(name)}"
+            text = text.replace(pair, f"--name {value_text(f'{key}={name}')}")
+        if text == str(exc):
+            raise
+        raise type(exc)(text) from None
+
+
 def _measured_rates(
     args: argparse.Namespace, mix: Mix, seen: Any
 ) -> tuple[Mix, tuple[Any, ...] | None]:
@@ -526,7 +543,8 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     readings = None
     given = mix
     if args.current is not None:
-        current, seen = _current(args.current, mix, dict(args.name or []))
+        with _name_option_words(dict(args.name or [])):
+            current, seen = _current(args.current, mix, dict(args.name or []))
         mix, readings = _measured_rates(args, mix, seen)
     elif args.name:
         raise Error("--name names the models of a --current report; give --current too")
@@ -906,7 +924,8 @@ def cmd_observe(args: argparse.Namespace) -> int:
     from .monitor import calibrate, read_monitor
 
     mix = load_mix(args.mix, args.instance) if args.mix else None
-    seen = read_monitor(args.report, mix, names=dict(args.name or []), instance=args.instance)
+    with _name_option_words(dict(args.name or [])):
+        seen = read_monitor(args.report, mix, names=dict(args.name or []), instance=args.instance)
     layout = seen.layout
     running = set(layout.models())
     sub = None

@@ -1,6 +1,6 @@
 """Reading user files without trusting them: mix files, scenarios and neuron-monitor reports.
 
-A file is read only when it is a regular file of at most :func:`max_file_bytes` bytes (16 MiB
+A file is read only when it is a regular file of at most :func:`max_file_bytes` bytes (64 MiB
 unless ``NCPLACE_MAX_FILE_BYTES`` says otherwise), so that a FIFO, ``/dev/zero`` or a log of
 gigabytes is refused before any parsing. JSON and YAML are held to the same rules: a key repeated
 in one mapping is an error (both formats would silently keep the last one), a UTF-8 byte order
@@ -28,8 +28,9 @@ import yaml
 
 from .errors import ConfigError, one_line, value_text
 
-DEFAULT_MAX_FILE_BYTES = 16 * 2**20
-"""Largest input file read when ``NCPLACE_MAX_FILE_BYTES`` is not set (16 MiB)."""
+DEFAULT_MAX_FILE_BYTES = 64 * 2**20
+"""Largest input file read when ``NCPLACE_MAX_FILE_BYTES`` is not set (64 MiB: a neuron-monitor
+report of 100,000 loaded models is about 30 MB)."""
 
 MAX_FILE_BYTES_VARIABLE = "NCPLACE_MAX_FILE_BYTES"
 
@@ -44,7 +45,7 @@ ALIAS_ALLOWANCE = 100_000
 
 
 def max_file_bytes() -> int:
-    """The size limit of input files: ``NCPLACE_MAX_FILE_BYTES`` (an integer >= 1) or 16 MiB."""
+    """The size limit of input files: ``NCPLACE_MAX_FILE_BYTES`` (an integer >= 1) or 64 MiB."""
     text = os.environ.get(MAX_FILE_BYTES_VARIABLE)
     if text is None:
         return DEFAULT_MAX_FILE_BYTES
