@@ -633,3 +633,12 @@ def test_9_json_and_yaml_are_read_alike(tmp_path, capsys):
     bom = tmp_path / "bom.json"
     bom.write_bytes(b'\xef\xbb\xbf{"instance": "inf1.xlarge", "models": [{"name": "a"}]}')
     assert run(capsys, "compare", str(bom), "--no-optimizer")[0] == EXIT_OK
+
+
+def test_5_a_long_value_quoted_by_any_check_is_cut_in_the_error_line(tmp_path, capsys):
+    mix = tmp_path / "mix.yaml"
+    mix.write_text("instance: " + "x" * 100_000 + "\nmodels: [{name: a}]\n")
+    code, _, err = run(capsys, "compare", str(mix), "--no-optimizer")
+    assert code == EXIT_USAGE
+    assert err.startswith(f"ncplace: error: {mix}: instance: unknown instance '" + "x" * 100)
+    assert "x" * VALUE_TEXT_LIMIT not in err and len(err) < len(str(mix)) + 500

@@ -28,6 +28,7 @@ import inspect
 import json
 import math
 import os
+import re
 import shlex
 import sys
 import tempfile
@@ -42,6 +43,7 @@ from typing import Any, TextIO
 from . import __version__
 from .codegen import grid_lines
 from .errors import (
+    VALUE_TEXT_LIMIT,
     ConfigError,
     Error,
     InfeasibleMix,
@@ -1248,10 +1250,19 @@ MESSAGE_LIMIT = 1000
 messages far shorter, this only bounds what no check foresaw."""
 
 
+_LONG_WORD = re.compile(rf"\S{{{VALUE_TEXT_LIMIT + 1},}}")
+
+
+def _cut_word(match: re.Match[str]) -> str:
+    """A run of more than :data:`~ncplace.errors.VALUE_TEXT_LIMIT` characters without a space
+    (a long value quoted by a check that does not shorten it), cut to that length."""
+    return match.group()[: VALUE_TEXT_LIMIT - 3] + "..."
+
+
 def _fail(message: str, debug: bool, code: int) -> int:
     if debug:
         traceback.print_exc()
-    text = printable_text(one_line(message))
+    text = _LONG_WORD.sub(_cut_word, printable_text(one_line(message)))
     if len(text) > MESSAGE_LIMIT:
         text = text[: MESSAGE_LIMIT - 3] + "..."
     sys.stderr.write(f"ncplace: error: {text}\n")
