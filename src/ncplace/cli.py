@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
-from .codegen import grid_lines
+from .codegen import comment_text, grid_lines
 from .errors import (
     VALUE_TEXT_LIMIT,
     ConfigError,
@@ -63,7 +63,6 @@ EXIT_OK = 0
 EXIT_INFEASIBLE = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
-EXIT_OVERLOADED = 4
 
 BUNDLED_MIX = "mix.yaml"
 """The example mix shipped in ``ncplace/data``: what ``ncplace recommend`` uses without MIX."""
@@ -107,16 +106,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _integer_at_least(low: int, high: int | None = None) -> Callable[[str], int]:
-    """An argparse type: an integer >= ``low`` (and <= ``high`` when given), or a message
-    saying so."""
-    accepted = f"an integer >= {low}" if high is None else f"an integer from {low} to {high}"
+def _integer_at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: an integer >= ``low``, or a message saying so."""
 
     def parse(text: str) -> int:
-        digits = text.strip().lstrip("+-")
-        value = int(text) if digits.isdigit() and digits.isascii() and len(digits) < 30 else None
-        if value is None or value < low or (high is not None and value > high):
-            raise argparse.ArgumentTypeError(f"expected {accepted}, got {value_text(text)}")
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}")
         return value
 
     return parse
@@ -134,6 +133,22 @@ def _name_item(text: str) -> tuple[str, str]:
     if not sep or not key.strip() or not name.strip():
         raise argparse.ArgumentTypeError(f"expected UUID=MODEL, got {text!r}")
     return key.strip(), name.strip()
+
+
+def _integer_in(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: an integer from ``low`` to ``high``, or a message saying so (a value
+    of thousands of digits included, which ``int()`` refuses)."""
+
+    def parse(text: str) -> int:
+        digits = text.strip().lstrip("+-")
+        value = int(text) if digits.isdigit() and digits.isascii() and len(digits) < 30 else None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"expected an integer from {low} to {high}, got {value_text(text)}"
+            )
+        return value
+
+    return parse
 
 
 @contextlib.contextmanager
@@ -547,11 +562,9 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     if args.current is not None:
         with _name_option_words(dict(args.name or [])):
             current, seen = _current(args.current, mix, dict(args.name or []))
-        mix, readings = _measured_rates(args, mix, seen)
+        mix, readings = _measured_rates(args, given, seen)
     elif args.name:
         raise Error("--name names the models of a --current report; give --current too")
-    elif args.calibrate:
-        raise Error("--calibrate uses the rates a --current report measured; give --current too")
     plan = _optimize(mix, args, "solving", current)
     if plan.layout is None:
         raise Infeasible(_infeasible_message(plan))
@@ -563,19 +576,23 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         code_error = None
     except Error as exc:
         code, code_error = None, one_line(exc)
-    overload = None if plan.score is None else overload_text(plan.score, plan.layout, mix)
-    done = EXIT_OVERLOADED if overload is not None and args.strict else EXIT_OK
-    if overload is not None and (args.format != "text" or args.output not in (None, "-")):
-        sys.stderr.write(f"ncplace: warning: {printable_text(overload)}\n")
     if args.plot:
         _plot_layout(plan.layout, mix, args.plot, title=f"ncplace recommend: {mix.instance.name}")
     if args.format == "code":
         if code is None:
             raise Error(f"no placement code for this plan: {code_error}")
-        _write(code if overload is None else f"# {overload}\n{code}", args.output)
+        overload, done = _verdict(plan, mix, args)
+        warning = "" if overload is None else f"# {comment_text(overload, limit=300)}\n"
+        _write(warning + code, args.output)
         return done
     if args.format == "json":
         data = plan.to_dict()
+        overload, done = _verdict(plan, mix, args)
+        data["overloaded"] = overload is not None
+        data["verdict"] = None if plan.score is None else room_text(plan.score, plan.layout, mix)
+        if readings is not None:
+            data["calibration"] = [asdict(c) for c in readings]
+            data["calibrated"] = bool(args.calibrate)
         data["baselines"] = [
             {
                 "policy": r.name,
@@ -588,16 +605,12 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         data["framework"] = args.framework or mix.framework
         data["code"] = code
         data["code_error"] = code_error
-        data["overloaded"] = overload is not None
-        data["verdict"] = None if plan.score is None else room_text(plan.score, plan.layout, mix)
-        if readings is not None:
-            data["calibration"] = [asdict(c) for c in readings]
-            data["calibrated"] = bool(args.calibrate)
         if current is not None:
             data["current"] = {"file": args.current, "layout": layout_to_dict(current)}
             data["moves"] = _moves(plan, current)
         _write(_json(data), args.output)
         return done
+    overload, done = _verdict(plan, mix, args)
     lines = [_mix_title(label, mix), "", _grid(plan.layout), ""]
     columns: list[tuple[str, Score | None]] = [("optimized", plan.score)]
     if current is not None and set(current.models()) == set(mix.names):
@@ -641,6 +654,23 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         ]
     _write("\n".join(lines), args.output)
     return done
+
+
+EXIT_OVERLOADED = 4
+"""``recommend --strict``: the plan is overloaded (see :func:`_verdict`)."""
+
+
+def _verdict(plan: Any, mix: Mix, args: argparse.Namespace) -> tuple[str | None, int]:
+    """The plan's overload warning (:func:`ncplace.verdict.overload_text`, None when the peak is
+    at most 1) and the exit status it means: :data:`EXIT_OVERLOADED` with ``--strict``. The
+    warning also goes to stderr when the output is not text on a terminal's stdout, where the
+    reader would otherwise not see it."""
+    overload = None if plan.score is None else overload_text(plan.score, plan.layout, mix)
+    if overload is None:
+        return None, EXIT_OK
+    if args.format != "text" or args.output not in (None, "-"):
+        sys.stderr.write(f"ncplace: warning: {printable_text(overload)}\n")
+    return overload, EXIT_OVERLOADED if args.strict else EXIT_OK
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -772,8 +802,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
             "env": env,
             "layout": layout_to_dict(layout),
             "score": script_score.to_dict(),
-            "models_not_loaded": missing,
             "overloaded": script_score.overloaded,
+            "models_not_loaded": missing,
             "optimized": None if plan is None else plan.to_dict(),
         }
         _write(_json(data), args.output)
@@ -1073,7 +1103,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument(
             "--seed",
-            type=_integer_at_least(0, MAX_SEED),
+            type=_integer_in(0, MAX_SEED),
             default=0,
             metavar="N",
             help="solver seed (default 0)",
@@ -1259,6 +1289,14 @@ def _cut_word(match: re.Match[str]) -> str:
     return match.group()[: VALUE_TEXT_LIMIT - 3] + "..."
 
 
+def _check_options(args: argparse.Namespace) -> None:
+    """Options that only mean something with another, refused before any work."""
+    if getattr(args, "calibrate", False) and getattr(args, "current", None) is None:
+        raise ConfigError(
+            "--calibrate uses the rates a --current report measured; give --current too"
+        )
+
+
 def _fail(message: str, debug: bool, code: int) -> int:
     if debug:
         traceback.print_exc()
@@ -1289,6 +1327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     debug = bool(getattr(args, "debug", False))
     try:
+        _check_options(args)
         _check_outputs(args)
         return int(args.func(args))
     except (Infeasible, InfeasibleMix) as exc:
