@@ -178,23 +178,6 @@ def load_mix(path: str | None, instance: str | None = None, framework: str | Non
     return mix
 
 
-def _write(text: str, output: str | None) -> None:
-    """Write ``text`` (made terminal-safe: :func:`~ncplace.errors.printable_text`) to stdout or
-    to ``output``. A file is written atomically (:func:`_atomic_write`): a failed write leaves
-    the old file as it was."""
-    text = printable_text(text)
-    if not text.endswith("\n"):
-        text += "\n"
-    if output is None or output == "-":
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return
-    try:
-        _atomic_write(Path(output), text.encode("utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot write {output!r}: {exc.strerror or exc}") from None
-
-
 def _atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``: the
     rename is atomic, so ``path`` holds either its old content or all of ``data``, never a part.
@@ -226,6 +209,23 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+def _write(text: str, output: str | None) -> None:
+    """Write ``text`` (made terminal-safe: :func:`~ncplace.errors.printable_text`) to stdout or
+    to ``output``. A file is written atomically (:func:`_atomic_write`): a failed write leaves
+    the old file as it was."""
+    text = printable_text(text)
+    if not text.endswith("\n"):
+        text += "\n"
+    if output is None or output == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        _atomic_write(Path(output), text.encode("utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot write {output!r}: {exc.strerror or exc}") from None
+
+
 _INPUTS = ("mix", "scenario", "script", "report", "current")
 _OUTPUTS = {"output": "-o", "plot": "--plot"}
 
@@ -233,7 +233,9 @@ _OUTPUTS = {"output": "-o", "plot": "--plot"}
 def _check_outputs(args: argparse.Namespace) -> None:
     """Before any work, that every file the command writes can be written and is none of its
     inputs: a solve is not run only to fail at the end, and ``recommend mix.yaml -o mix.yaml``
-    does not replace the mix with its plan."""
+    does not replace the mix with its plan. Options that need another are checked first
+    (:func:`_check_options`)."""
+    _check_options(args)
     inputs = [Path(v) for k in _INPUTS if isinstance(v := getattr(args, k, None), str)]
     for option, flag in _OUTPUTS.items():
         target = getattr(args, option, None)
@@ -253,6 +255,14 @@ def _check_outputs(args: argparse.Namespace) -> None:
             raise ConfigError(f"{flag} {target!r}: cannot write: no directory {str(path.parent)!r}")
         if not os.access(path if path.exists() else path.parent, os.W_OK):
             raise ConfigError(f"{flag} {target!r}: cannot write: permission denied")
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """Options that only mean something with another, refused before any work."""
+    if getattr(args, "calibrate", False) and getattr(args, "current", None) is None:
+        raise ConfigError(
+            "--calibrate uses the rates a --current report measured; give --current too"
+        )
 
 
 def _same_target(one: str, other: str | None) -> bool:
@@ -1289,14 +1299,6 @@ def _cut_word(match: re.Match[str]) -> str:
     return match.group()[: VALUE_TEXT_LIMIT - 3] + "..."
 
 
-def _check_options(args: argparse.Namespace) -> None:
-    """Options that only mean something with another, refused before any work."""
-    if getattr(args, "calibrate", False) and getattr(args, "current", None) is None:
-        raise ConfigError(
-            "--calibrate uses the rates a --current report measured; give --current too"
-        )
-
-
 def _fail(message: str, debug: bool, code: int) -> int:
     if debug:
         traceback.print_exc()
@@ -1327,7 +1329,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     debug = bool(getattr(args, "debug", False))
     try:
-        _check_options(args)
         _check_outputs(args)
         return int(args.func(args))
     except (Infeasible, InfeasibleMix) as exc:
