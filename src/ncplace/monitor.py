@@ -150,15 +150,15 @@ def calibrate(seen: Observation, mix: Mix) -> tuple[Calibration, ...]:
         for c in cores:
             users[c].add(name)
             covering[c] += 1
-    own_cores: dict[str, list[int]] = {}
-    for c, names in enumerate(users):
-        if len(names) == 1 and seen.utilization[c] is not None:
-            own_cores.setdefault(next(iter(names)), []).append(c)
     out = []
     for m in mix.models:
         if m.name not in running:
             continue
-        own = tuple(own_cores.get(m.name, ()))
+        own = tuple(
+            c
+            for c, names in enumerate(users)
+            if names == {m.name} and seen.utilization[c] is not None
+        )
         predicted = sum(m.demand / copies[m.name] * covering[c] for c in own)
         measured = sum(seen.utilization[c] or 0.0 for c in own)
         ratio = measured / predicted if own and predicted > 0 else None
@@ -461,7 +461,7 @@ def _add_utilization(
             core = int(key)
         except (TypeError, ValueError):
             raise ConfigError(
-                f"{where}: neuroncores_in_use: core {value_text(key)} is not an integer"
+                f"{where}: neuroncores_in_use: core {key!r} is not an integer"
             ) from None
         if not 0 <= core < inst.cores:
             raise ConfigError(
