@@ -42,6 +42,8 @@ MAX_INT_DIGITS = 30
 
 ALIAS_GROWTH = 10
 ALIAS_ALLOWANCE = 100_000
+"""A YAML document may expand through its aliases to ``ALIAS_GROWTH`` times its written nodes
+plus this many: room for anchors of shared defaults, none for exponential growth."""
 
 
 def max_file_bytes() -> int:
@@ -49,14 +51,11 @@ def max_file_bytes() -> int:
     text = os.environ.get(MAX_FILE_BYTES_VARIABLE)
     if text is None:
         return DEFAULT_MAX_FILE_BYTES
-    try:
-        value = int(text.strip()) if text.strip().isdigit() else 0
-    except ValueError:
-        value = 0
+    digits = text.strip()
+    value = int(digits) if digits.isascii() and digits.isdigit() and len(digits) < 20 else 0
     if value < 1:
         raise ConfigError(
-            f"{MAX_FILE_BYTES_VARIABLE}: expected an integer >= 1 (bytes), got "
-            f"{one_line(repr(text))[:200]}"
+            f"{MAX_FILE_BYTES_VARIABLE}: expected an integer >= 1 (bytes), got {value_text(text)}"
         )
     return value
 
@@ -265,5 +264,5 @@ def _check_string(text: str, label: str) -> None:
     except UnicodeEncodeError as exc:
         raise ConfigError(
             f"{label}: a string holds a lone surrogate {text[exc.start]!r}, which is not text; "
-            f"in {one_line(repr(text))[:200]}"
+            f"in {value_text(text)}"
         ) from None
