@@ -646,3 +646,12 @@ def test_5_a_long_value_quoted_by_any_check_is_cut_in_the_error_line(tmp_path, c
     assert code == EXIT_USAGE
     assert err.startswith(f"ncplace: error: {mix}: instance: unknown instance '" + "x" * 100)
     assert "x" * VALUE_TEXT_LIMIT not in err and len(err) < len(str(mix)) + 500
+
+
+@pytest.mark.parametrize("flag", ["-o", "--plot", "--current"])
+def test_4_a_file_name_too_long_for_the_system_is_exit_2(tmp_path, capsys, flag):
+    name = str(tmp_path / ("x" * 300 + ".png"))
+    code, _, err = run(capsys, "recommend", "--time-limit", "0.2", flag, name)
+    assert code == EXIT_USAGE
+    assert err.endswith("File name too long\n") and err.count("\n") == 1
+    assert [p.name for p in tmp_path.iterdir()] == []

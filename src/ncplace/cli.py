@@ -178,40 +178,41 @@ def load_mix(path: str | None, instance: str | None = None, framework: str | Non
     return mix
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``: the
-    rename is atomic, so ``path`` holds either its old content or all of ``data``, never a part.
-    A target that exists and is no regular file (``/dev/stdout``, a FIFO) is written directly;
-    a symbolic link is followed, so the file it points to is replaced."""
-    target = Path(os.path.realpath(path))
-    if target.exists() and not target.is_file():
-        with open(target, "wb") as handle:
-            handle.write(data)
-        return
-    mode = target.stat().st_mode & 0o7777 if target.exists() else None
-    descriptor, temporary = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
-    )
+@contextlib.contextmanager
+def _atomic_target(output: str) -> Iterator[str]:
+    """A temporary path beside ``output`` to write to; renamed over ``output`` when the block
+    ends, deleted when it fails. The rename is atomic, so ``output`` holds either its old content
+    or the whole new one, never a part. A target that exists and is no regular file
+    (``/dev/stdout``, a FIFO) is written directly; a symbolic link is followed, so the file it
+    points to is replaced. A file system error is a :class:`ConfigError` naming ``output``."""
     try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if mode is None:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        os.chmod(temporary, mode)
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+        target = Path(os.path.realpath(output))
+        if os.path.exists(target) and not os.path.isfile(target):
+            yield str(target)
+            return
+        mode = target.stat().st_mode & 0o7777 if os.path.exists(target) else None
+        descriptor, temporary = tempfile.mkstemp(
+            prefix=f".{target.name[:100]}.", suffix=f".tmp{target.suffix[:20]}", dir=target.parent
+        )
+        os.close(descriptor)
+        try:
+            yield temporary
+            if mode is None:
+                umask = os.umask(0)
+                os.umask(umask)
+                mode = 0o666 & ~umask
+            os.chmod(temporary, mode)
+            os.replace(temporary, target)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {output!r}: {exc.strerror or exc}") from None
 
 
 def _write(text: str, output: str | None) -> None:
     """Write ``text`` (made terminal-safe: :func:`~ncplace.errors.printable_text`) to stdout or
-    to ``output``. A file is written atomically (:func:`_atomic_write`): a failed write leaves
+    to ``output``. A file is written atomically (:func:`_atomic_target`): a failed write leaves
     the old file as it was."""
     text = printable_text(text)
     if not text.endswith("\n"):
@@ -220,10 +221,10 @@ def _write(text: str, output: str | None) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    try:
-        _atomic_write(Path(output), text.encode("utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot write {output!r}: {exc.strerror or exc}") from None
+    with _atomic_target(output) as path, open(path, "wb") as handle:
+        handle.write(text.encode("utf-8"))
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 _INPUTS = ("mix", "scenario", "script", "report", "current")
@@ -245,15 +246,15 @@ def _check_outputs(args: argparse.Namespace) -> None:
         if option == "plot" and _same_target(target, getattr(args, "output", None)):
             raise ConfigError(f"--plot {target!r} is also the -o output; give two files")
         for source in inputs:
-            if source.exists() and path.exists() and os.path.samefile(source, path):
+            if os.path.exists(source) and _same_target(target, str(source)):
                 raise ConfigError(
                     f"{flag} {target!r} is the input file {str(source)!r}; write elsewhere"
                 )
-        if path.is_dir():
+        if os.path.isdir(path):
             raise ConfigError(f"{flag} {target!r}: cannot write: it is a directory")
-        if not path.parent.is_dir():
+        if not os.path.isdir(path.parent):
             raise ConfigError(f"{flag} {target!r}: cannot write: no directory {str(path.parent)!r}")
-        if not os.access(path if path.exists() else path.parent, os.W_OK):
+        if not os.access(path if os.path.exists(path) else path.parent, os.W_OK):
             raise ConfigError(f"{flag} {target!r}: cannot write: permission denied")
 
 
@@ -271,7 +272,10 @@ def _same_target(one: str, other: str | None) -> bool:
         return False
     if os.path.abspath(one) == os.path.abspath(other):
         return True
-    return os.path.exists(one) and os.path.exists(other) and os.path.samefile(one, other)
+    try:
+        return os.path.samefile(one, other)
+    except OSError:  # either does not exist, or its name is too long to look up
+        return False
 
 
 def _json(data: object) -> str:
@@ -287,7 +291,8 @@ def _plot_layout(
 ) -> None:
     from . import plot
 
-    plot.layout(layout, mix, title=title, path=path, measured=measured)
+    with _atomic_target(path) as temporary:
+        plot.layout(layout, mix, title=title, path=temporary, measured=measured)
 
 
 def _grid(layout: Layout) -> str:
@@ -695,7 +700,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.plot:
         from . import plot
 
-        plot.compare(table, path=args.plot)
+        with _atomic_target(args.plot) as temporary:
+            plot.compare(table, path=temporary)
     best = table.best() or table.best(feasible_only=False)
     verdict = None
     if best is not None and best.score is not None and best.layout is not None:
