@@ -62,6 +62,12 @@ is a model the runtime loads and the baselines place one by one, so a copy count
 slip (``replicas: 1000000000``) refused by arithmetic before any work."""
 
 
+_FieldError = FieldError
+_InfeasibleFieldError = InfeasibleFieldError
+"""The names these errors had in this module before they became public in :mod:`ncplace.errors`
+(other branches' validations still raise them); both are the public classes."""
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
