@@ -64,8 +64,9 @@ slip (``replicas: 1000000000``) refused by arithmetic before any work."""
 
 _FieldError = FieldError
 _InfeasibleFieldError = InfeasibleFieldError
-"""The names these errors had in this module before they became public in :mod:`ncplace.errors`
-(other branches' validations still raise them); both are the public classes."""
+_parse_text = parse_text
+"""Names this module had before the errors became public in :mod:`ncplace.errors` and file
+parsing moved to :mod:`ncplace.inputs`; other branches' code still uses them."""
 
 
 def _is_int(value: object) -> bool:
