@@ -102,7 +102,7 @@ def test_model_rules(kwargs, match):
 
 
 def test_mix_defaults_and_lookup():
-    mix = Mix([Model("a"), Model("b", cores=2)])
+    mix = Mix([Model("a"), Model("b", cores=2)], instance="inf1.6xlarge")
     assert mix.instance.name == "inf1.6xlarge" and mix.framework == "torch-neuron"
     assert mix.names == ("a", "b") and len(mix) == 2 and mix["b"].cores == 2
     assert [m.name for m in mix] == ["a", "b"]
@@ -536,7 +536,7 @@ def test_to_dict_round_trips_through_from_dict(mix):
 
 
 def test_to_dict_is_minimal_for_catalogue_instances():
-    mix = Mix([Model("a"), Model("b", cores=2, replicas=(1, 2), exclusive=True)])
+    mix = Mix([Model("a"), Model("b", cores=2, replicas=(1, 2), exclusive=True)], "inf1.6xlarge")
     assert mix.to_dict() == {
         "instance": "inf1.6xlarge",
         "models": [{"name": "a"}, {"name": "b", "cores": 2, "replicas": [1, 2], "exclusive": True}],

@@ -12,7 +12,8 @@ Commands::
 
 Exit status: 0 success; 1 the mix is infeasible (the solver proved that no layout meets the hard
 rules, or found none in the time limit); 2 bad input (unreadable or malformed files, unknown
-instance, bad options); 3 an internal error (a bug: please report it with ``--debug`` output).
+instance, bad options); 3 an internal error (a bug: please report it with ``--debug`` output);
+4 ``recommend --strict`` made an overloaded plan (peak core load above 1), after writing it.
 Errors are one line on stderr, ``ncplace: error: ...``; ``--debug`` adds the traceback.
 
 Long solves show progress on stderr (elapsed time, and the incumbent and bound when the optimizer
@@ -28,9 +29,11 @@ import inspect
 import json
 import math
 import os
+import re
 import shlex
 import signal
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -40,13 +43,23 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
-from .codegen import grid_lines
-from .errors import ConfigError, Error, InfeasibleMix, one_line
+from .codegen import comment_text, grid_lines
+from .errors import (
+    VALUE_TEXT_LIMIT,
+    ConfigError,
+    Error,
+    InfeasibleMix,
+    json_printable,
+    one_line,
+    printable_text,
+    value_text,
+)
 from .hardware import FRAMEWORKS, INSTANCES, Instance, with_lnc
 from .hardware import instance as find_instance
 from .layout import Layout, core_span, layout_from_dict, layout_to_dict
 from .mix import Mix
 from .score import Score, broken_rules, score
+from .verdict import overload_text, room_text
 
 EXIT_OK = 0
 EXIT_INFEASIBLE = 1
@@ -78,13 +91,21 @@ class _Parser(argparse.ArgumentParser):
 # --- shared helpers -----------------------------------------------------------------------------
 
 
+MAX_TIME_LIMIT = 10**6
+"""Longest ``--time-limit`` in seconds (11.6 days): past it a solver's step counts overflow."""
+
+MAX_SEED = 2**31 - 1
+"""Largest ``--seed``: CP-SAT's random seed is a 32-bit signed integer."""
+
+
 def _positive_float(text: str) -> float:
+    accepted = f"expected seconds from 0 to {MAX_TIME_LIMIT:g}, got {value_text(text)}"
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {text!r}")
+        raise argparse.ArgumentTypeError(accepted) from None
+    if not math.isfinite(value) or not 0 <= value <= MAX_TIME_LIMIT:
+        raise argparse.ArgumentTypeError(accepted)
     return value
 
 
@@ -148,6 +169,22 @@ def _name_item(text: str) -> tuple[str, str]:
     return key.strip(), name.strip()
 
 
+def _integer_in(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: an integer from ``low`` to ``high``, or a message saying so (a value
+    of thousands of digits included, which ``int()`` refuses)."""
+
+    def parse(text: str) -> int:
+        digits = text.strip().lstrip("+-")
+        value = int(text) if digits.isdigit() and digits.isascii() and len(digits) < 30 else None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"expected an integer from {low} to {high}, got {value_text(text)}"
+            )
+        return value
+
+    return parse
+
+
 @contextlib.contextmanager
 def _bundled_mix_path() -> Iterator[Path]:
     resource = importlib.resources.files("ncplace").joinpath("data").joinpath(BUNDLED_MIX)
@@ -175,17 +212,53 @@ def load_mix(path: str | None, instance: str | None = None, framework: str | Non
     return mix
 
 
+@contextlib.contextmanager
+def _atomic_target(output: str) -> Iterator[str]:
+    """A temporary path beside ``output`` to write to; renamed over ``output`` when the block
+    ends, deleted when it fails. The rename is atomic, so ``output`` holds either its old content
+    or the whole new one, never a part. A target that exists and is no regular file
+    (``/dev/stdout``, a FIFO) is written directly; a symbolic link is followed, so the file it
+    points to is replaced. A file system error is a :class:`ConfigError` naming ``output``."""
+    try:
+        target = Path(os.path.realpath(output))
+        if os.path.exists(target) and not os.path.isfile(target):
+            yield str(target)
+            return
+        mode = target.stat().st_mode & 0o7777 if os.path.exists(target) else None
+        descriptor, temporary = tempfile.mkstemp(
+            prefix=f".{target.name[:100]}.", suffix=f".tmp{target.suffix[:20]}", dir=target.parent
+        )
+        os.close(descriptor)
+        try:
+            yield temporary
+            if mode is None:
+                umask = os.umask(0)
+                os.umask(umask)
+                mode = 0o666 & ~umask
+            os.chmod(temporary, mode)
+            os.replace(temporary, target)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {output!r}: {exc.strerror or exc}") from None
+
+
 def _write(text: str, output: str | None) -> None:
+    """Write ``text`` (made terminal-safe: :func:`~ncplace.errors.printable_text`) to stdout or
+    to ``output``. A file is written atomically (:func:`_atomic_target`): a failed write leaves
+    the old file as it was."""
+    text = printable_text(text)
     if not text.endswith("\n"):
         text += "\n"
     if output is None or output == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    try:
-        Path(output).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot write {output!r}: {exc.strerror or exc}") from None
+    with _atomic_target(output) as path, open(path, "wb") as handle:
+        handle.write(text.encode("utf-8"))
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 _INPUTS = ("mix", "scenario", "script", "report", "current", "catalogue", "prices")
@@ -195,28 +268,52 @@ _OUTPUTS = {"output": "-o", "plot": "--plot"}
 def _check_outputs(args: argparse.Namespace) -> None:
     """Before any work, that every file the command writes can be written and is none of its
     inputs: a solve is not run only to fail at the end, and ``recommend mix.yaml -o mix.yaml``
-    does not replace the mix with its plan."""
+    does not replace the mix with its plan. Options that need another are checked first
+    (:func:`_check_options`)."""
+    _check_options(args)
     inputs = [Path(v) for k in _INPUTS if isinstance(v := getattr(args, k, None), str)]
     for option, flag in _OUTPUTS.items():
         target = getattr(args, option, None)
         if target is None or target == "-":
             continue
         path = Path(target)
+        if option == "plot" and _same_target(target, getattr(args, "output", None)):
+            raise ConfigError(f"--plot {target!r} is also the -o output; give two files")
         for source in inputs:
-            if source.exists() and path.exists() and os.path.samefile(source, path):
+            if os.path.exists(source) and _same_target(target, str(source)):
                 raise ConfigError(
                     f"{flag} {target!r} is the input file {str(source)!r}; write elsewhere"
                 )
-        if path.is_dir():
+        if os.path.isdir(path):
             raise ConfigError(f"{flag} {target!r}: cannot write: it is a directory")
-        if not path.parent.is_dir():
+        if not os.path.isdir(path.parent):
             raise ConfigError(f"{flag} {target!r}: cannot write: no directory {str(path.parent)!r}")
-        if not os.access(path if path.exists() else path.parent, os.W_OK):
+        if not os.access(path if os.path.exists(path) else path.parent, os.W_OK):
             raise ConfigError(f"{flag} {target!r}: cannot write: permission denied")
 
 
+def _check_options(args: argparse.Namespace) -> None:
+    """Options that only mean something with another, refused before any work."""
+    if getattr(args, "calibrate", False) and getattr(args, "current", None) is None:
+        raise ConfigError(
+            "--calibrate uses the rates a --current report measured; give --current too"
+        )
+
+
+def _same_target(one: str, other: str | None) -> bool:
+    """Whether two output names are one file (the same path, or one file by two names)."""
+    if other is None or other == "-":
+        return False
+    if os.path.abspath(one) == os.path.abspath(other):
+        return True
+    try:
+        return os.path.samefile(one, other)
+    except OSError:  # either does not exist, or its name is too long to look up
+        return False
+
+
 def _json(data: object) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)
+    return json_printable(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False))
 
 
 def _plot_layout(
@@ -228,7 +325,8 @@ def _plot_layout(
 ) -> None:
     from . import plot
 
-    plot.layout(layout, mix, title=title, path=path, measured=measured)
+    with _atomic_target(path) as temporary:
+        plot.layout(layout, mix, title=title, path=temporary, measured=measured)
 
 
 def _grid(layout: Layout) -> str:
@@ -285,9 +383,7 @@ def _ratio_text(
     if ratio > 1 + 1e-9:
         return (
             f"{what}: {ratio:.{2 if ratio >= 1.01 else 3}f}x the headroom (peak core load "
-            f"{better.peak_load:.3f} instead of {worse.peak_load:.3f}), so traffic can grow "
-            f"{100 * (ratio - 1):.{0 if ratio >= 1.01 else 1}f}% more before the busiest core "
-            "saturates."
+            f"{better.peak_load:.3f} instead of {worse.peak_load:.3f})."
         )
     if better.overlap < worse.overlap and abs(better.peak_load - worse.peak_load) <= 1e-9:
         return (
@@ -485,7 +581,7 @@ def _certificate_text(plan: Any) -> str:
     proof = ""
     if status == "optimal":
         scope = plan.bound_scope
-        proof = " (proven)" if scope == "every layout" else f" (proven over layouts with {scope})"
+        proof = " (proven)" if scope == "every layout" else f" among layouts with {scope} (proven)"
     gap = "n/a" if not math.isfinite(plan.gap) else f"{100 * plan.gap:.3g}%"
     bound = "n/a" if not math.isfinite(plan.bound) else f"{plan.bound:.4g}"
     text = (
@@ -524,11 +620,18 @@ def _infeasible_message(plan: Any) -> str:
 def _current_layout(path: str, mix: Mix, names: dict[str, str]) -> Layout:
     """``--current``: a neuron-monitor report (:func:`ncplace.read_monitor`), or a layout as
     ncplace writes it (a ``--format json`` output with a ``layout``, or the layout itself)."""
+    return _current(path, mix, names)[0]
+
+
+def _current(path: str, mix: Mix, names: dict[str, str]) -> tuple[Layout, Any]:
+    """:func:`_current_layout` and, for a neuron-monitor report, its Observation (else None):
+    what the measured-rate check of ``recommend --current`` reads."""
     from .monitor import read_json, read_monitor
 
     label, data = read_json(Path(path), "neuron-monitor report or layout")
     if "neuron_runtime_data" in data:
-        return read_monitor(data, mix, names=names, label=label).layout
+        seen = read_monitor(data, mix, names=names, label=label)
+        return seen.layout, seen
     if names:
         raise Error(f"{path}: --name names the models of a neuron-monitor report; this is a layout")
     layout = layout_from_dict(data.get("layout", data), mix.instance, label)
@@ -537,7 +640,43 @@ def _current_layout(path: str, mix: Mix, names: dict[str, str]) -> Layout:
         raise Error(
             f"{label}: model(s) {', '.join(map(repr, unknown))} of the layout are not in the mix"
         )
-    return layout
+    return layout, None
+
+
+@contextlib.contextmanager
+def _name_option_words(names: dict[str, str]) -> Iterator[None]:
+    """Errors about :func:`ncplace.read_monitor`'s ``names`` in the words of the command line:
+    ``--name KEY=MODEL``, not ``read_monitor: names: 'KEY' -> 'MODEL'``."""
+    try:
+        yield
+    except ConfigError as exc:
+        text = str(exc).removeprefix("read_monitor: ")
+        for key, name in names.items():
+            pair = f"names: {value_text(key)} -> {value_text(name)}"
+            text = text.replace(pair, f"--name {value_text(f'{key}={name}')}")
+        if text == str(exc):
+            raise
+        raise type(exc)(text) from None
+
+
+def _measured_rates(
+    args: argparse.Namespace, mix: Mix, seen: Any
+) -> tuple[Mix, tuple[Any, ...] | None]:
+    """``recommend --current REPORT``: the measured-rate check ``observe`` makes (the readings,
+    None when ``--current`` is a layout, which measures nothing) and the mix to plan for, with
+    the measured rates when ``--calibrate`` asks for them."""
+    from .monitor import calibrate, calibrated_mix
+
+    if seen is None:
+        if args.calibrate:
+            raise Error(
+                f"--calibrate: {args.current!r} is a layout, which measures nothing; give a "
+                "neuron-monitor report as --current"
+            )
+        return mix, None
+    running = set(seen.layout.models())
+    readings = calibrate(seen, mix) if running else ()
+    return (calibrated_mix(mix, readings) if args.calibrate else mix), readings
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
@@ -547,8 +686,12 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     mix = _with_processes(mix, args.processes)
     label = args.mix or f"bundled example {BUNDLED_MIX}"
     current = None
+    readings = None
+    given = mix
     if args.current is not None:
-        current = _current_layout(args.current, mix, dict(args.name or []))
+        with _name_option_words(dict(args.name or [])):
+            current, seen = _current(args.current, mix, dict(args.name or []))
+        mix, readings = _measured_rates(args, given, seen)
     elif args.name:
         raise Error("--name names the models of a --current report; give --current too")
     before = time.perf_counter()
@@ -580,10 +723,18 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     if args.format == "code":
         if code is None:
             raise Error(f"no placement code for this plan: {code_error}")
-        _write(code, args.output)
-        return EXIT_OK
+        overload, done = _verdict(plan, mix, args)
+        warning = "" if overload is None else f"# {comment_text(overload, limit=300)}\n"
+        _write(warning + code, args.output)
+        return done
     if args.format == "json":
         data = plan.to_dict()
+        overload, done = _verdict(plan, mix, args)
+        data["overloaded"] = overload is not None
+        data["verdict"] = None if plan.score is None else room_text(plan.score, plan.layout, mix)
+        if readings is not None:
+            data["calibration"] = [asdict(c) for c in readings]
+            data["calibrated"] = bool(args.calibrate)
         data["baselines"] = [
             {
                 "policy": r.name,
@@ -603,7 +754,8 @@ def cmd_recommend(args: argparse.Namespace) -> int:
             data["current"] = {"file": args.current, "layout": layout_to_dict(current)}
             data["moves"] = _moves(plan, current)
         _write(_json(data), args.output)
-        return EXIT_OK
+        return done
+    overload, done = _verdict(plan, mix, args)
     lines = [_mix_title(label, mix), "", _grid(plan.layout), ""]
     columns: list[tuple[str, Score | None]] = [("optimized", plan.score)]
     if current is not None and set(current.models()) == set(mix.names):
@@ -622,9 +774,14 @@ def cmd_recommend(args: argparse.Namespace) -> int:
             )
         )
     columns += [(column, other) for column, _, other, _ in others]
-    lines += [score_table(columns), "", _certificate_text(plan)]
+    lines += [score_table(columns), ""]
+    if plan.score is not None:
+        lines.append(room_text(plan.score, plan.layout, mix))
+    lines.append(_certificate_text(plan))
     if current is not None:
         lines.append(_moves_text(_moves(plan, current), args.current))
+    if readings:
+        lines += _rates_text(readings, given, args.calibrate)
     for _, name, other, copies in others:
         if other is not None and plan.score is not None:
             proven = plan.bound_scope if _status(plan) == "optimal" else None
@@ -650,7 +807,24 @@ def cmd_recommend(args: argparse.Namespace) -> int:
             code,
         ]
     _write("\n".join(lines), args.output)
-    return EXIT_OK
+    return done
+
+
+EXIT_OVERLOADED = 4
+"""``recommend --strict``: the plan is overloaded (see :func:`_verdict`)."""
+
+
+def _verdict(plan: Any, mix: Mix, args: argparse.Namespace) -> tuple[str | None, int]:
+    """The plan's overload warning (:func:`ncplace.verdict.overload_text`, None when the peak is
+    at most 1) and the exit status it means: :data:`EXIT_OVERLOADED` with ``--strict``. The
+    warning also goes to stderr when the output is not text on a terminal's stdout, where the
+    reader would otherwise not see it."""
+    overload = None if plan.score is None else overload_text(plan.score, plan.layout, mix)
+    if overload is None:
+        return None, EXIT_OK
+    if args.format != "text" or args.output not in (None, "-"):
+        sys.stderr.write(f"ncplace: warning: {printable_text(overload)}\n")
+    return overload, EXIT_OVERLOADED if args.strict else EXIT_OK
 
 
 def _latency_report(layout: Layout, mix: Mix, args: argparse.Namespace) -> Any:
@@ -742,11 +916,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.plot:
         from . import plot
 
-        plot.compare(table, path=args.plot)
+        with _atomic_target(args.plot) as temporary:
+            plot.compare(table, path=temporary)
+    best = table.best() or table.best(feasible_only=False)
+    verdict = None
+    if best is not None and best.score is not None and best.layout is not None:
+        verdict = f"Best layout ({best.name}): {room_text(best.score, best.layout, mix)}"
     if args.format == "json":
-        _write(_json(table.to_dict()), args.output)
+        data = table.to_dict()
+        data["overloaded"] = best is not None and best.score is not None and best.score.overloaded
+        data["verdict"] = verdict
+        _write(_json(data), args.output)
     else:
-        _write(_mix_title(args.mix, mix) + "\n\n" + table.to_markdown(), args.output)
+        text = _mix_title(args.mix, mix) + "\n\n" + table.to_markdown()
+        _write(text + ("" if verdict is None else "\n\n" + verdict), args.output)
     if OPTIMIZED in table.names:
         plan = table.row(OPTIMIZED).plan
         if plan is not None and plan.layout is None and _status(plan) == "infeasible":
@@ -869,6 +1052,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             "layout": layout_to_dict(layout),
             "at_exit": layout_to_dict(report.at_exit),
             "score": script_score.to_dict(),
+            "overloaded": script_score.overloaded,
             "models_not_loaded": missing,
             "stood_in": list(report.stood_in),
             "notes": list(report.notes),
@@ -888,7 +1072,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     columns: list[tuple[str, Score | None]] = [("script", script_score)]
     if plan is not None:
         columns.append(("optimized", plan.score))
-    lines.append(score_table(columns))
+    lines += [score_table(columns), f"The script's layout: {room_text(script_score, layout, sub)}"]
     if missing:
         lines += [
             "",
@@ -1064,11 +1248,27 @@ def _calibration_text(readings: Sequence[Any], mix: Mix) -> list[str]:
     return lines
 
 
+def _rates_text(readings: Sequence[Any], mix: Mix, calibrated: bool) -> list[str]:
+    """What ``recommend --current`` says of the measured rates: nothing when every model is
+    close to the mix, else which models look off and whether the plan used the measurements."""
+    from .monitor import is_off
+
+    if not any(is_off(c) for c in readings):
+        return []
+    lines = _calibration_text(readings, mix)
+    if calibrated:
+        lines.append("  this plan is for the measured rates (--calibrate)")
+    else:
+        lines.append("  this plan is for the mix's rates; --calibrate plans for the measured ones")
+    return lines
+
+
 def cmd_observe(args: argparse.Namespace) -> int:
     from .monitor import calibrate, read_monitor
 
     mix = load_mix(args.mix, args.instance) if args.mix else None
-    seen = read_monitor(args.report, mix, names=dict(args.name or []), instance=args.instance)
+    with _name_option_words(dict(args.name or [])):
+        seen = read_monitor(args.report, mix, names=dict(args.name or []), instance=args.instance)
     layout = seen.layout
     running = set(layout.models())
     sub = None
@@ -1084,6 +1284,9 @@ def cmd_observe(args: argparse.Namespace) -> int:
         data["report"] = args.report
         data["metrics"] = layout_metrics(layout)
         data["score"] = None if observed is None else observed.to_dict()
+        data["overloaded"] = observed is not None and observed.overloaded
+        if observed is not None and sub is not None:
+            data["verdict"] = room_text(observed, layout, sub)
         data["models_not_running"] = not_running
         data["calibration"] = (
             None if mix is None or not running else [asdict(c) for c in calibrate(seen, mix)]
@@ -1120,8 +1323,8 @@ def cmd_observe(args: argparse.Namespace) -> int:
     lines += ["", *_core_table(rows)]
     if mix is not None and running:
         lines += ["", *_calibration_text(calibrate(seen, mix), mix)]
-    if observed is not None:
-        lines += ["", score_table([("observed", observed)])]
+    if observed is not None and sub is not None:
+        lines += ["", score_table([("observed", observed)]), room_text(observed, layout, sub)]
         if not_running:
             lines.append(
                 "Not running (left out of the score): " + ", ".join(map(one_line, not_running))
@@ -1240,7 +1443,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument(
             "--seed",
-            type=_integer_at_least(0),
+            type=_integer_in(0, MAX_SEED),
             default=0,
             metavar="N",
             help="solver seed (default 0)",
@@ -1354,6 +1557,17 @@ def build_parser() -> argparse.ArgumentParser:
     switch_option(p)
     output_options(p, ("text", "json", "code", "launch", "k8s"))
     plot_option(p, "the layout")
+    p.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="plan for the rates the --current neuron-monitor report measured where they differ "
+        "from the mix's (rate x measured / predicted load)",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 4 when the plan is overloaded (peak core load above 1), after the output",
+    )
 
     p = command(
         "compare",
@@ -1474,10 +1688,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+MESSAGE_LIMIT = 1000
+"""Longest error line printed; the value quoting (:func:`ncplace.errors.value_text`) keeps real
+messages far shorter, this only bounds what no check foresaw."""
+
+
+_LONG_WORD = re.compile(rf"\S{{{VALUE_TEXT_LIMIT + 1},}}")
+
+
+def _cut_word(match: re.Match[str]) -> str:
+    """A run of more than :data:`~ncplace.errors.VALUE_TEXT_LIMIT` characters without a space
+    (a long value quoted by a check that does not shorten it), cut to that length."""
+    return match.group()[: VALUE_TEXT_LIMIT - 3] + "..."
+
+
 def _fail(message: str, debug: bool, code: int) -> int:
     if debug:
         traceback.print_exc()
-    sys.stderr.write(f"ncplace: error: {one_line(message)}\n")
+    text = _LONG_WORD.sub(_cut_word, printable_text(one_line(message)))
+    if len(text) > MESSAGE_LIMIT:
+        text = text[: MESSAGE_LIMIT - 3] + "..."
+    sys.stderr.write(f"ncplace: error: {text}\n")
     sys.stderr.flush()
     return code
 

@@ -405,6 +405,9 @@ def _plan_note(plan: Any) -> str:
     gap = getattr(plan, "gap", None)
     if status != "optimal" and isinstance(gap, (int, float)) and math.isfinite(gap) and gap > 0:
         return f"{status}, gap {gap:.1%}"
+    scope = getattr(plan, "bound_scope", "every layout")
+    if status == "optimal" and scope != "every layout":
+        return f"optimal among layouts with {scope}"
     return status
 
 

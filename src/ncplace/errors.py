@@ -9,6 +9,7 @@ quoted (:func:`key_text`) or folded (:func:`one_line`).
 from __future__ import annotations
 
 import os
+import reprlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,52 @@ def one_line(text: object) -> str:
     """``text`` with every run of whitespace (newlines included) made one space: how user text
     and other errors' messages are quoted in a one-line message."""
     return " ".join(str(text).split())
+
+
+def printable_text(text: str, keep: str = "\n") -> str:
+    """``text`` safe to show on a terminal: every character that is not printable (escape
+    sequences' ESC and CSI, other control and format characters, lone surrogates), except those
+    in ``keep``, is written as its Python escape (``\\x1b``), so a name cannot move the cursor,
+    recolour or hide the output around it."""
+    if text.translate(dict.fromkeys(map(ord, keep))).isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch in keep else ascii(ch)[1:-1] for ch in text)
+
+
+def json_printable(text: str) -> str:
+    """JSON text with every non-printable character other than a line break written as a JSON
+    ``\\uXXXX`` escape (a surrogate pair past U+FFFF): the same data, safe on a terminal.
+    Outside its strings JSON text holds only printable characters and line breaks."""
+    if text.replace("\n", "").isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch.isprintable() or ch == "\n":
+            out.append(ch)
+        elif ord(ch) > 0xFFFF:
+            high, low = divmod(ord(ch) - 0x10000, 0x400)
+            out.append(f"\\u{0xD800 + high:04x}\\u{0xDC00 + low:04x}")
+        else:
+            out.append(f"\\u{ord(ch):04x}")
+    return "".join(out)
+
+
+VALUE_TEXT_LIMIT = 200
+"""Most characters of a bad value a message quotes (a hostile file can hold megabytes)."""
+
+
+def value_text(value: object, limit: int = VALUE_TEXT_LIMIT) -> str:
+    """A bad value as a message quotes it: its ``repr`` on one line, at most about ``limit``
+    characters (a long string or list is cut with ``...``, as :mod:`reprlib` does), so that an
+    error stays one readable line whatever was written."""
+    shortener = reprlib.Repr()
+    shortener.maxstring = shortener.maxother = shortener.maxlong = limit
+    shortener.maxlevel = 3
+    try:
+        text = one_line(shortener.repr(value))
+    except ValueError:  # an integer past Python's limit of digits for str()
+        return "an integer of more than 4300 digits"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def key_text(key: object) -> str:
@@ -51,6 +98,36 @@ class InfeasibleMix(ConfigError):
     A :class:`ConfigError` (the mix, as written, cannot be used) that callers can tell apart from a
     malformed file: the command line exits 1 for it, as for a mix the optimizer proves infeasible.
     """
+
+
+class FieldError(ConfigError):
+    """A rule broken by one field of one model of a mix, re-anchored when it came from a file.
+
+    ``str()`` reads ``model 'x': key: detail``; :meth:`ncplace.Mix.from_dict` reports it as
+    ``label: models[i].key: detail`` using ``index`` (the model's position) when it is known.
+    """
+
+    def __init__(self, name: object, key: str, detail: str, index: int | None = None) -> None:
+        self.name = name
+        self.key = key
+        self.detail = detail
+        self.index = index
+        super().__init__(f"model {value_text(name)}: {key}: {detail}")
+
+    def at(self, where: str) -> ConfigError:
+        """The same rule as a plain error of its kind, placed at ``where``."""
+        kind = InfeasibleMix if isinstance(self, InfeasibleMix) else ConfigError
+        return kind(f"{where}.{self.key}: {self.detail}")
+
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[str]]:
+        return (ConfigError, (str(self),))
+
+
+class InfeasibleFieldError(FieldError, InfeasibleMix):
+    """A field of a model that makes the mix impossible on its instance."""
+
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[str]]:
+        return (InfeasibleMix, (str(self),))
 
 
 def check_type(value: object, kind: type | tuple[type, ...], what: str) -> None:

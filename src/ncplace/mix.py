@@ -16,17 +16,25 @@ got 0``; from a file, ``mix.yaml: models[2].cores: must be an integer >= 1, got 
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Hashable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from .errors import ConfigError, InfeasibleMix, check_fields, check_named_entry, file_path
+from .errors import (
+    ConfigError,
+    FieldError,
+    InfeasibleFieldError,
+    InfeasibleMix,
+    check_fields,
+    check_named_entry,
+    file_path,
+    value_text,
+)
 from .hardware import FRAMEWORKS, Instance, instance, with_lnc
+from .inputs import parse_text, read_text_file
 from .processes import ProcessSpec, specs_from_data
 from .processes import validate as validate_processes
 
@@ -64,35 +72,16 @@ INSTANCE_FIELDS = (
     "bank_cores",
 )
 MEMORY_TOLERANCE_GIB = 1e-9
+MAX_DEMAND = 1e6
+"""Largest ``rate / throughput`` of a model: a million copies' worth of busy time is far past
+any machine (at most :data:`~ncplace.hardware.MAX_CORES` cores), so more is a unit slip, and
+integer loads stay within CP-SAT's 64 bits."""
+MAX_CORE_SLOTS = 1_000_000
+"""Most core slots a mix may ask for (``cores x min_replicas`` summed over models): each copy
+is a model the runtime loads and the baselines place one by one, so a copy count past this is a
+slip (``replicas: 1000000000``) refused by arithmetic before any work."""
 
 
-class _FieldError(ConfigError):
-    """A rule broken by one field of one model; the message is re-anchored for files.
-
-    ``str()`` reads ``model 'x': key: detail``; :meth:`Mix.from_dict` rewrites it as
-    ``label: models[i].key: detail`` using ``index`` (the model's position) when it is known.
-    """
-
-    def __init__(self, name: object, key: str, detail: str, index: int | None = None) -> None:
-        self.name = name
-        self.key = key
-        self.detail = detail
-        self.index = index
-        super().__init__(f"model {name!r}: {key}: {detail}")
-
-    def at(self, where: str) -> ConfigError:
-        kind = InfeasibleMix if isinstance(self, InfeasibleMix) else ConfigError
-        return kind(f"{where}.{self.key}: {self.detail}")
-
-    def __reduce__(self) -> tuple[type[ConfigError], tuple[str]]:
-        return (ConfigError, (str(self),))
-
-
-class _InfeasibleFieldError(_FieldError, InfeasibleMix):
-    """A field that makes the mix impossible on its instance."""
-
-    def __reduce__(self) -> tuple[type[ConfigError], tuple[str]]:
-        return (InfeasibleMix, (str(self),))
 
 
 def _is_int(value: object) -> bool:
@@ -165,38 +154,54 @@ class Model:
     def __post_init__(self) -> None:
         name = self.name
         if not isinstance(name, str) or not name.strip():
-            raise _FieldError(name, "name", f"must be a non-empty string, got {name!r}")
+            raise FieldError(name, "name", f"must be a non-empty string, got {value_text(name)}")
         if not _is_int(self.cores) or self.cores < 1:
-            raise _FieldError(name, "cores", f"must be an integer >= 1, got {self.cores!r}")
+            raise FieldError(
+                name, "cores", f"must be an integer >= 1, got {value_text(self.cores)}"
+            )
         self._validate_replicas()
         for key in ("rate", "throughput"):
             value = getattr(self, key)
             if value is not None and (
                 not _is_number(value) or not math.isfinite(value) or value <= 0
             ):
-                raise _FieldError(name, key, f"must be a number > 0, got {value!r}")
+                raise FieldError(name, key, f"must be a number > 0, got {value_text(value)}")
+        if self.rate is not None and self.throughput is not None and self.demand > MAX_DEMAND:
+            raise FieldError(
+                name,
+                "rate",
+                f"rate / throughput = {self.rate:g} / {self.throughput:g} = {self.demand:.3g} "
+                f"copies' worth of busy time, more than the {MAX_DEMAND:g} ncplace accepts; "
+                "are both in requests per second?",
+            )
         if (self.rate is None) != (self.throughput is None):
             given, missing = "rate", "throughput"
             if self.rate is None:
                 given, missing = missing, given
-            raise _FieldError(
+            raise FieldError(
                 name,
                 missing,
                 f"missing while {given} is given; give both rate (requests/s wanted) and "
                 "throughput (requests/s one copy sustains) or neither",
             )
         if not isinstance(self.exclusive, bool):
-            raise _FieldError(name, "exclusive", f"must be true or false, got {self.exclusive!r}")
+            raise FieldError(
+                name, "exclusive", f"must be true or false, got {value_text(self.exclusive)}"
+            )
         mem = self.memory_gib
         if mem is not None and (not _is_number(mem) or not math.isfinite(mem) or mem < 0):
-            raise _FieldError(name, "memory_gib", f"must be a number >= 0, got {mem!r}")
+            raise FieldError(name, "memory_gib", f"must be a number >= 0, got {value_text(mem)}")
         if self.file is not None and (not isinstance(self.file, str) or not self.file):
-            raise _FieldError(name, "file", f"must be a non-empty string, got {self.file!r}")
+            raise FieldError(
+                name, "file", f"must be a non-empty string, got {value_text(self.file)}"
+            )
         if self.start is not None and (not _is_int(self.start) or self.start < 0):
-            raise _FieldError(name, "start", f"must be an integer >= 0, got {self.start!r}")
+            raise FieldError(
+                name, "start", f"must be an integer >= 0, got {value_text(self.start)}"
+            )
         if self.parallel is not None and self.parallel not in PARALLEL_KINDS:
-            raise _FieldError(
-                name, "parallel", f"must be 'pipeline' or 'tensor', got {self.parallel!r}"
+            raise FieldError(
+                name, "parallel", f"must be 'pipeline' or 'tensor', got {value_text(self.parallel)}"
             )
         self._validate_latency()
 
@@ -207,27 +212,27 @@ class Model:
             if value is None:
                 continue
             if not _is_number(value) or not math.isfinite(value) or value <= 0:
-                raise _FieldError(name, key, f"must be a number > 0, got {value!r}")
+                raise FieldError(name, key, f"must be a number > 0, got {value_text(value)}")
             if self.throughput is None:
-                raise _FieldError(
+                raise FieldError(
                     name, key, "needs rate and throughput: a latency is judged against traffic"
                 )
         for key in ("arrival_cv", "service_cv"):
             value = getattr(self, key)
             if not _is_number(value) or not 0 <= value <= MAX_CV:
-                raise _FieldError(
-                    name, key, f"must be a number from 0 to {MAX_CV:g}, got {value!r}"
+                raise FieldError(
+                    name, key, f"must be a number from 0 to {MAX_CV:g}, got {value_text(value)}"
                 )
         switch = self.switch_ms
         if switch is not None and (not _is_number(switch) or not 0 <= switch < math.inf):
-            raise _FieldError(name, "switch_ms", f"must be a number >= 0, got {switch!r}")
+            raise FieldError(name, "switch_ms", f"must be a number >= 0, got {value_text(switch)}")
         busy = self.busy_ms
         if self.latency_ms is not None and busy is not None and self.latency_ms < busy - 1e-9:
-            raise _FieldError(
+            raise FieldError(
                 name,
                 "latency_ms",
                 f"must be at least the busy time of one call, {self.stages} stage(s) x "
-                f"1000 / {self.throughput:g} = {busy:g} ms, got {self.latency_ms!r}",
+                f"1000 / {self.throughput:g} = {busy:g} ms, got {value_text(self.latency_ms)}",
             )
 
     @property
@@ -277,7 +282,7 @@ class Model:
             if 1 <= low <= high:
                 object.__setattr__(self, "replicas", (low, high))
                 return
-        raise _FieldError(self.name, "replicas", f"must be {accepted}, got {value!r}")
+        raise FieldError(self.name, "replicas", f"must be {accepted}, got {value_text(value)}")
 
     @property
     def fixed_replicas(self) -> bool:
@@ -345,42 +350,50 @@ class Mix:
     """
 
     models: tuple[Model, ...]
-    instance: Instance = field(default_factory=lambda: instance("inf1.6xlarge"))
+    instance: Instance = None  # type: ignore[assignment]  # required; None is refused below
     framework: str | None = None
     processes: tuple[ProcessSpec, ...] = ()
     workers: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "models", tuple(self.models))
+        if self.instance is None:
+            raise ConfigError(
+                "mix instance: missing; give an Instance or a catalogue name such as "
+                "'inf1.6xlarge' (ncplace.INSTANCES lists them)"
+            )
         if isinstance(self.instance, str):
             object.__setattr__(self, "instance", instance(self.instance))
         if not isinstance(self.instance, Instance):
             raise ConfigError(
-                f"mix instance: expected an Instance or a name, got {self.instance!r}"
+                f"mix instance: expected an Instance or a name, got {value_text(self.instance)}"
             )
         if self.framework is None:
             object.__setattr__(self, "framework", self.instance.framework)
         if self.framework not in FRAMEWORKS:
             raise ConfigError(
-                f"mix framework: {self.framework!r} is not one of {', '.join(FRAMEWORKS)}"
+                f"mix framework: {value_text(self.framework)} is not one of {', '.join(FRAMEWORKS)}"
             )
         for m in self.models:
             if not isinstance(m, Model):
-                raise ConfigError(f"mix models: expected Model objects, got {m!r}")
+                raise ConfigError(f"mix models: expected Model objects, got {value_text(m)}")
         _validate_names(self.models)
+        _validate_copies(self)
         _validate_fit(self)
         if isinstance(self.processes, (str, bytes)) or not isinstance(self.processes, Iterable):
             raise ConfigError(
-                f"mix processes: expected ProcessSpec objects, got {self.processes!r}"
+                f"mix processes: expected ProcessSpec objects, got {value_text(self.processes)}"
             )
         object.__setattr__(self, "processes", tuple(self.processes))
         validate_processes(self)
 
     def __getitem__(self, name: str) -> Model:
-        for m in self.models:
-            if m.name == name:
-                return m
-        raise KeyError(name)
+        return self._by_name[name]
+
+    @cached_property
+    def _by_name(self) -> dict[str, Model]:
+        """Models by name, built once: a lookup by name is a dict lookup, not a scan."""
+        return {m.name: m for m in self.models}
 
     def __iter__(self) -> Iterator[Model]:
         return iter(self.models)
@@ -388,7 +401,7 @@ class Mix:
     def __len__(self) -> int:
         return len(self.models)
 
-    @property
+    @cached_property
     def names(self) -> tuple[str, ...]:
         return tuple(m.name for m in self.models)
 
@@ -419,7 +432,7 @@ class Mix:
         path = file_path(path, "mix file path")
         label = str(path) if label is None else label
         text = read_text_file(path, "mix file")
-        data = _parse_text(text, label, json_first=path.suffix.lower() == ".json")
+        data = parse_text(text, label, json_first=path.suffix.lower() == ".json")
         return cls.from_dict(data, label, instance_name)
 
     @classmethod
@@ -444,21 +457,22 @@ class Mix:
         framework = data.get("framework")
         if framework is not None and framework not in FRAMEWORKS:
             raise ConfigError(
-                f"{label}: framework: {framework!r} is not one of {', '.join(FRAMEWORKS)}"
+                f"{label}: framework: {value_text(framework)} is not one of {', '.join(FRAMEWORKS)}"
             )
         raw_models = data.get("models")
         if raw_models is None:
             raise ConfigError(f"{label}: models: missing; expected a non-empty list of models")
         if not isinstance(raw_models, list) or not raw_models:
             raise ConfigError(
-                f"{label}: models: expected a non-empty list of models, got {raw_models!r}"
+                f"{label}: models: expected a non-empty list "
+                f"of models, got {value_text(raw_models)}"
             )
         models = [
             _model_from_dict(item, f"{label}: models[{i}]") for i, item in enumerate(raw_models)
         ]
         try:
             return cls(tuple(models), inst, framework, processes, workers)
-        except _FieldError as exc:
+        except FieldError as exc:
             if exc.index is None:
                 raise ConfigError(f"{label}: {exc}") from None
             raise exc.at(f"{label}: models[{exc.index}]") from None
@@ -505,50 +519,6 @@ class Mix:
         return out
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """A safe YAML loader that refuses a key repeated in one mapping (YAML keeps the last one)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[object] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, Hashable) and key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None,
-                    None,
-                    f"duplicate key {key!r} in one mapping",
-                    key_node.start_mark,
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def read_text_file(path: Path, what: str) -> str:
-    """The UTF-8 text of ``path``; ``what`` the file is, for the one-line error when it cannot
-    be read."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a UTF-8 text file") from None
-
-
-def _parse_text(text: str, label: str, json_first: bool) -> object:
-    if json_first:
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{label}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
-    try:
-        return yaml.load(text, Loader=_StrictLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "cannot parse"
-        raise ConfigError(f"{label}: invalid YAML{where}: {problem}") from None
-
-
 def parse_instance(value: object, label: str) -> Instance:
     """An instance from a mix or scenario file: a catalogue name or ``{cores, cores_per_chip}``."""
     if value is None:
@@ -581,7 +551,7 @@ def _model_from_dict(item: object, where: str) -> Model:
     item = check_named_entry(item, MODEL_FIELDS, where)
     try:
         return Model(**{str(k): v for k, v in item.items()})
-    except _FieldError as exc:
+    except FieldError as exc:
         raise exc.at(where) from None
 
 
@@ -591,10 +561,10 @@ def _validate_names(models: tuple[Model, ...]) -> None:
     first: dict[str, int] = {}
     for i, m in enumerate(models):
         if m.name in first:
-            raise _FieldError(
+            raise FieldError(
                 m.name,
                 "name",
-                f"duplicate model name {m.name!r} (first at models[{first[m.name]}]); "
+                f"duplicate model name {value_text(m.name)} (first at models[{first[m.name]}]); "
                 "names must be unique",
                 i,
             )
@@ -629,8 +599,8 @@ def _validate_fit(mix: Mix) -> None:
     """Raise :class:`InfeasibleMix` for a mix that cannot fit at all (see :func:`_check_fit`)."""
     try:
         _check_fit(mix)
-    except _FieldError as exc:
-        raise _InfeasibleFieldError(exc.name, exc.key, exc.detail, exc.index) from None
+    except FieldError as exc:
+        raise InfeasibleFieldError(exc.name, exc.key, exc.detail, exc.index) from None
     except ConfigError as exc:
         raise InfeasibleMix(str(exc)) from None
 
@@ -651,7 +621,7 @@ def _check_fit(mix: Mix) -> None:
     pool = "chip" if inst.memory_cores == inst.cores_per_chip else "memory bank"
     for i, m in enumerate(mix.models):
         if mix.framework == "torch-neuronx" and m.cores != 1 and m.parallel != "tensor":
-            raise _FieldError(
+            raise FieldError(
                 m.name,
                 "cores",
                 f"torch-neuronx has no NeuronCore Pipeline, so a model uses 1 core unless it is "
@@ -660,19 +630,19 @@ def _check_fit(mix: Mix) -> None:
             )
         kind = _PARALLEL_OF[str(mix.framework)]
         if m.parallel is not None and m.parallel != kind:
-            raise _FieldError(
+            raise FieldError(
                 m.name,
                 "parallel",
-                f"{m.parallel!r} is not available under {mix.framework}, which takes "
+                f"{value_text(m.parallel)} is not available under {mix.framework}, which takes "
                 f"{kind!r} models",
                 i,
             )
         if m.cores > n:
-            raise _FieldError(
+            raise FieldError(
                 m.name, "cores", f"a copy needs {m.cores} cores but {inst.name} has {n}", i
             )
         if m.start is not None and m.start + m.width > n:
-            raise _FieldError(
+            raise FieldError(
                 m.name,
                 "start",
                 f"a block of {_plural(m.min_replicas, 'copy')} x {_plural(m.cores, 'core')} = "
@@ -690,7 +660,7 @@ def _check_fit(mix: Mix) -> None:
                     if m.cores == 1
                     else f"{share} of its {m.cores} cores x {per_core:g} GiB = {need:g} GiB"
                 )
-                raise _FieldError(
+                raise FieldError(
                     m.name,
                     "memory_gib",
                     f"one copy puts at least {spread} on one {pool}, more than a {pool}'s "
@@ -713,7 +683,7 @@ def _check_fit(mix: Mix) -> None:
             raise ConfigError(
                 f"models: exclusive models need {parts} = {exclusive_cores} cores to themselves, "
                 f"leaving {n} - {exclusive_cores} = {n - exclusive_cores} on {inst.name}, but a "
-                f"copy of {widest.name!r} needs {widest.cores}"
+                f"copy of {value_text(widest.name)} needs {widest.cores}"
             )
     memory = sum((m.memory_gib or 0.0) * m.min_replicas for m in mix.models)
     if memory > inst.memory_gib + MEMORY_TOLERANCE_GIB:
@@ -724,6 +694,26 @@ def _check_fit(mix: Mix) -> None:
             f"models: need {terms} = {memory:g} GiB of device memory (memory_gib x replicas) but "
             f"{inst.name} has {inst.chips} chip(s) x {inst.chip_memory_gib:g} GiB = "
             f"{inst.memory_gib:g} GiB"
+        )
+
+
+def _validate_copies(mix: Mix) -> None:
+    """At most :data:`MAX_CORE_SLOTS` core slots, by arithmetic on the copy counts, before
+    anything loads a copy."""
+    for i, m in enumerate(mix.models):
+        if m.width > MAX_CORE_SLOTS:
+            raise FieldError(
+                m.name,
+                "replicas",
+                f"{_plural(m.min_replicas, 'copy')} x {_plural(m.cores, 'core')} = {m.width} "
+                f"core slots, more than the {MAX_CORE_SLOTS} ncplace accepts",
+                i,
+            )
+    total = sum(m.width for m in mix.models)
+    if total > MAX_CORE_SLOTS:
+        raise ConfigError(
+            f"models: {total} core slots in all (cores x replicas summed over models), more "
+            f"than the {MAX_CORE_SLOTS} ncplace accepts"
         )
 
 
@@ -740,11 +730,11 @@ def _validate_pins(mix: Mix) -> None:
             s1, s2 = m.start or 0, other.start or 0
             if s1 < s2 + other.width and s2 < s1 + m.width:
                 holder = m if m.exclusive else other
-                raise _FieldError(
+                raise FieldError(
                     other.name,
                     "start",
                     f"its block {_span(s2, other.width)} overlaps the block "
-                    f"{_span(s1, m.width)} of {m.name!r} (models[{i}]), and "
-                    f"{holder.name!r} is exclusive",
+                    f"{_span(s1, m.width)} of {value_text(m.name)} (models[{i}]), and "
+                    f"{value_text(holder.name)} is exclusive",
                     j,
                 )

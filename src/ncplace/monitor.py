@@ -51,19 +51,20 @@ How the report is read, where it leaves a choice open:
 
 from __future__ import annotations
 
-import json
 import math
 import os
+from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, key_text, one_line
+from .errors import ConfigError, key_text, one_line, value_text
 from .hardware import INSTANCES, LNC_VALUES, Instance, with_lnc
 from .hardware import instance as catalogue_instance
+from .inputs import parse_json, read_text_file
 from .layout import Layout, Placement, ProcessSpan, copies_text, layout_to_dict
-from .mix import Mix, read_text_file
+from .mix import Mix
 
 DEVICE_TYPES = {
     "inferentia": ("torch-neuron", "chain"),
@@ -75,6 +76,9 @@ DEVICE_TYPES = {
 
 UUID_PREFIX = 8
 """Characters of a uuid that name a model when there is no mix."""
+
+CALIBRATION_TOLERANCE = 0.05
+"""A model whose measured load is off the mix's by more than this is reported (and calibrated)."""
 
 SATURATED = 0.99
 """A core measured at least this busy is saturated: its traffic may be more than it serves, so
@@ -183,6 +187,30 @@ def calibrate(seen: Observation, mix: Mix) -> tuple[Calibration, ...]:
     return tuple(out)
 
 
+def is_off(reading: Calibration, tolerance: float = CALIBRATION_TOLERANCE) -> bool:
+    """True when a model's measured load is off the mix's by more than ``tolerance``, or it is
+    saturated below the prediction (its true load is unknown but higher)."""
+    if reading.ratio is None:
+        return False
+    return abs(reading.ratio - 1) > tolerance or (reading.saturated and reading.ratio < 1)
+
+
+def calibrated_mix(mix: Mix, readings: tuple[Calibration, ...]) -> Mix:
+    """``mix`` with the measured rates: ``rate x ratio`` for each model whose reading
+    :func:`is_off` and that gives a rate and throughput (a model without them has no traffic to
+    rescale). A saturated reading is a lower bound, so its rate is too."""
+    rates = {
+        c.model: mix[c.model].rate * c.ratio  # type: ignore[operator]
+        for c in readings
+        if is_off(c) and c.ratio is not None and mix[c.model].rate is not None
+    }
+    if not rates:
+        return mix
+    return mix.with_models(
+        replace(m, rate=rates[m.name]) if m.name in rates else m for m in mix.models
+    )
+
+
 @dataclass(frozen=True)
 class _Loaded:
     """One loaded model (one copy) of one runtime."""
@@ -253,11 +281,16 @@ def read_monitor(
     naming = _naming(loaded, mix, names, label)
     owner = _owners(loaded, reported)
     models, placements, processes = [], [], []
-    for process in range(len(pids)):
-        mine = [x for x in loaded if x.runtime == process]
-        processes.append(ProcessSpan(tuple(c for c, p in sorted(owner.items()) if p == process)))
-        for uuid in dict.fromkeys(x.uuid for x in mine):
-            copies = sorted((x for x in mine if x.uuid == uuid), key=lambda x: x.model_id)
+    by_process: list[dict[str, list[_Loaded]]] = [{} for _ in pids]
+    for x in loaded:
+        by_process[x.runtime].setdefault(x.uuid, []).append(x)
+    owned: list[list[int]] = [[] for _ in pids]
+    for core, process in sorted(owner.items()):
+        owned[process].append(core)
+    for process, mine in enumerate(by_process):
+        processes.append(ProcessSpan(tuple(owned[process])))
+        for uuid, group in mine.items():
+            copies = sorted(group, key=lambda x: x.model_id)
             name = naming[uuid]
             placements.append(Placement(name, tuple(x.cores for x in copies), process))
             models.append(
@@ -276,22 +309,22 @@ def read_monitor(
 
 def read_json(path: Path, what: str = "neuron-monitor report") -> tuple[str, Mapping[str, Any]]:
     """The JSON object in ``path`` (for a stream of neuron-monitor reports, the last complete
-    one), with the label errors name it by; ``what`` the file is, for those errors."""
+    one), with the label errors name it by; ``what`` the file is, for those errors. The file
+    is read and parsed by the rules of :mod:`ncplace.inputs` (size, duplicate keys, nesting)."""
     label = str(path)
     text = read_text_file(path, what)
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
+        data = parse_json(text, label)
+    except ConfigError as exc:
         for line in reversed(text.splitlines()):
             try:
-                data = json.loads(line)
-            except json.JSONDecodeError:
+                data = parse_json(line, label)
+            except ConfigError:
                 continue
             if isinstance(data, Mapping) and "neuron_runtime_data" in data:
                 return label, data
-        raise ConfigError(
-            f"{label}: not a {what} in JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
-        ) from None
+        detail = str(exc).removeprefix(f"{label}: ")
+        raise ConfigError(f"{label}: not a {what} in JSON ({detail})") from None
     if not isinstance(data, Mapping):
         raise ConfigError(
             f"{label}: expected a {what} (a JSON object), got a JSON {type(data).__name__}"
@@ -315,7 +348,7 @@ def _member(where: str, key: object) -> str:
 
 def _index(value: object, what: str, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(f"{where}: {what}: expected an integer >= 0, got {value!r}")
+        raise ConfigError(f"{where}: {what}: expected an integer >= 0, got {value_text(value)}")
     return value
 
 
@@ -331,11 +364,13 @@ def _check_names(names: Mapping[str, str] | None, mix: Mix | None) -> dict[str, 
     for key, name in names.items():
         if not isinstance(key, str) or not isinstance(name, str) or not key or not name:
             raise ConfigError(
-                f"read_monitor: names: {key!r} -> {name!r}: expected non-empty strings"
+                f"read_monitor: names: {value_text(key)} -> {value_text(name)}: "
+                "expected non-empty strings"
             )
         if mix is not None and name not in mix.names:
             raise ConfigError(
-                f"read_monitor: names: {key!r} -> {name!r}: the mix has no model {name!r}; "
+                f"read_monitor: names: {value_text(key)} -> {value_text(name)}: "
+                f"the mix has no model {value_text(name)}; "
                 f"its models: {', '.join(map(repr, mix.names))}"
             )
         out[key] = name
@@ -490,10 +525,10 @@ def _loaded(model: object, runtime: int, inst: Instance, where: str) -> _Loaded:
     reported = model.get("name", "")
     uuid = model.get("uuid", reported)
     if not isinstance(uuid, str) or not uuid or not isinstance(reported, str):
-        raise ConfigError(f"{where}: expected a uuid or name string, got {uuid!r}")
+        raise ConfigError(f"{where}: expected a uuid or name string, got {value_text(uuid)}")
     if not uuid.isprintable() or uuid != uuid.strip():
         raise ConfigError(
-            f"{where}: uuid {uuid!r}: expected printable text without spaces at the ends"
+            f"{where}: uuid {value_text(uuid)}: expected printable text without spaces at the ends"
         )
     model_id = _index(model.get("model_id", 0), "model_id", where)
     subgraphs = _field(model, "subgraphs", Mapping, where)
@@ -531,7 +566,7 @@ def _add_utilization(
         ):
             raise ConfigError(
                 f"{_member(f'{where}: neuroncores_in_use', key)}.neuroncore_utilization: "
-                f"expected a percent >= 0, got {value!r}"
+                f"expected a percent >= 0, got {value_text(value)}"
             )
         utilization[core] = max(utilization[core] or 0.0, value / 100.0)
     return cores
@@ -541,57 +576,23 @@ def _naming(
     loaded: list[_Loaded], mix: Mix | None, names: dict[str, str], label: str
 ) -> dict[str, str]:
     """The model name of each uuid (see the module doc)."""
-    uuids = list(dict.fromkeys(x.uuid for x in loaded))
-    reported = {x.uuid: x.reported_name for x in loaded}
-    out: dict[str, str] = {}
-    for key, name in names.items():
-        exact = [u for u in uuids if key in (u, reported[u])]
-        hits = exact or [u for u in uuids if u.startswith(key)]
-        if not hits or (not exact and len(hits) > 1):
-            found = "no model" if not hits else f"{len(hits)} models ({', '.join(hits)})"
-            raise ConfigError(
-                f"{label}: names: {key!r} -> {name!r}: the key matches {found} of the report; "
-                f"give a uuid, a unique start of one, or a reported model name"
-            )
-        out.update(dict.fromkeys(hits, name))
+    copies: dict[str, list[_Loaded]] = {}
+    for x in loaded:
+        copies.setdefault(x.uuid, []).append(x)
+    uuids = list(copies)
+    out = _named(uuids, {u: c[0].reported_name for u, c in copies.items()}, names, label)
     if mix is None:
-        for u in uuids:
-            if u not in out:
-                width = UUID_PREFIX
-                while width < len(u) and any(v != u and v[:width] == u[:width] for v in uuids):
-                    width += 1
-                out[u] = u[:width]
-        return out
-    shape = {}
-    for u in uuids:
-        copies = [x.cores for x in loaded if x.uuid == u]
-        shape[u] = (len(copies[0]), len(copies))
+        widths = _prefix_widths(uuids)
+        return {u: out.get(u, u[: widths[u]]) for u in uuids}
+    shape = {u: (len(c[0].cores), len(c)) for u, c in copies.items()}
     for by_count in (True, False):
-        changed = True
-        while changed:
-            free = [m for m in mix.models if m.name not in out.values()]
-            candidates = {
-                u: [
-                    m.name
-                    for m in free
-                    if m.cores == shape[u][0]
-                    and (not by_count or _allows(mix, m.name, shape[u][1]))
-                ]
-                for u in uuids
-                if u not in out
-            }
-            claims = [name for fits in candidates.values() for name in fits]
-            sure = {
-                u: fits[0]
-                for u, fits in candidates.items()
-                if len(fits) == 1 and claims.count(fits[0]) == 1
-            }
+        while sure := _sure_matches(shape, out, mix, by_count):
             out.update(sure)
-            changed = bool(sure)
     missing = [u for u in uuids if u not in out]
     if missing:
         described = ", ".join(f"{u} ({copies_text(shape[u][1], shape[u][0])})" for u in missing)
-        left = [m.name for m in mix.models if m.name not in out.values()]
+        taken = set(out.values())
+        left = [m.name for m in mix.models if m.name not in taken]
         raise ConfigError(
             f"{label}: copy shapes do not tell which mix model these are: {described}; "
             f"unmatched mix models: {', '.join(left) or 'none'}; name them with "
@@ -600,6 +601,65 @@ def _naming(
     return out
 
 
+def _named(
+    uuids: list[str], reported: dict[str, str], names: dict[str, str], label: str
+) -> dict[str, str]:
+    """The uuids ``names`` names: a key is a uuid, a reported name, or a unique start of a
+    uuid."""
+    out: dict[str, str] = {}
+    for key, name in names.items():
+        exact = [u for u in uuids if key in (u, reported[u])]
+        hits = exact or [u for u in uuids if u.startswith(key)]
+        if not hits or (not exact and len(hits) > 1):
+            found = "no model" if not hits else f"{len(hits)} models ({', '.join(hits)})"
+            raise ConfigError(
+                f"{label}: names: {value_text(key)} -> {value_text(name)}: "
+                f"the key matches {found} of the report; "
+                f"give a uuid, a unique start of one, or a reported model name"
+            )
+        out.update(dict.fromkeys(hits, name))
+    return out
+
+
+def _prefix_widths(uuids: list[str]) -> dict[str, int]:
+    """For each uuid, the length of its shortest start of at least :data:`UUID_PREFIX`
+    characters that no other uuid shares (the whole uuid when none is): one more than its
+    longest common start with another uuid, which in sorted order is a neighbour's."""
+    ordered = sorted(uuids)
+    common = [0] * len(ordered)
+    for i in range(1, len(ordered)):
+        a, b = ordered[i - 1], ordered[i]
+        k = next((j for j in range(min(len(a), len(b))) if a[j] != b[j]), min(len(a), len(b)))
+        common[i - 1] = max(common[i - 1], k)
+        common[i] = max(common[i], k)
+    return {u: min(len(u), max(UUID_PREFIX, k + 1)) for u, k in zip(ordered, common, strict=True)}
+
+
+def _sure_matches(
+    shape: dict[str, tuple[int, int]], out: dict[str, str], mix: Mix, by_count: bool
+) -> dict[str, str]:
+    """The unnamed uuids that exactly one free mix model fits (same copy size and, when
+    ``by_count``, a copy count it allows) and that no other unnamed uuid fits too."""
+    taken = set(out.values())
+    free_by_cores: dict[int, list[str]] = {}
+    for m in mix.models:
+        if m.name not in taken:
+            free_by_cores.setdefault(m.cores, []).append(m.name)
+    fits: dict[str, list[str]] = {}
+    for u, (cores, count) in shape.items():
+        if u in out:
+            continue
+        found: list[str] = []
+        for name in free_by_cores.get(cores, []):
+            if not by_count or _allows(mix, name, count):
+                found.append(name)
+                if len(found) > 1:
+                    break
+        fits[u] = found
+    claims = Counter(name for found in fits.values() for name in found)
+    return {u: found[0] for u, found in fits.items() if len(found) == 1 and claims[found[0]] == 1}
+
+
 def _allows(mix: Mix, name: str, count: int) -> bool:
-    model = mix.models[mix.names.index(name)]
+    model = mix[name]
     return model.min_replicas <= count <= model.max_replicas(mix.instance.cores)

@@ -42,10 +42,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from .errors import ConfigError, Error, check_fields, check_named_entry, file_path
+from .errors import ConfigError, Error, check_fields, check_named_entry, file_path, value_text
 from .hardware import FRAMEWORKS, Instance
+from .inputs import parse_text, read_text_file
 from .layout import Layout
-from .mix import _parse_text, parse_instance, read_text_file
+from .mix import parse_instance
 from .runtime import Process, Runtime
 
 MAX_LOADS = 10_000
@@ -71,7 +72,9 @@ class CoresContext:
         for key in CONTEXT_FIELDS:
             value = getattr(self, key)
             if not _is_int(value):
-                raise ConfigError(f"{key}: must be an integer (-1 for the default), got {value!r}")
+                raise ConfigError(
+                    f"{key}: must be an integer (-1 for the default), got {value_text(value)}"
+                )
 
 
 @dataclass(frozen=True)
@@ -93,18 +96,19 @@ class LoadStep:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
-            raise ConfigError(f"name: must be a non-empty string, got {self.name!r}")
+            raise ConfigError(f"name: must be a non-empty string, got {value_text(self.name)}")
         if not _is_int(self.cores) or self.cores < 1:
-            raise ConfigError(f"cores: must be an integer >= 1, got {self.cores!r}")
+            raise ConfigError(f"cores: must be an integer >= 1, got {value_text(self.cores)}")
         if self.context is not None and not isinstance(
             self.context, (CoresContext, MulticoreContext)
         ):
             raise ConfigError(
-                f"context: expected CoresContext, MulticoreContext or None, got {self.context!r}"
+                "context: expected CoresContext, MulticoreContext "
+                f"or None, got {value_text(self.context)}"
             )
         if not _is_int(self.repeat) or not 1 <= self.repeat <= MAX_LOADS:
             raise ConfigError(
-                f"repeat: must be an integer from 1 to {MAX_LOADS}, got {self.repeat!r}"
+                f"repeat: must be an integer from 1 to {MAX_LOADS}, got {value_text(self.repeat)}"
             )
 
     def apply(self, process: Process) -> None:
@@ -141,9 +145,11 @@ class ProcessStep:
         env: dict[str, str] = {}
         for key, value in self.env.items():
             if not isinstance(key, str):
-                raise ConfigError(f"env: variable names must be strings, got {key!r}")
+                raise ConfigError(f"env: variable names must be strings, got {value_text(key)}")
             if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-                raise ConfigError(f"env.{key}: must be a string or a number, got {value!r}")
+                raise ConfigError(
+                    f"env.{key}: must be a string or a number, got {value_text(value)}"
+                )
             env[key] = value if isinstance(value, str) else str(value)
         object.__setattr__(self, "env", MappingProxyType(env))
         if isinstance(self.loads, (str, bytes)) or not isinstance(self.loads, (list, tuple)):
@@ -151,9 +157,9 @@ class ProcessStep:
         object.__setattr__(self, "loads", tuple(self.loads))
         for i, load in enumerate(self.loads):
             if not isinstance(load, LoadStep):
-                raise ConfigError(f"loads[{i}]: expected a LoadStep, got {load!r}")
+                raise ConfigError(f"loads[{i}]: expected a LoadStep, got {value_text(load)}")
         if not isinstance(self.stop, bool):
-            raise ConfigError(f"stop: must be true or false, got {self.stop!r}")
+            raise ConfigError(f"stop: must be true or false, got {value_text(self.stop)}")
 
 
 @dataclass(frozen=True)
@@ -172,15 +178,15 @@ class Scenario:
 
     def __post_init__(self) -> None:
         if not isinstance(self.instance, Instance):
-            raise ConfigError(f"instance: expected an Instance, got {self.instance!r}")
+            raise ConfigError(f"instance: expected an Instance, got {value_text(self.instance)}")
         if self.framework is None:
             object.__setattr__(self, "framework", self.instance.framework)
         if self.framework not in FRAMEWORKS:
             raise ConfigError(
-                f"framework: {self.framework!r} is not one of {', '.join(FRAMEWORKS)}"
+                f"framework: {value_text(self.framework)} is not one of {', '.join(FRAMEWORKS)}"
             )
         if self.description is not None and not isinstance(self.description, str):
-            raise ConfigError(f"description: must be text, got {self.description!r}")
+            raise ConfigError(f"description: must be text, got {value_text(self.description)}")
         if isinstance(self.processes, (str, bytes)) or not isinstance(
             self.processes, (list, tuple)
         ):
@@ -193,7 +199,7 @@ class Scenario:
             raise ConfigError("processes: expected a non-empty list of processes, got []")
         for i, step in enumerate(self.processes):
             if not isinstance(step, ProcessStep):
-                raise ConfigError(f"processes[{i}]: expected a ProcessStep, got {step!r}")
+                raise ConfigError(f"processes[{i}]: expected a ProcessStep, got {value_text(step)}")
         total = sum(load.repeat for step in self.processes for load in step.loads)
         if total > MAX_LOADS:
             raise ConfigError(f"processes: {_too_many(total)}")
@@ -281,7 +287,7 @@ def load_scenario(path: str | Path) -> Scenario:
     """Read a YAML or JSON scenario file (JSON when the name ends in ``.json``)."""
     path = file_path(path, "scenario file path")
     text = read_text_file(path, "scenario file")
-    data = _parse_text(text, str(path), json_first=path.suffix.lower() == ".json")
+    data = parse_text(text, str(path), json_first=path.suffix.lower() == ".json")
     return Scenario.from_dict(data, str(path))
 
 
@@ -343,7 +349,8 @@ def _context_from_dict(value: object, where: str) -> Context | None:
         except ConfigError as exc:
             raise ConfigError(f"{where}.{exc}") from None
     raise ConfigError(
-        f"{where}: expected {MULTICORE!r} or a mapping with start_nc and/or nc_count, got {value!r}"
+        f"{where}: expected {MULTICORE!r} or a mapping with start_nc "
+        f"and/or nc_count, got {value_text(value)}"
     )
 
 

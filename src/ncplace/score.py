@@ -16,6 +16,7 @@ from .layout import Layout
 from .mix import Mix
 
 MEMORY_TOLERANCE_GIB = 1e-9
+OVERLOAD_TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,17 @@ class Score:
     loads: tuple[float, ...]
     copies_per_core: tuple[int, ...]
 
+    @property
+    def overloaded(self) -> bool:
+        """True when the busiest core has more than its time's worth of work: ``peak_load > 1``
+        (beyond a float tolerance of 1e-9), so requests queue without bound."""
+        return self.peak_load > 1 + OVERLOAD_TOLERANCE
+
     def to_dict(self) -> dict[str, object]:
-        """Plain values for JSON (``headroom`` of an empty layout is ``None``)."""
+        """Plain values for JSON (``headroom`` of an empty layout is ``None``), with
+        ``overloaded``."""
         out = asdict(self)
+        out["overloaded"] = self.overloaded
         out["loads"] = list(self.loads)
         out["copies_per_core"] = list(self.copies_per_core)
         if math.isinf(self.headroom):
@@ -171,9 +180,9 @@ def score(layout: Layout, mix: Mix) -> Score:
             owned_by[c] += 1
     shared = sum(1 for o in owned_by if o > 1)
     outside = 0
+    owned = [frozenset(proc.cores) for proc in layout.processes]
     for p in layout.placements:
-        owned = set(layout.processes[p.process].cores)
-        outside += sum(1 for r in p.replicas if not set(r) <= owned)
+        outside += sum(1 for r in p.replicas if not owned[p.process].issuperset(r))
 
     return Score(
         peak_load=peak,

@@ -22,7 +22,8 @@ from typing import Any
 
 from ..errors import ConfigError, check_fields, file_path, key_text
 from ..hardware import FRAMEWORKS, INSTANCES, Instance, instance
-from ..mix import Model, _model_from_dict, _parse_text, _validate_names, read_text_file
+from ..inputs import parse_text, read_text_file
+from ..mix import Model, _model_from_dict, _validate_names
 
 CATALOGUE_FIELDS = ("models", "framework")
 PRICE_FIELDS = ("prices", "source", "date", "currency")
@@ -68,7 +69,7 @@ class Catalogue:
         ``framework``; a mix file's ``instance`` is refused (the fleet chooses instances)."""
         path = file_path(path, "catalogue file path")
         text = read_text_file(path, "catalogue file")
-        data = _parse_text(text, str(path), json_first=path.suffix.lower() == ".json")
+        data = parse_text(text, str(path), json_first=path.suffix.lower() == ".json")
         return cls.from_dict(data, str(path))
 
     @classmethod
@@ -132,7 +133,7 @@ class PriceList:
         """Read a YAML or JSON price file: ``prices`` (type -> $/h), ``source``, ``date``."""
         path = file_path(path, "price file path")
         text = read_text_file(path, "price file")
-        data = _parse_text(text, str(path), json_first=path.suffix.lower() == ".json")
+        data = parse_text(text, str(path), json_first=path.suffix.lower() == ".json")
         return cls.from_dict(data, str(path))
 
     @classmethod

@@ -162,18 +162,29 @@ def allowed_replicas(mix: Mix, index: int) -> tuple[int, ...]:
 
 def _load_scale(demands: list[float], replicas: list[tuple[int, ...]]) -> tuple[int, bool]:
     total = max(sum(demands), 1e-12)
-    rationals = [_rational(d) for d in demands]
-    if all(q is not None for q in rationals):
-        lcm = 1
-        for q, rs in zip(rationals, replicas, strict=True):
-            assert q is not None
-            for r in rs:
-                lcm = math.lcm(lcm, (q / r).denominator)
-                if lcm * total > LOAD_RANGE:
-                    break
-        if lcm * total <= LOAD_RANGE:
-            return lcm, True
+    exact = _exact_load_scale(demands, replicas, LOAD_RANGE / total)
+    if exact is not None:
+        return exact, True
     return max(1, int(LOAD_RANGE / total)), False
+
+
+def _exact_load_scale(
+    demands: list[float], replicas: list[tuple[int, ...]], most: float
+) -> int | None:
+    """The LCM of the denominators of every ``d_m / r``, or None as soon as it passes ``most``
+    (or a demand is no small rational): compared as integers, so a mix of thousands of models
+    never builds a float out of a huge LCM."""
+    limit = math.floor(most)
+    lcm = 1
+    for d, rs in zip(demands, replicas, strict=True):
+        q = _rational(d)
+        if q is None:
+            return None
+        for r in rs:
+            lcm = math.lcm(lcm, (q / r).denominator)
+            if lcm > limit:
+                return None
+    return lcm
 
 
 def _memory_scale(per_core: list[float], chip: float) -> tuple[int, bool]:

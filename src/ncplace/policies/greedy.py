@@ -50,19 +50,26 @@ class _State:
             conflicts = sum(1 for c in block if self.copies[c])
         else:
             conflicts = sum(1 for c in block if self.exclusive[c])
-        added = [0.0] * len(self.memory)
-        per_core = (m.memory_gib or 0.0) / m.cores
-        for c in block:
-            added[c // self.cores_per_chip] += per_core
-        over = sum(
-            max(0.0, used + extra - self.chip_memory_gib) - max(0.0, used - self.chip_memory_gib)
-            for used, extra in zip(self.memory, added, strict=True)
-            if extra
-        )
+        over = self._overflow((m.memory_gib or 0.0) / m.cores, start, width)
         over = over if over > MEMORY_TOLERANCE_GIB else 0.0
         peak = max(self.loads[c] + share for c in block)
         overlap = sum(1 for c in block if self.copies[c])
         return (over > 0.0, conflicts > 0, over, conflicts, peak, overlap, start)
+
+    def _overflow(self, per_core: float, start: int, width: int) -> float:
+        """The chip memory overflow a block adds, summed over the chips it touches only (so a
+        candidate start costs its width, not the machine's chips)."""
+        if not per_core:
+            return 0.0
+        cap, per_chip = self.chip_memory_gib, self.cores_per_chip
+        over = 0.0
+        for chip in range(start // per_chip, (start + width - 1) // per_chip + 1):
+            extra = 0.0
+            for _ in range(max(start, chip * per_chip), min(start + width, (chip + 1) * per_chip)):
+                extra += per_core
+            used = self.memory[chip]
+            over += max(0.0, used + extra - cap) - max(0.0, used - cap)
+        return over
 
     def add(self, m: Model, start: int, width: int, share: float) -> None:
         per_core = (m.memory_gib or 0.0) / m.cores
