@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from .errors import ConfigError
+from .errors import ConfigError, value_text
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -323,17 +323,20 @@ def instance(name: str) -> Instance:
     A Trn2 name may end with ``:lnc=1`` or ``:lnc=2`` (its logical core configuration; 2 is the
     default and gives the plain catalogue entry)."""
     if not isinstance(name, str):
-        raise ConfigError(f"unknown instance {name!r}; known instances: {_known()}")
+        raise ConfigError(f"unknown instance {value_text(name)}; known instances: {_known()}")
     base, sep, option = name.partition(":")
     if base not in INSTANCES:
-        raise ConfigError(f"unknown instance {name!r}; known instances: {_known()}")
+        raise ConfigError(f"unknown instance {value_text(name)}; known instances: {_known()}")
     inst = INSTANCES[base]
     if not sep:
         return inst
     key, eq, value = option.partition("=")
     if key.strip().lower() != "lnc" or not eq:
-        raise ConfigError(f"instance {name!r}: unknown option {option!r}; expected lnc=1 or lnc=2")
-    return with_lnc(inst, value.strip(), f"instance {name!r}")
+        raise ConfigError(
+            f"instance {value_text(name)}: unknown option {value_text(option)}; expected lnc=1 "
+            "or lnc=2"
+        )
+    return with_lnc(inst, value.strip(), f"instance {value_text(name)}")
 
 
 def with_lnc(inst: Instance, lnc: object, where: str = "lnc") -> Instance:
@@ -343,7 +346,7 @@ def with_lnc(inst: Instance, lnc: object, where: str = "lnc") -> Instance:
     if isinstance(lnc, str) and lnc in ("1", "2"):
         value = int(lnc)
     if isinstance(value, bool) or value not in LNC_VALUES:
-        raise ConfigError(f"{where}: lnc must be 1 or 2, got {lnc!r}")
+        raise ConfigError(f"{where}: lnc must be 1 or 2, got {value_text(lnc)}")
     if inst.lnc is None:
         raise ConfigError(
             f"{where}: {inst.name} has no logical NeuronCore configuration; LNC applies to "

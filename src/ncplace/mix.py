@@ -82,8 +82,6 @@ is a model the runtime loads and the baselines place one by one, so a copy count
 slip (``replicas: 1000000000``) refused by arithmetic before any work."""
 
 
-
-
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError, key_text
+from ..hardware import INSTANCES
 from ..monitor import read_monitor
 from .plan import FleetPlan
 
@@ -119,8 +120,9 @@ def read_current(
     current = []
     for path in reports:
         seen = read_monitor(path)
-        name = seen.layout.instance.name
-        if name == "custom":
+        inst = seen.layout.instance
+        name = inst.name
+        if INSTANCES.get(name) != inst:
             raise ConfigError(
                 f"{path}: the report names no instance type; a fleet needs each instance's type "
                 "(instance_info.instance_type in the report)"
