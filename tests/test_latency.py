@@ -358,3 +358,33 @@ def test_a_model_without_calls_in_the_run_is_not_judged() -> None:
     assert sim.meets_targets
     assert sim.worst_ratio == sim["busy"].ratio
     assert sim.to_dict()["models"][1]["p99_ms"] is None
+
+
+def test_the_estimate_of_an_overloaded_core_stays_finite_arithmetic():
+    """A core past saturation with a slow pipeline stage among quick jobs: the tail's decay rate
+    is solved in log space, where the gamma moment generating function of a nearly
+    deterministic service (``service_cv`` 0.05, exponent -400) once overflowed a float."""
+    inst = ncplace.instance("inf1.6xlarge")
+    mix = Mix(
+        [
+            Model("resnet50", replicas=2, rate=1080.0, throughput=600.0, slo_ms=10),
+            Model("distilbert", cores=2, rate=400.0, throughput=800.0, slo_ms=10),
+            Model("t5", rate=300.0, throughput=1000.0, slo_ms=10),
+            Model("mobilenet", rate=50.0, throughput=1500.0, slo_ms=10),
+        ],
+        instance=inst,
+    )
+    layout = Layout.single_process(
+        inst,
+        [
+            Placement("resnet50", ((9,),), 0),
+            Placement("resnet50", ((12,),), 0),
+            Placement("distilbert", ((12, 13),), 0),
+            Placement("t5", ((14,),), 0),
+            Placement("mobilenet", ((14,),), 0),
+        ],
+    )
+    found = estimate(layout, mix, switch_ms=0.25)
+    p99 = {m.name: m.p99_ms for m in found.models}
+    assert 0 < found.max_scale < 1
+    assert math.isinf(p99["resnet50"]) and math.isfinite(p99["mobilenet"])

@@ -347,22 +347,23 @@ def _decay_rate(
     flows = traffic.flows
 
     def log_balance(theta: float) -> float:
-        mgf = 0.0
+        logs = []
         for (i, _), share, x in zip(jobs, shares, works, strict=True):
             m = traffic.models[flows[i].model]
             cv2 = m.service_cv**2
             service = m.service_s
             if cv2 > 0 and theta * service * cv2 >= 1:
                 return math.inf
-            gamma = (
-                math.exp(theta * service) if cv2 == 0 else (1 - theta * service * cv2) ** (-1 / cv2)
-            )
-            mgf += share * gamma * math.exp(theta * (x - service))
+            log_gamma = theta * service if cv2 == 0 else -math.log1p(-theta * service * cv2) / cv2
+            if share > 0:
+                logs.append(math.log(share) + log_gamma + theta * (x - service))
+        top = max(logs)
+        log_mgf = top + math.log(sum(math.exp(v - top) for v in logs))
         if arrival_scv == 0:
             gap = -theta / total
         else:
             gap = -math.log1p(theta * arrival_scv / total) / arrival_scv
-        return math.log(mgf) + gap
+        return log_mgf + gap
 
     lo, hi = 0.0, 1.0 / max(works)
     while log_balance(hi) < 0:
