@@ -92,9 +92,18 @@ MIN_TRY_STEPS = 2_000
 """The least budget a primal try gets."""
 
 MEMO_BYTES = 64 << 20
-"""How much one decision search may keep of failed states and subset-sum sets (counted as their
-bytes plus 100 for each entry: about 300 per state on 16 cores, 900 on 64); past it the search
-goes on without adding."""
+"""How much a sweep may keep of failed states (counted as their bytes plus 100 for each entry:
+about 300 per state on 16 cores, 900 on 64); past it a decision search first drops the states
+that failed only at capacities below its own (useless to it), then goes on without adding."""
+
+SUMS_BYTES = 16 << 20
+"""How much one decision search may keep of subset-sum sets (counted like :data:`MEMO_BYTES`)."""
+
+MODULI = 3
+"""How many moduli the divisibility bound of :meth:`_Run._forced_waste` uses."""
+
+MAX_MODULUS = 64
+"""The largest modulus :func:`pick_moduli` considers."""
 
 MAX_SUBSET_SUM = 1 << 14
 """The largest capacity at which :meth:`_Run._forced_waste` computes subset sums (one bit per
@@ -211,7 +220,11 @@ def _find(
     """Primal phase: unless the climb found a layout (``best``), capacities ``lo + 1, lo + 2,
     lo + 4, ...`` below ``upper`` until one has a layout (each try gets an eighth of the steps
     left); then bisection between the last failure and it (a quarter each); every try gets at
-    least :data:`MIN_TRY_STEPS`, and a proven infeasibility raises ``lo``."""
+    least :data:`MIN_TRY_STEPS`, and a proven infeasibility raises ``lo``. Last, the descent:
+    one unit below the best layout (found, or the caller's at ``upper``) with every step left,
+    again after each layout found, until a capacity is proven infeasible (which proves the best
+    layout optimal) or the steps run out. The failed states the earlier tries remembered cut
+    its search (:meth:`_Search.remember`)."""
     failed = lo
 
     def attempt(cap: int, part: int) -> None:
@@ -234,6 +247,15 @@ def _find(
         offset *= 2
     while best is not None and failed + 1 < best.cap and search.left() > 0:
         attempt((failed + best.cap) // 2, 4)
+    top = best.cap if best is not None else upper
+    while lo < top and search.left() > 0:
+        out = search.run(top - 1, search.left())
+        tries.append(out)
+        if out.status != "feasible":
+            if out.status == "infeasible":
+                lo = top
+            break
+        best, top = out, out.cap
     return best, lo
 
 
@@ -271,13 +293,38 @@ class _Search:
         self.memory = any(m.memory for m in problem.models)
         self.exclusive_width = sum(m.min_width for m in problem.models if m.exclusive)
         self.shared_work = sum(m.min_width * m.demand[0] for m in problem.models if not m.exclusive)
+        self.moduli = pick_moduli(problem)
+        self.failed: dict[tuple[int, bytes], int] = {}
+        self.memo_bytes = 0
 
     def left(self) -> int:
         return max(0, self.budget - self.used)
 
+    def remember(self, key: tuple[int, bytes], cap: int) -> None:
+        """Record that the state ``key`` has no completion at ``cap``, hence none at any lower
+        capacity: every layout with a lower peak is one at ``cap`` too, and the search explores
+        a subset of the same branches there. Kept while :data:`MEMO_BYTES` allows."""
+        old = self.failed.get(key)
+        if old is not None:
+            self.failed[key] = max(old, cap)
+            return
+        size = len(key[1]) + 100
+        if self.memo_bytes + size <= MEMO_BYTES:
+            self.failed[key] = cap
+            self.memo_bytes += size
+
+    def _forget_below(self, cap: int) -> None:
+        """Drop the states that failed only below ``cap`` (no use to a search at ``cap`` or above)
+        when the memory is more than half full."""
+        if self.memo_bytes * 2 <= MEMO_BYTES:
+            return
+        self.failed = {k: v for k, v in self.failed.items() if v >= cap}
+        self.memo_bytes = sum(len(k[1]) + 100 for k in self.failed)
+
     def run(self, cap: int, limit: int) -> Outcome:
         """Decide ``peak <= cap`` within ``limit`` steps (and the overall budget)."""
         limit = min(limit, self.left())
+        self._forget_below(cap)
         run = _Run(self, cap, limit)
         try:
             status = run.solve()
@@ -315,9 +362,8 @@ class _Run:
         self.solution: list[tuple[int, int]] | None = None
         self.peak = cap
         self.rejections = 0
-        self.failed: set[tuple[int, bytes]] = set()
-        self.sums_of: dict[tuple[bytes, int], int] = {}
-        self.memo_bytes = 0
+        self.sums_of: dict[tuple[bytes, int, int], tuple[int, int]] = {}
+        self.sums_bytes = 0
 
     # --- bookkeeping -------------------------------------------------------------------------
 
@@ -391,57 +437,75 @@ class _Run:
         if c >= s.n:
             return False
         key = self._state(c)
-        if key in self.failed:
+        if s.failed.get(key, -1) >= self.cap:
             return False
         rejections = self.rejections
         ok = self._forced_waste(c) <= slack and self._search_core(c, slack)
-        if not ok and self.rejections == rejections and self._keep(len(key[1])):
-            self.failed.add(key)
+        if not ok and self.rejections == rejections:
+            s.remember(key, self.cap)
         return ok
 
-    def _keep(self, size: int) -> bool:
-        """Whether :data:`MEMO_BYTES` has room for one more entry of ``size`` bytes (counted)."""
-        if self.memo_bytes + size + 100 > MEMO_BYTES:
-            return False
-        self.memo_bytes += size + 100
-        return True
-
     def _forced_waste(self, c: int) -> int:
-        """A lower bound on the capacity that cores ``c ..`` will leave unused: a shared core's
-        room ``cap - load`` can be filled at most up to the largest subset sum of the loads of
-        the units left (:meth:`_sums`) that fits in it. Cores an exclusive unit left may still
-        take are skipped (their room is not counted in the slack)."""
+        """A lower bound on the capacity that cores ``c ..`` will leave unused.
+
+        A shared core's room ``R = cap - load`` can be filled at most up to the largest subset
+        sum of the loads of the units left that fits in it (:meth:`_sums`), so it wastes at least
+        ``R`` minus that sum. The divisibility bound sharpens this for each modulus ``g`` of
+        :func:`pick_moduli`: a core that receives none of the units left whose load ``g`` does
+        not divide is filled only by loads ``g`` divides, and wastes at least ``R`` minus their
+        best subset sum; at most as many cores as those other units cover (the sum of their
+        widths, ``E``) escape this, so of the ``K`` cores counted at least ``K - E`` pay the
+        larger waste, and the ``K - E`` smallest excesses are added. Cores an exclusive unit left
+        may still take are skipped (their room is not counted in the slack)."""
         if self.cap > MAX_SUBSET_SUM:
             return 0
-        sums = self._sums(c)
         exclusive_left = self.s.last_exclusive_pin >= c or any(
             self.rem[i] for i in self.s.exclusive_types
         )
-        waste = 0
-        for x in range(c, self.s.n):
-            if self.excl[x] or (exclusive_left and not self.cover[x]):
+        rooms = [
+            self.cap - self.load[x]
+            for x in range(c, self.s.n)
+            if not (self.excl[x] or (exclusive_left and not self.cover[x]))
+        ]
+        sums = self._sums(c, 0)[0]
+        base = [room + 1 - (sums & ((2 << room) - 1)).bit_length() for room in rooms]
+        waste = sum(base)
+        best = waste
+        for g in self.s.moduli:
+            divisible, escape = self._sums(c, g)
+            forced = len(rooms) - escape
+            if forced <= 0:
                 continue
-            room = self.cap - self.load[x]
-            waste += room + 1 - (sums & ((2 << room) - 1)).bit_length()
-        return waste
+            extra = sorted(
+                room + 1 - (divisible & ((2 << room) - 1)).bit_length() - b
+                for room, b in zip(rooms, base, strict=True)
+            )
+            best = max(best, waste + sum(extra[:forced]))
+        return best
 
-    def _sums(self, c: int) -> int:
+    def _sums(self, c: int, g: int) -> tuple[int, int]:
         """Every subset sum up to ``cap`` of the loads of the units not yet placed (free ones
-        and pins from core ``c`` on), as the set bits of an integer."""
+        and pins from core ``c`` on) as the set bits of an integer: of all of them when ``g`` is
+        0, else of those whose load ``g`` divides, with the total width of the others."""
         first_pin = bisect_left(self.s.pin_starts, c)
-        key = (bytes(self.rem), first_pin)
-        sums = self.sums_of.get(key)
-        if sums is None:
-            mask = (2 << self.cap) - 1
-            sums = 1
-            for i, k in enumerate(self.rem):
-                for _ in range(k):
-                    sums = (sums | sums << self.s.types[i][1]) & mask
-            for m in self.s.pinned[first_pin:]:
-                sums = (sums | sums << m.demand[0]) & mask
-            if self._keep(len(key[0]) + 8 + self.cap // 8):
-                self.sums_of[key] = sums
-        return sums
+        key = (bytes(self.rem), first_pin, g)
+        found = self.sums_of.get(key)
+        if found is not None:
+            return found
+        mask = (2 << self.cap) - 1
+        sums, escape = 1, 0
+        units = [(t[1], t[0], k) for t, k in zip(self.s.types, self.rem, strict=True) if k]
+        units += [(m.demand[0], m.min_width, 1) for m in self.s.pinned[first_pin:]]
+        for load, width, k in units:
+            if g and load % g:
+                escape += width * k
+                continue
+            for _ in range(k):
+                sums = (sums | sums << load) & mask
+        if self.sums_bytes + len(key[0]) + 108 + self.cap // 8 <= SUMS_BYTES:
+            self.sums_bytes += len(key[0]) + 108 + self.cap // 8
+            self.sums_of[key] = (sums, escape)
+        return sums, escape
 
     def _state(self, c: int) -> tuple[int, bytes]:
         """What the search below core ``c`` depends on: ``c``, the units left, and for each core
@@ -571,6 +635,24 @@ class _Run:
         self.solution = list(self.placed)
         self.peak = max(self.load[: s.n])
         return True
+
+
+def pick_moduli(problem: Problem) -> tuple[int, ...]:
+    """The moduli ``g`` (2 .. :data:`MAX_MODULUS`) for the divisibility bound, the
+    :data:`MODULI` best by an estimate of the waste they force: ``(N' - E_g) (g - 1) / 2``, with
+    ``N'`` the cores exclusive units leave, ``E_g`` the total width of the non-exclusive units
+    whose load ``g`` does not divide (cores beyond those they can cover get only loads ``g``
+    divides, and leave about ``(g - 1) / 2`` of their room unfilled). Moduli that divide every
+    load are left out (the subset sums already see them), as are those no core is forced by."""
+    shared = [m for m in problem.models if not m.exclusive]
+    cores = problem.cores - sum(m.min_width for m in problem.models if m.exclusive)
+    scored = []
+    for g in range(2, MAX_MODULUS + 1):
+        escape = sum(m.min_width for m in shared if m.demand[0] % g)
+        if escape and escape < cores:
+            scored.append(((cores - escape) * (g - 1), g))
+    scored.sort(key=lambda t: (-t[0], t[1]))
+    return tuple(g for _, g in scored[:MODULI])
 
 
 def int_peak(problem: Problem, assignment: dict[int, Assignment]) -> int:
