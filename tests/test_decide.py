@@ -1,4 +1,4 @@
-"""CP-SAT decision solves (ncplace.optimize.solve._decide) against brute-force enumeration, and
+"""CP-SAT decision solves (ncplace.optimize.cpsat.decide) against brute-force enumeration, and
 the mix they were added for."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import ncplace
 from benchmarks.generator import generate
 from ncplace import Status, score
 from ncplace.optimize.budget import Budget, dtime_rate
+from ncplace.optimize.cpsat import build, decide
 from ncplace.optimize.layouts import layout_from
 from ncplace.optimize.problem import build_problem
-from ncplace.optimize.solve import _build, _decide
 from ncplace.optimize.sweep import int_peak
 from tests.test_optimize_bruteforce import block_options, evaluate, split_options, tiny_mix
 
@@ -38,11 +38,11 @@ def test_one_unit_below_the_optimum_is_refuted_and_the_optimum_found(
         pytest.skip("no layout, or loads not exact integers")
     cap = round(optimum * problem.load_scale)
     budget = Budget(10.0, deterministic=True, rate=dtime_rate(problem.cores))
-    built = _build(problem)
-    status, found = _decide(built, budget, 5.0, 0, 1, cap - 1)
+    built = build(problem)
+    status, found = decide(built, budget, 5.0, 0, 1, cap - 1)
     assert status == cp_model.INFEASIBLE
     assert found is None
-    status, found = _decide(built, budget, 5.0, 0, 1, cap)
+    status, found = decide(built, budget, 5.0, 0, 1, cap)
     assert status in (cp_model.FEASIBLE, cp_model.OPTIMAL)
     assert found is not None
     assert int_peak(problem, found) == cap

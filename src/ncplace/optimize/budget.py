@@ -3,7 +3,7 @@
 CP-SAT stops a search on either of two clocks: wall time (``max_time_in_seconds``), which
 depends on the machine and its load, or *deterministic time* (``max_deterministic_time``), a count
 of work units that CP-SAT advances identically on every run of the same model with the same
-parameters. With one worker and ``interleave_search`` (see :func:`.solve._solver`) the search
+parameters. With one worker and ``interleave_search`` (see :func:`.cpsat.new_solver`) the search
 itself is deterministic, so a solve cut by the deterministic clock ends at the same point, with
 the same solution, on every run (CP-SAT counts work, not time: the same OR-Tools build on another
 machine gives the same too, barring floating-point differences between CPUs in its LP).

@@ -4,11 +4,9 @@ Why. On mixes of many models with unrelated loads, the peak level is a multiway 
 partitioning problem: the best layouts keep every core within a few units of the same load, and
 CP-SAT's large-neighbourhood search, which re-solves a few models at a time, rarely finds them.
 The local moves of number-partitioning heuristics fit the problem better: move one model, or
-swap two models of the same width. Measured from the best baseline, on one core: 300 models on
-64 cores end 2-4 units of 4000 above the energy floor after 3 s, where CP-SAT alone ends 28-30
-units above it after 30 s; 40 models on 16 cores end 2-24 units above it after 2 s, where
-CP-SAT ends 4-27 above after 10 s. The optimizer (:mod:`.solve`) runs it twice: from the best
-baseline before CP-SAT, which then starts from its layout, and from CP-SAT's layout after.
+swap two models of the same width (measurements in ``docs/optimizer.md``). The optimizer runs it
+twice (:mod:`.stages`): from the best baseline before CP-SAT, which then starts from its layout,
+and from the best layout after CP-SAT.
 
 The search. Each model is a *unit* of ``w = r k`` cores carrying ``D`` per core (in split mode,
 each of its ``r`` copies is a unit of ``k`` cores, and a model's copies never share a core); the

@@ -1,0 +1,140 @@
+"""The CP-SAT side of the search: the model, its solvers, its hints and decision solves.
+
+Hints: CP-SAT starts from the best layout known (the best baseline, ``current``, or a stage's
+layout, see :mod:`.stages`). A layout gives only the starts and copy counts; before every
+minimisation the hint is completed to every variable by a solve with the hinted variables fixed
+(:func:`complete_hint`), so CP-SAT starts from a full feasible solution instead of a cold search.
+
+Determinism: with one worker a solver runs CP-SAT's portfolio interleaved on one thread
+(``interleave_search``), which is deterministic, and stops on the deterministic clock when the
+budget is deterministic (:mod:`.budget`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ortools.sat.python import cp_model
+
+from .budget import Budget
+from .constraints import add_rules
+from .layouts import sort_symmetric
+from .objectives import Assignment
+from .problem import Problem
+from .progress import read_assignment
+from .variables import Variables, build_variables
+
+
+@dataclass
+class Built:
+    """The CP-SAT model of a problem, its variables and its peak variable."""
+
+    model: cp_model.CpModel
+    vars: Variables
+    peak: cp_model.IntVar
+
+
+def build(problem: Problem, skip_symmetry: set[int] | None = None) -> Built:
+    model = cp_model.CpModel()
+    v = build_variables(model, problem)
+    peak = add_rules(v, skip_symmetry)
+    return Built(model, v, peak)
+
+
+def new_solver(budget: Budget, share: float, seed: int, workers: int) -> cp_model.CpSolver:
+    """A solver limited to ``share`` nominal seconds of ``budget`` (see :mod:`.budget`)."""
+    solver = cp_model.CpSolver()
+    budget.set_limits(solver, share)
+    solver.parameters.num_workers = workers
+    solver.parameters.random_seed = seed
+    if workers == 1:
+        # One thread running CP-SAT's portfolio (LNS included) in turns: deterministic, and far
+        # better at improving a hinted solution than the lone default search.
+        solver.parameters.interleave_search = True
+    return solver
+
+
+def solve(
+    solver: cp_model.CpSolver,
+    model: cp_model.CpModel,
+    callback: cp_model.CpSolverSolutionCallback | None = None,
+) -> object:
+    """Run ``solver`` on ``model``; its status."""
+    return solver.solve(model, callback)
+
+
+def hint(built: Built, assignment: dict[int, Assignment], symmetric: bool) -> None:
+    """Hint ``assignment``; ``symmetric``: the model orders interchangeable models' starts, so
+    the hint is permuted into that order first (:func:`.layouts.sort_symmetric`)."""
+    if symmetric:
+        assignment = sort_symmetric(built.vars.problem, assignment)
+    model, v = built.model, built.vars
+    model.clear_hints()
+    for m in v.problem.models:
+        copies, starts = assignment[m.index]
+        for r, lit in v.counts[m.index]:
+            if lit is not True:
+                model.add_hint(lit, r == copies)  # type: ignore[arg-type]
+        for j, u in enumerate(v.units_of(m.index)):
+            model.add_hint(u.start, starts[j] if j < len(starts) else 0)
+
+
+def hint_all(model: cp_model.CpModel, values: list[int]) -> None:
+    """Hint every variable that existed at the last solve with its value there; the variables
+    of the next level are functions of these, which CP-SAT completes by propagation."""
+    model.clear_hints()
+    proto_hint = model.proto.solution_hint
+    for index, value in enumerate(values):
+        proto_hint.vars.append(index)
+        proto_hint.values.append(int(value))
+
+
+def complete_hint(model: cp_model.CpModel, budget: Budget, share: float, seed: int) -> bool:
+    """Extend a partial hint to every variable: solve with the hinted variables fixed (pure
+    propagation, milliseconds) and hint the whole solution. Without it CP-SAT's hint search may
+    stall on the auxiliary per-core variables and fall back to a cold search. Returns False
+    (leaving the hint as it was) when the hint cannot be completed."""
+    if not len(model.proto.solution_hint.vars):
+        return False
+    solver = new_solver(budget, share, seed, 1)
+    solver.parameters.fix_variables_to_their_hinted_value = True
+    status = solve(solver, model)
+    budget.charge(solver, status, "hint")
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return False
+    hint_all(model, list(solver.response_proto.solution))
+    return True
+
+
+def decide(
+    built: Built, budget: Budget, share: float, seed: int, workers: int, cap: int
+) -> tuple[object, dict[int, Assignment] | None]:
+    """Ask CP-SAT for any layout of the model with integer peak at most ``cap``, on ``share``
+    nominal seconds: its status, and the layout when one is found. With the capacity a constant
+    the cumulative constraint propagates what the minimisation cannot (two copies whose loads add
+    up to more than ``cap`` cannot share a core), so this proves lower peaks impossible where the
+    minimisation's bound stalls. With one worker it runs CP-SAT's default one-thread search, not
+    the interleaved portfolio, which is slower here and no more reproducible."""
+    model = built.model.clone()
+    model.clear_objective()
+    model.clear_hints()
+    model.add(built.peak <= cap)
+    solver = new_solver(budget, share, seed, workers)
+    solver.parameters.interleave_search = False
+    status = solve(solver, model)
+    budget.charge(solver, status, "decision")
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return status, read_assignment(solver, built.vars)
+    return status, None
+
+
+def status_text(status: object) -> str:
+    """CP-SAT's status in the words of a level's record."""
+    texts: dict[object, str] = {
+        cp_model.OPTIMAL: "optimal",
+        cp_model.FEASIBLE: "time limit",
+        cp_model.INFEASIBLE: "infeasible",
+        cp_model.UNKNOWN: "time limit (no solution)",
+        cp_model.MODEL_INVALID: "model invalid",
+    }
+    return texts.get(status, "unknown")
