@@ -33,6 +33,7 @@ patterns at every higher one and seed its column generation.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,6 +50,12 @@ scale (:func:`coarsen`)."""
 
 MAX_ITERATIONS = 400
 """Column generation iterations per capacity; past them the capacity is not excluded."""
+
+SOLVES_PER_SECOND = 500
+"""LP solves (column generation iterations, each with its knapsack) per nominal second of
+``time_limit``: measured 1.5-2 ms each on the benchmark's ``scale`` mixes of 20-40 models on 16
+cores (CPython 3.11, 2 cores shared with another run), so the bound is charged about the time it
+takes, by a count that is the same on every run."""
 
 PRICE_TOLERANCE = 1e-9
 """A pattern enters the LP when its priced value exceeds ``1 + PRICE_TOLERANCE`` (only the speed
@@ -70,11 +77,13 @@ class Items:
 class LpBound:
     """What :func:`lp_bound` proved: no layout has an integer peak below ``bound``. ``solves``
     counts the LPs solved (column generation iterations over every capacity tried) and
-    ``capacities`` the capacities tested, each with whether it was excluded."""
+    ``capacities`` the capacities tested, each with whether it was excluded; ``wall_cut``: the
+    wall-clock safety limit stopped the bisection (the bound may then vary between runs)."""
 
     bound: int
     solves: int
     capacities: tuple[tuple[int, bool], ...]
+    wall_cut: bool = False
 
 
 def items_of(problem: Problem) -> Items | None:
@@ -157,11 +166,12 @@ class _ColumnGeneration:
     items: Items
     pool: list[tuple[int, ...]] = field(default_factory=list)
     solves: int = 0
+    max_solves: int = 1 << 62
 
     def excluded(self, cap: int) -> bool:
         """True when the certificate proves that no packing into ``items.cores`` bins of
-        capacity ``cap`` exists (module doc); False when the LP fits or the iterations ran
-        out."""
+        capacity ``cap`` exists (module doc); False when the LP fits, or the iterations or
+        ``max_solves`` ran out."""
         from ortools.linear_solver import pywraplp
 
         it = self.items
@@ -192,6 +202,8 @@ class _ColumnGeneration:
         for p in dict.fromkeys(columns):
             add(p)
         for _ in range(MAX_ITERATIONS):
+            if self.solves >= self.max_solves:
+                return False
             status = solver.Solve()
             self.solves += 1
             if status != pywraplp.Solver.OPTIMAL:
@@ -214,21 +226,31 @@ def _weight(items: Items, pattern: tuple[int, ...]) -> int:
     return sum(a * s for a, s in zip(pattern, items.sizes, strict=True))
 
 
-def lp_bound(problem: Problem, lo: int, hi: int) -> LpBound:
+def lp_bound(
+    problem: Problem,
+    lo: int,
+    hi: int,
+    max_solves: int = 1 << 62,
+    wall_limit_s: float = math.inf,
+) -> LpBound:
     """The least integer peak in ``[lo, hi]`` that the certified LP test does not exclude (``lo``
     when the relaxation does not apply): no layout has a peak below it. Bisection; see the module
-    doc."""
+    doc. At most ``max_solves`` LPs are solved and the bisection stops after ``wall_limit_s``
+    seconds (a safety limit); what was excluded by then stays proven."""
     items = items_of(problem)
     if items is None or hi <= lo:
         return LpBound(lo, 0, ())
     factor = max(1, math.ceil(hi / MAX_CAPACITY))
     if factor > 1:
         items = coarsen(items, factor)
-    cg = _ColumnGeneration(items)
+    cg = _ColumnGeneration(items, max_solves=max_solves)
+    deadline = time.perf_counter() + wall_limit_s
     tried: list[tuple[int, bool]] = []
     bound = lo
     a, b = lo, hi - 1
-    while a <= b:
+    while a <= b and cg.solves < max_solves:
+        if time.perf_counter() > deadline:
+            return LpBound(bound, cg.solves, tuple(tried), wall_cut=True)
         mid = (a + b) // 2
         coarse = mid // factor
         out = cg.excluded(coarse)

@@ -31,22 +31,35 @@ The decision problem ``peak <= L`` (block mode, fixed copy counts). Each model i
   spends ``(L - load_c) (e - c)`` of ``S``; a branch that overspends is cut. Near the floor ``S``
   is a few units per core, so each core's subset must be nearly exact.
 
-:func:`sweep` climbs: it proves ``L = lo, lo + 2, lo + 6, lo + 14, ...`` infeasible, the step
-doubling after each proof (every ``L`` below a proven-infeasible one is infeasible too, so each
-proof raises the bound to ``L + 1`` and the ones skipped need no proof of their own), and when a
-try larger than one step runs out of its third of the budget or finds a layout, it starts again
-from one step below that ``L``. Then it looks for a layout at ``lo + 1, lo + 2, lo + 4, ...``
-below ``upper`` and bisects down from the first found.
+:func:`sweep` drives the decisions in four phases. (1) It climbs: it proves
+``L = lo, lo + 2, lo + 6, lo + 14, ...`` infeasible, the step doubling after each proof (every
+``L`` below a proven-infeasible one is infeasible too, so each proof raises the bound to ``L + 1``
+and the ones skipped need no proof of their own), and when a try larger than one step runs out of
+its third of the budget or finds a layout, it starts again from one step below that ``L``. (2) It
+looks for a layout at ``lo + 1, lo + 2, lo + 4, ...`` below ``upper`` (the peak of a layout the
+caller holds: the tabu search's or CP-SAT's), (3) bisects between the last failure and the first
+layout found, and (4) descends one unit at a time below the best layout (its own or the
+caller's) with every step left, until a capacity is proven infeasible, which proves that layout
+optimal. Starting the descent from the caller's layout matters: finding a layout at the bound
+costs as much as proving the capacity below it infeasible.
 
-Two devices keep each decision search small. *Failed states are remembered*: what the search
+Three devices keep each decision search small. *Failed states are remembered*: what the search
 does from event core ``c`` on depends only on ``c``, the units left and, for each core from
 ``c`` on, its load and whether it is covered, exclusive or an end (the slack is fixed by these:
 it is the capacity of the cores closed so far minus their load), so a state that failed once is
-cut when another order of the same units reaches it again; states below which chip memory
-rejected a layout are not remembered, since memory depends on where the placed units sit. *Room
-no unit can fill is waste*: a shared core's room ``L - load`` can be filled at most to the
-largest subset sum of the loads of the units left that fits in it, so the rooms minus those sums,
-added over the cores, must not exceed the slack. Measured on the benchmark's ``scale`` mixes on
+cut when another order of the same units reaches it again. The memory is shared by every
+decision of one sweep: a state with no completion at capacity ``C`` has none at any lower ``C``
+(the search there explores a subset of the same branches), so the descent reuses what the tries
+above it learned. States below which chip memory rejected a layout are not remembered, since
+memory depends on where the placed units sit. *Room no unit can fill is waste*: a shared core's
+room ``L - load`` can be filled at most to the largest subset sum of the loads of the units left
+that fits in it, so the rooms minus those sums, added over the cores, must not exceed the slack.
+*Divisibility*: for a modulus ``g`` (the few of 2-64 that promise the most, :func:`pick_moduli`),
+a core that gets none of the units left whose load ``g`` does not divide is filled only by loads
+``g`` divides; those other units cover at most the sum of their widths of cores, so every other
+core wastes at least its room minus the best subset sum of the loads ``g`` divides (loads scaled
+from rates and throughputs share factors of 2: most cores can then only be filled to an even or
+a multiple of 4). Measured on the benchmark's ``scale`` mixes on
 16 cores, one decision each: 20 models, seed 0 at floor + 7 and seed 3 at floor + 6, proven
 infeasible in 0.70 and 0.72 million steps with both, 1.37 and 1.26 million with the memory
 alone, and seed 0 not within 2 million without either (seed 3 has a layout at floor + 7, so it
@@ -362,7 +375,7 @@ class _Run:
         self.solution: list[tuple[int, int]] | None = None
         self.peak = cap
         self.rejections = 0
-        self.sums_of: dict[tuple[bytes, int, int], tuple[int, int]] = {}
+        self.sums_of: dict[tuple[bytes, int], tuple[int, tuple[tuple[int, int], ...]]] = {}
         self.sums_bytes = 0
 
     # --- bookkeeping -------------------------------------------------------------------------
@@ -376,10 +389,12 @@ class _Run:
             raise _Stop
 
     def _put(self, start: int, width: int, load: int, exclusive: bool, k: int) -> None:
+        loads, cover, add = self.load, self.cover, k * load
         for c in range(start, start + width):
-            self.load[c] += k * load
-            self.cover[c] += k
-            if exclusive:
+            loads[c] += add
+            cover[c] += k
+        if exclusive:
+            for c in range(start, start + width):
                 self.excl[c] += k
         self.ends[start + width] += k
         self.left_units -= k
@@ -440,12 +455,12 @@ class _Run:
         if s.failed.get(key, -1) >= self.cap:
             return False
         rejections = self.rejections
-        ok = self._forced_waste(c) <= slack and self._search_core(c, slack)
+        ok = self._forced_waste(c, slack) <= slack and self._search_core(c, slack)
         if not ok and self.rejections == rejections:
             s.remember(key, self.cap)
         return ok
 
-    def _forced_waste(self, c: int) -> int:
+    def _forced_waste(self, c: int, slack: int) -> int:
         """A lower bound on the capacity that cores ``c ..`` will leave unused.
 
         A shared core's room ``R = cap - load`` can be filled at most up to the largest subset
@@ -456,56 +471,75 @@ class _Run:
         best subset sum; at most as many cores as those other units cover (the sum of their
         widths, ``E``) escape this, so of the ``K`` cores counted at least ``K - E`` pay the
         larger waste, and the ``K - E`` smallest excesses are added. Cores an exclusive unit left
-        may still take are skipped (their room is not counted in the slack)."""
+        may still take are skipped (their room is not counted in the slack). Cores of equal room
+        are counted once; the first bound found above ``slack`` is returned."""
         if self.cap > MAX_SUBSET_SUM:
             return 0
         exclusive_left = self.s.last_exclusive_pin >= c or any(
             self.rem[i] for i in self.s.exclusive_types
         )
-        rooms = [
-            self.cap - self.load[x]
-            for x in range(c, self.s.n)
-            if not (self.excl[x] or (exclusive_left and not self.cover[x]))
-        ]
-        sums = self._sums(c, 0)[0]
-        base = [room + 1 - (sums & ((2 << room) - 1)).bit_length() for room in rooms]
-        waste = sum(base)
-        best = waste
-        for g in self.s.moduli:
-            divisible, escape = self._sums(c, g)
-            forced = len(rooms) - escape
+        rooms: dict[int, int] = {}
+        cap, load, excl, cover = self.cap, self.load, self.excl, self.cover
+        for x in range(c, self.s.n):
+            if not (excl[x] or (exclusive_left and not cover[x])):
+                room = cap - load[x]
+                rooms[room] = rooms.get(room, 0) + 1
+        every, moduli = self._sums(c)
+        base = {room: room + 1 - (every & ((2 << room) - 1)).bit_length() for room in rooms}
+        waste = sum(base[room] * k for room, k in rooms.items())
+        if waste > slack:
+            return waste
+        counted = sum(rooms.values())
+        for divisible, escape in moduli:
+            forced = counted - escape
             if forced <= 0:
                 continue
             extra = sorted(
-                room + 1 - (divisible & ((2 << room) - 1)).bit_length() - b
-                for room, b in zip(rooms, base, strict=True)
+                (room + 1 - (divisible & ((2 << room) - 1)).bit_length() - base[room], k)
+                for room, k in rooms.items()
             )
-            best = max(best, waste + sum(extra[:forced]))
-        return best
+            more = 0
+            for e, k in extra:
+                more += e * min(k, forced)
+                forced -= k
+                if forced <= 0:
+                    break
+            if waste + more > slack:
+                return waste + more
+        return waste
 
-    def _sums(self, c: int, g: int) -> tuple[int, int]:
+    def _sums(self, c: int) -> tuple[int, tuple[tuple[int, int], ...]]:
         """Every subset sum up to ``cap`` of the loads of the units not yet placed (free ones
-        and pins from core ``c`` on) as the set bits of an integer: of all of them when ``g`` is
-        0, else of those whose load ``g`` divides, with the total width of the others."""
+        and pins from core ``c`` on) as the set bits of an integer; and for each modulus ``g``
+        of the search, the same of the loads ``g`` divides, with the total width of the
+        others."""
         first_pin = bisect_left(self.s.pin_starts, c)
-        key = (bytes(self.rem), first_pin, g)
+        key = (bytes(self.rem), first_pin)
         found = self.sums_of.get(key)
         if found is not None:
             return found
         mask = (2 << self.cap) - 1
-        sums, escape = 1, 0
+        moduli = self.s.moduli
+        every = 1
+        sums = [1] * len(moduli)
+        escape = [0] * len(moduli)
         units = [(t[1], t[0], k) for t, k in zip(self.s.types, self.rem, strict=True) if k]
         units += [(m.demand[0], m.min_width, 1) for m in self.s.pinned[first_pin:]]
         for load, width, k in units:
-            if g and load % g:
-                escape += width * k
-                continue
             for _ in range(k):
-                sums = (sums | sums << load) & mask
-        if self.sums_bytes + len(key[0]) + 108 + self.cap // 8 <= SUMS_BYTES:
-            self.sums_bytes += len(key[0]) + 108 + self.cap // 8
-            self.sums_of[key] = (sums, escape)
-        return sums, escape
+                every = (every | every << load) & mask
+            for j, g in enumerate(moduli):
+                if load % g:
+                    escape[j] += width * k
+                    continue
+                for _ in range(k):
+                    sums[j] = (sums[j] | sums[j] << load) & mask
+        found = (every, tuple(zip(sums, escape, strict=True)))
+        size = len(key[0]) + 108 + (1 + len(moduli)) * (self.cap // 8 + 8)
+        if self.sums_bytes + size <= SUMS_BYTES:
+            self.sums_bytes += size
+            self.sums_of[key] = found
+        return found
 
     def _state(self, c: int) -> tuple[int, bytes]:
         """What the search below core ``c`` depends on: ``c``, the units left, and for each core
@@ -579,17 +613,21 @@ class _Run:
         (largest first), then none of the rest; the units chosen so far add ``total`` to
         ``base``, core ``c``'s load before this core. Depth: one frame per type chosen."""
         self._tick()
-        cap = self.cap
+        cap, load, types = self.cap, self.load, self.s.types
         for b in range(a, len(avail)):
             if base + total + suffix[b] + slack < cap:
                 return False
             i = avail[b]
-            w, d = self.s.types[i][0], self.s.types[i][1]
+            w, d = types[i][0], types[i][1]
             k = self.rem[i]
             if d:
-                k = min(k, (cap - base - total) // d)
+                fit = (cap - base - total) // d
                 for x in range(c + 1, c + w):
-                    k = min(k, (cap - self.load[x]) // d)
+                    room = (cap - load[x]) // d
+                    if room < fit:
+                        fit = room
+                if fit < k:
+                    k = fit
             while k > 0:
                 self.rem[i] -= k
                 self._put(c, w, d, False, k)
