@@ -4,6 +4,8 @@ capacities, the descent from the best layout, and the memory rule ("unknown", ne
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -180,3 +182,32 @@ def test_failed_states_are_kept_within_their_memory(monkeypatch: pytest.MonkeyPa
         out = search.run(cap, 10**6)
         assert (out.status == "infeasible") == (cap < optimum)
         assert search.memo_bytes <= 2_000
+
+
+def test_proofs_under_the_fallback_scale_run_on_coarser_loads() -> None:
+    """Three 1-core models of 0.7000001234 on two cores: no small fraction gives that float, so
+    loads are scaled by about 2**40 / 2.1 and rounded down. The proof runs on loads rounded down
+    to about 4096 units a core and still proves that two of them must share a core: the bound is
+    within a coarse unit below the optimum, never above it."""
+    inst = Instance(cores=2, cores_per_chip=2, chip_memory_gib=32)
+    mix = Mix(tuple(Model(f"m{i}", rate=7.000001234, throughput=10) for i in range(3)), inst)
+    problem = build_problem(mix, False)
+    assert not problem.load_exact
+    optimum = 2 * problem.models[0].demand[0]
+    result = sweep_module.prove(problem, 0, optimum, 10**5)
+    factor = -(-optimum // sweep_module.PROOF_CAPACITY)
+    assert optimum - factor * 3 <= result.bound <= optimum
+    assert result.peak is None and result.assignment is None
+
+
+@pytest.mark.parametrize("seed", range(360, 400))
+def test_coarse_proofs_are_never_above_the_optimum(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    problem = build_problem(tiny_mix(seed, ranges=False), False)
+    optimum = brute_force(problem)
+    upper = sum(m.demand[0] for m in problem.models) + 1
+    monkeypatch.setattr(sweep_module, "PROOF_CAPACITY", max(1, upper // 4))
+    coarse = sweep_module.prove(replace(problem, load_exact=False), 0, upper, 50_000)
+    if optimum is not None:
+        assert coarse.bound <= optimum

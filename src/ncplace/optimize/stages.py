@@ -46,7 +46,7 @@ from .layouts import layout_from
 from .objectives import Assignment
 from .problem import Problem
 from .progress import Reporter, read_assignment, real_peak
-from .sweep import STEPS_PER_SECOND, SweepResult, applicable, int_peak, sweep
+from .sweep import STEPS_PER_SECOND, SweepResult, applicable, int_peak, prove, sweep
 from .variables import bounds
 
 HINT_SHARE = 0.2
@@ -183,9 +183,11 @@ def run_sweep(
     report that bound from the start)."""
     floor = bounds(built.peak)[0]
     lower = floor if lower is None else max(lower, floor)
-    result = sweep(
-        problem, lower, upper, int(STEPS_PER_SECOND * share), budget.wall_limit(share), find
-    )
+    steps, wall = int(STEPS_PER_SECOND * share), budget.wall_limit(share)
+    if find:
+        result = sweep(problem, lower, upper, steps, wall)
+    else:
+        result = prove(problem, lower, upper, steps, wall)
     budget.spend(result.steps / STEPS_PER_SECOND, "sweep", result.wall_cut)
     if result.bound > floor:
         built.model.add(built.peak >= result.bound)

@@ -79,10 +79,11 @@ Work is counted in search steps, so the result is the same on every run;
 
 from __future__ import annotations
 
+import math
 import time
 from array import array
 from bisect import bisect_left
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .objectives import Assignment
 from .problem import ModelData, Problem
@@ -122,6 +123,12 @@ MAX_SUBSET_SUM = 1 << 14
 """The largest capacity at which :meth:`_Run._forced_waste` computes subset sums (one bit per
 load unit, so at most 2 KiB a set); above it (finely or inexactly scaled loads) the bound is
 skipped."""
+
+
+PROOF_CAPACITY = 1 << 12
+"""Under the ``2**40`` fallback scale (:mod:`.problem`), :func:`prove` works on loads rounded
+down to a scale where capacities are about this many units, so that the subset-sum and
+divisibility bounds apply and a unit of slack is not a ten-billionth of a core."""
 
 
 class _Stop(Exception):
@@ -225,6 +232,38 @@ def sweep(
         tries=tuple(tries),
         wall_cut=search.wall_cut,
     )
+
+
+def prove(
+    problem: Problem,
+    lower: int,
+    upper: int,
+    steps: int,
+    wall_limit_s: float = float("inf"),
+) -> SweepResult:
+    """Proofs only (:func:`sweep` with ``find=False``). Under the ``2**40`` fallback scale
+    (``problem.load_exact`` false, capacities above :data:`PROOF_CAPACITY`) it proves on the
+    loads divided by ``f = ceil(upper / PROOF_CAPACITY)`` and rounded down: a layout with peak
+    ``<= C`` has coarse peak ``<= floor(C / f)`` (a sum of rounded-down parts is at most the
+    rounded-down sum), so a coarse bound ``b`` (every coarse capacity below ``b`` infeasible)
+    proves every ``C < b f`` infeasible, and ``b f`` is returned as the bound, with no layout
+    (a coarse layout says nothing exact about the true peak)."""
+    factor = math.ceil(upper / PROOF_CAPACITY)
+    if problem.load_exact or factor <= 1:
+        return sweep(problem, lower, upper, steps, wall_limit_s, find=False)
+    coarse = coarsened(problem, factor)
+    shared = [m for m in coarse.models if not m.exclusive]
+    cores = coarse.cores - sum(m.min_width for m in coarse.models if m.exclusive)
+    work = sum(m.min_width * m.demand[0] for m in shared)
+    floor = max([math.ceil(work / cores) if cores > 0 else 0] + [m.demand[0] for m in shared])
+    result = sweep(coarse, floor, upper // factor + 1, steps, wall_limit_s, find=False)
+    return replace(result, bound=max(lower, result.bound * factor), peak=None, assignment=None)
+
+
+def coarsened(problem: Problem, factor: int) -> Problem:
+    """The problem with every load divided by ``factor`` and rounded down (see :func:`prove`)."""
+    models = tuple(replace(m, demand=tuple(d // factor for d in m.demand)) for m in problem.models)
+    return replace(problem, models=models, load_scale=max(1, problem.load_scale // factor))
 
 
 def _find(
