@@ -88,13 +88,15 @@ from dataclasses import dataclass, replace
 from .objectives import Assignment
 from .problem import ModelData, Problem
 
-STEPS_PER_SECOND = 80_000
-"""Search steps per nominal second of ``time_limit``: measured 60-105 thousand steps per second
-on the project's machine (CPython 3.11) on the benchmark's ``scale`` mixes of 16-64 models on
-16-64 cores, so a sweep takes about the seconds it is charged. The remembered states and the
-waste bound make a step dearer (140-280 thousand a second without either, 70-94 thousand
-without the waste bound) and a proof cheaper: three decisions of the module doc took 8.4-16.3 s
-with both and 14.6-18.3 s without the waste bound."""
+STEPS_PER_SECOND = 120_000
+"""Search steps per nominal second of ``time_limit``: measured 110-139 thousand steps per CPU
+second (CPython 3.11, ``time.process_time``, the machine shared by several runs) on four
+decisions of the benchmark's ``scale`` mixes of 20 and 40 models on 16 cores, so a sweep takes
+about the seconds it is charged. (Before equal rooms were counted once it was 60-105 thousand.)
+The remembered states and the waste bound make a step dearer (140-280 thousand a second without
+either, 70-94 thousand without the waste bound, both measured before the divisibility bound) and
+a proof cheaper: three decisions of the module doc took 8.4-16.3 s with both and 14.6-18.3 s
+without the waste bound."""
 
 WALL_CHECK_STEPS = 4096
 """How often (in steps) the search looks at the wall clock for its safety limit."""
