@@ -61,23 +61,29 @@ COLUMNS = (
 
 
 class _StepCounter:
-    """Counts the core sweep's steps over one plan (wraps the function the stages call)."""
+    """Counts the core sweep's steps over one plan (wraps the two functions the stages call:
+    ``sweep`` for the search below the best layout, ``prove`` for the probe)."""
 
     def __init__(self) -> None:
         self.steps = 0
-        self.original = stages.sweep
+        self.originals = {"sweep": stages.sweep, "prove": stages.prove}
 
     def __enter__(self) -> _StepCounter:
+        for name, original in self.originals.items():
+            setattr(stages, name, self._counted(original))
+        return self
+
+    def _counted(self, original: Any) -> Any:
         def counted(*args: Any, **kwargs: Any) -> sweep_module.SweepResult:
-            result = self.original(*args, **kwargs)
+            result = original(*args, **kwargs)
             self.steps += result.steps
             return result
 
-        stages.sweep = counted  # type: ignore[assignment]
-        return self
+        return counted
 
     def __exit__(self, *exc: object) -> None:
-        stages.sweep = self.original  # type: ignore[assignment]
+        for name, original in self.originals.items():
+            setattr(stages, name, original)
 
 
 def floor_and_lp(mix: ncplace.Mix) -> tuple[int, int, int]:
