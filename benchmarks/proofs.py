@@ -4,19 +4,19 @@
 [--highs-only] [--wall-factor F] [--out DIR]``
 
 For each ``scale`` mix on inf1.6xlarge (:func:`benchmarks.generator.generate`) it runs
-``ncplace.optimize(mix, time_limit=T)`` and, unless ``--no-highs``, the HiGHS MIP of the block
-model (:func:`benchmarks.highs_model.solve_highs`) with the same limit, and writes one row per
-mix to ``DIR/proofs.csv`` and a markdown table to ``DIR/proofs.md``. Columns: the optimizer's
-status, peak (rescored by ``ncplace.score``, which must equal the plan's), bound, the seconds of
-its first level (time to proof when proven: the level stops at the proof), the stop reason, the
-LP bound and the integer floor it started from (``lp_lift``: units of ``1 / load_scale`` above the
-floor), the core sweep's search steps in the whole plan; HiGHS's status, peak, bound and seconds
-to the end of its peak level. ``consistent`` checks that no method's bound exceeds the other's
-peak. Steps are the measure that does not depend on how loaded the machine is; seconds do.
+``ncplace.optimize(mix, time_limit=T, deterministic=True)`` and, unless ``--no-highs``, the HiGHS
+MIP of the block model (:func:`benchmarks.highs_model.solve_highs`) with the same limit, and writes
+one row per mix to ``DIR/proofs.csv`` and a markdown table to ``DIR/proofs.md``. Columns: the
+optimizer's status, peak (rescored by ``ncplace.score``, which must equal the plan's), bound, the
+seconds of its first level (time to proof when proven: the level stops at the proof), the stop
+reason, the LP bound and the integer floor it started from (``lp_lift``: units of ``1 / load_scale``
+above the floor), the core sweep's search steps in the whole plan; HiGHS's status, peak, bound and
+seconds to the end of its peak level. ``consistent`` checks that no method's bound exceeds the
+other's peak. Steps are the measure that does not depend on how loaded the machine is; seconds do.
 On a machine shared with other work, ``--wall-factor`` widens the optimizer's wall-clock safety
-limit (:data:`ncplace.optimize.budget.WALL_FACTOR`) so that the load does not cut its
-deterministic budget short: the plan is then the one an idle machine computes in about
-``--time-limit`` seconds, and only the seconds reported are inflated.
+limit (:data:`ncplace.optimize.budget.WALL_FACTOR`) so that the load does not cut its deterministic
+budget short: the plan is then the one an idle machine computes in about ``--time-limit`` seconds,
+and only the seconds reported are inflated.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def run_mix(
     if optimizer:
         began = time.perf_counter()
         with _StepCounter() as counter:
-            plan = ncplace.optimize(mix, time_limit=time_limit, seed=0)
+            plan = ncplace.optimize(mix, time_limit=time_limit, seed=0, deterministic=True)
         total = time.perf_counter() - began
         assert plan.layout is not None
         peak, bound = ncplace.score(plan.layout, mix).peak_load, plan.bound

@@ -4,7 +4,8 @@
 
 For each instance of the suite (see :mod:`benchmarks.suites`) it scores every baseline policy
 (``ncplace.POLICIES``; ``n/a`` when the policy cannot express the mix), runs
-``ncplace.optimize(mix, time_limit=..., seed=...)`` and :func:`benchmarks.highs_model.solve_highs`
+``ncplace.optimize(mix, time_limit=..., seed=..., deterministic=True)`` and
+:func:`benchmarks.highs_model.solve_highs`
 with the same limit, prints one progress line, and appends a row to ``DIR/<suite>.csv``. At the
 end it writes ``DIR/<suite>.md``: the machine, the command, the aggregates and every row.
 
@@ -155,7 +156,7 @@ def _optimize(mix: Mix, case: Case, time_limit: float, row: dict[str, Any]) -> N
         row["opt_status"] = "n/a"
         return
     try:
-        plan = optimize(mix, time_limit=time_limit, seed=case.seed)
+        plan = optimize(mix, time_limit=time_limit, seed=case.seed, deterministic=True)
     except Exception as exc:  # a crash is a benchmark result, not a reason to stop the suite
         row["opt_status"] = f"error: {type(exc).__name__}: {exc}".replace("\n", " ")[:200]
         return

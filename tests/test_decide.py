@@ -58,7 +58,9 @@ def test_the_sixteen_model_mix_is_proven() -> None:
     0.7428 optimal. The certified LP bound (:mod:`ncplace.optimize.arcflow`) now meets that
     optimum at once and the core sweep's probe finds a layout there, before CP-SAT runs."""
     mix = generate("scale", "inf1.6xlarge", 16, 0)
-    plan = ncplace.optimize(mix, time_limit=10.0, seed=0)
+    plan = ncplace.optimize(mix, time_limit=10.0, seed=0, deterministic=True)
+    if "not reproducible" in plan.stop_reason:
+        pytest.skip("machine too slow or loaded: the wall-clock safety limit stopped a solve")
     assert plan.status == Status.OPTIMAL
     assert plan.stop_reason.startswith("optimal (core sweep)")
     assert plan.objective == pytest.approx(0.74275)

@@ -538,7 +538,7 @@ def test_packing_bound_proves_two_big_models_share_a_core() -> None:
     problem = build_problem(mix, False)
     scale = problem.load_scale
     assert packing_bound(problem, round(0.6 * scale), round(3 * scale)) == round(1.2 * scale)
-    plan = optimize(mix, time_limit=0.05)
+    plan = optimize(mix, time_limit=0.05, deterministic=True)
     check(plan, mix)
     assert plan.status is Status.OPTIMAL
     assert plan.objective == pytest.approx(1.2) and plan.bound == pytest.approx(1.2)

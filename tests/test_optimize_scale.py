@@ -166,7 +166,7 @@ def test_time_limited_solves_are_reproducible() -> None:
         ],
         instance=instance("inf1.24xlarge"),
     )
-    plans = [optimize(mix, time_limit=0.5, seed=5) for _ in range(3)]
+    plans = [optimize(mix, time_limit=0.5, seed=5, deterministic=True) for _ in range(3)]
     if any("not reproducible" in p.stop_reason for p in plans):
         pytest.skip("machine too slow or loaded: the wall-clock safety limit stopped a solve")
     first = plans[0]

@@ -185,7 +185,7 @@ def test_cp_sat_starts_from_the_tabu_search_layout() -> None:
         for i in range(24)
     )
     mix = Mix(models, inst)
-    plan = optimize(mix, time_limit=2.0)
+    plan = optimize(mix, time_limit=2.0, deterministic=True)
     assert "CP-SAT started from the tabu search's layout" in plan.stop_reason
     assert score(plan.layout, mix).peak_load == pytest.approx(plan.objective, abs=1e-6)
     assert plan.bound <= plan.objective
@@ -209,7 +209,7 @@ def perfect_partition_mix(seed: int) -> Mix:
 @pytest.mark.parametrize("seed", [0, 1, 2, 4])
 def test_a_tabu_layout_at_the_bound_settles_the_peak_without_cp_sat(seed: int) -> None:
     mix = perfect_partition_mix(seed)
-    plan = optimize(mix, time_limit=2.0)
+    plan = optimize(mix, time_limit=2.0, deterministic=True)
     assert plan.status == Status.OPTIMAL
     assert plan.stop_reason == "optimal (tabu search)"
     assert plan.levels[0].status == "optimal (tabu search)"

@@ -22,6 +22,7 @@ from .scenario import Scenario, emulate_file, load_scenario
 from .score import Score, score
 
 if TYPE_CHECKING:
+    from .latency import Simulation, max_scale, simulate
     from .optimize.solve import optimize
 
 # Importing the subpackage above bound ``optimize`` to it; the name is the function, which
@@ -30,6 +31,9 @@ del globals()["optimize"]
 
 __version__ = "0.1.0"
 
+# The latency evaluators need numpy, imported on first use like OR-Tools for optimize.
+_LATENCY_NAMES = ("Simulation", "max_scale", "simulate")
+
 
 def __getattr__(name: str) -> Any:
     if name == "optimize":
@@ -37,6 +41,12 @@ def __getattr__(name: str) -> Any:
 
         globals()["optimize"] = optimize
         return optimize
+    if name in _LATENCY_NAMES:
+        from . import latency
+
+        value = getattr(latency, name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -64,6 +74,7 @@ __all__ = [
     "Runtime",
     "Scenario",
     "Score",
+    "Simulation",
     "Status",
     "__version__",
     "compare",
@@ -72,9 +83,11 @@ __all__ = [
     "generate_scripts",
     "instance",
     "load_scenario",
+    "max_scale",
     "optimize",
     "read_monitor",
     "replay",
     "replay_file",
     "score",
+    "simulate",
 ]

@@ -28,6 +28,7 @@ import json
 import math
 import os
 import shlex
+import signal
 import sys
 import threading
 import time
@@ -50,11 +51,12 @@ EXIT_OK = 0
 EXIT_INFEASIBLE = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130
 
 BUNDLED_MIX = "mix.yaml"
 """The example mix shipped in ``ncplace/data``: what ``ncplace recommend`` uses without MIX."""
 
-OBJECTIVES = ("peak", "overlap")
+OBJECTIVES = ("peak", "overlap", "slo")
 GRID_WIDTH = 120
 DEFAULT_POLICY = "default"
 
@@ -82,6 +84,17 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {text!r}") from None
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {text!r}")
+    return value
+
+
+def _milliseconds(text: str) -> float:
+    """An argparse type for ``--switch-ms``: milliseconds >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected milliseconds >= 0, got {text!r}")
     return value
 
 
@@ -355,15 +368,80 @@ class Progress:
                 self.stream.flush()
 
 
-def _optimize(mix: Mix, args: argparse.Namespace, label: str, current: Layout | None = None) -> Any:
+# --- solver time and interrupts (helper solver) --------------------------------------------------
+
+OUTPUT_RESERVE_MIN_S = 0.1
+"""Wall seconds ``--time-limit`` keeps for writing the output after the solve (layout text,
+placement code, JSON), plus about what one baseline policy cost (see :func:`_solve_seconds`)."""
+
+
+NO_TIME_S = 1e-3
+"""The solve's time limit when reading the mix and the baselines used all of ``--time-limit``."""
+
+
+def _solve_seconds(args: argparse.Namespace, one_layout_s: float = 0.0) -> float:
+    """The ``time_limit`` the solve gets: ``--time-limit`` as given with ``--deterministic``
+    (nominal seconds, reproducible); otherwise what is left of it on the wall clock since the
+    command started (reading the mix, the baselines), less a reserve for the output, so that the
+    whole command returns within about ``--time-limit`` seconds."""
+    if getattr(args, "deterministic", False):
+        return float(args.time_limit)
+    started = getattr(args, "started", time.perf_counter())
+    elapsed = time.perf_counter() - started
+    reserve = min(0.2 * args.time_limit, OUTPUT_RESERVE_MIN_S + one_layout_s)
+    left = args.time_limit - elapsed - reserve
+    if args.time_limit > 0 and left <= 0:
+        return NO_TIME_S  # not 0, which the plan would report as "time limit 0"
+    return max(0.0, left)
+
+
+class _Interrupts:
+    """SIGINT and SIGTERM during a command: the first raises ``KeyboardInterrupt``, which stops a
+    running solve (:func:`ncplace.optimize` returns its best layout so far, marked interrupted,
+    and the command prints it and exits 130); a second one exits at once with one line."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _Interrupts:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self.previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.count += 1
+        if self.count > 1:
+            erase = b"\r\x1b[K" if os.isatty(2) else b""  # the progress line, on a terminal
+            os.write(2, erase + b"ncplace: interrupted again: stopped at once\n")
+            os._exit(EXIT_INTERRUPTED)
+        raise KeyboardInterrupt
+
+
+def _optimize(
+    mix: Mix,
+    args: argparse.Namespace,
+    label: str,
+    current: Layout | None = None,
+    one_layout_s: float = 0.0,
+) -> Any:
     from .optimize import optimize
 
     kwargs: dict[str, Any] = {
-        "time_limit": args.time_limit,
+        "time_limit": _solve_seconds(args, one_layout_s),
         "seed": args.seed,
         "workers": getattr(args, "workers", None),
     }
-    for key in ("objective", "split_replicas"):
+    if getattr(args, "deterministic", False):
+        if (kwargs["workers"] or 1) > 1:
+            raise Error("--deterministic needs one worker: drop --workers or give --workers 1")
+        kwargs["deterministic"] = True
+    for key in ("objective", "split_replicas", "switch_ms"):
         if hasattr(args, key):
             kwargs[key] = getattr(args, key)
     if current is not None:
@@ -379,6 +457,8 @@ def _status(plan: Any) -> str:
 
 
 def _certificate_text(plan: Any) -> str:
+    if plan.objective_name == "slo":
+        return _slo_certificate_text(plan)
     objective = {"peak": "peak load", "overlap": "overlap"}.get(plan.objective_name, "objective")
     status = _status(plan)
     proof = ""
@@ -395,6 +475,18 @@ def _certificate_text(plan: Any) -> str:
     if getattr(plan, "source", "cp-sat") != "cp-sat":
         text += f", layout from {plan.source}"
     return text + "."
+
+
+def _slo_certificate_text(plan: Any) -> str:
+    """The SLO plan's line: alpha* as simulated and estimated, the busy-time bound as proven."""
+    gap = "n/a" if not math.isfinite(plan.gap) else f"{100 * plan.gap:.3g}%"
+    bound = "n/a" if not math.isfinite(plan.bound) else f"{plan.bound:.4g}"
+    return (
+        f"Plan: {_status(plan)}: {plan.slo_text()}; peak load {plan.objective:.4g}, busy-time "
+        f"bound {bound} (proven over layouts with {plan.bound_scope}), gap {gap}, "
+        f"{plan.runtime_s:.2f} s ({one_line(plan.stop_reason)}), CP-SAT "
+        f"(OR-Tools {plan.ortools_version}), seed {plan.seed}."
+    )
 
 
 def _infeasible_message(plan: Any) -> str:
@@ -437,11 +529,15 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         current = _current_layout(args.current, mix, dict(args.name or []))
     elif args.name:
         raise Error("--name names the models of a --current report; give --current too")
-    plan = _optimize(mix, args, "solving", current)
+    before = time.perf_counter()
+    baselines = compare(mix, optimizer=False, switch_ms=args.switch_ms, seed=args.seed)
+    one_layout_s = (time.perf_counter() - before) / max(1, len(baselines.rows))
+    plan = _optimize(mix, args, "solving", current, one_layout_s)
     if plan.layout is None:
         raise Infeasible(_infeasible_message(plan))
-    baselines = compare(mix, optimizer=False)
     best = baselines.best() or baselines.best(feasible_only=False)
+    # Interrupted: print the layout at once, without the latency report's simulations.
+    latency = None if plan.interrupted else _latency_report(plan.layout, mix, args)
     code: str | None
     try:
         code = plan.code(args.framework)
@@ -469,6 +565,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         data["framework"] = args.framework or mix.framework
         data["code"] = code
         data["code_error"] = code_error
+        data["latency"] = None if latency is None else latency.to_dict()
         if current is not None:
             data["current"] = {"file": args.current, "layout": layout_to_dict(current)}
             data["moves"] = _moves(plan, current)
@@ -501,6 +598,8 @@ def cmd_recommend(args: argparse.Namespace) -> int:
             lines.append(_ratio_text(plan.score, other, f"Against {name}", proven, copies))
     if best is None:
         lines.append("No baseline policy can express this mix.")
+    if latency is not None:
+        lines += ["", *latency.lines()]
     lines.append("")
     if code is None:
         lines.append(f"No placement code: {code_error}")
@@ -514,15 +613,30 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _latency_report(layout: Layout, mix: Mix, args: argparse.Namespace) -> Any:
+    """The recommended layout judged by latency (``ncplace.latency.report``), or None when no
+    model has traffic or the layout breaks a hard rule."""
+    if all(m.rate is None for m in mix.models) or not score(layout, mix).feasible:
+        return None
+    from .latency.report import latency_report
+
+    return latency_report(layout, mix, switch_ms=args.switch_ms, seed=args.seed)
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from .comparison import OPTIMIZED, compare
 
     mix = load_mix(args.mix, args.instance)
+    judge = {
+        "latency": any(m.rate is not None for m in mix.models),
+        "switch_ms": args.switch_ms,
+        "seed": args.seed,
+    }
     if args.no_optimizer:
-        table = compare(mix, optimizer=False)
+        table = compare(mix, optimizer=False, **judge)
     else:
         with Progress("comparing", None):
-            table = compare(mix, optimizer=True, time_limit=args.time_limit, seed=args.seed)
+            table = compare(mix, optimizer=True, time_limit=args.time_limit, **judge)
     if args.plot:
         from . import plot
 
@@ -922,6 +1036,14 @@ def build_parser() -> argparse.ArgumentParser:
             help="solver seed (default 0)",
         )
 
+    def deterministic_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--deterministic",
+            action="store_true",
+            help="spend --time-limit on CP-SAT's deterministic clock: the same mix, seed and "
+            "limit give the same plan on every run, with no promise on wall time",
+        )
+
     def output_options(p: argparse.ArgumentParser, formats: tuple[str, ...]) -> None:
         p.add_argument(
             "--format", choices=formats, default="text", help="output format (default text)"
@@ -936,6 +1058,15 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, parents=[common], help=summary, description=description)
         p.set_defaults(func=func)
         return p
+
+    def switch_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--switch-ms",
+            type=_milliseconds,
+            metavar="MS",
+            help="core time a switch to another model or copy costs, for models that set "
+            "no switch_ms (default 0.25; latency reports also show 0, 0.25, 0.5 and 1)",
+        )
 
     def plot_option(p: argparse.ArgumentParser, what: str) -> None:
         p.add_argument("--plot", metavar="FILE.png", help=f"also draw {what} to FILE.png")
@@ -965,11 +1096,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="mix file (YAML or JSON); default: the bundled example",
     )
     solver_options(p, 10.0)
+    deterministic_option(p)
     p.add_argument(
         "--workers",
         type=_integer_at_least(1),
         metavar="N",
-        help="parallel CP-SAT workers (default 1, deterministic)",
+        help="parallel CP-SAT workers (default 1; more need the wall clock)",
     )
     p.add_argument(
         "--framework", choices=FRAMEWORKS, help="framework of the code (default: the mix's)"
@@ -977,8 +1109,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--objective",
         choices=OBJECTIVES,
-        default="peak",
-        help="peak: peak core load first, then overlap (default); overlap: the reverse",
+        default=None,
+        help="peak: peak core load first, then overlap; overlap: the reverse; slo: the most "
+        "traffic within every p99 target (simulated). Default: slo when the mix gives a latency "
+        "field, else peak",
     )
     p.add_argument(
         "--split-replicas",
@@ -992,6 +1126,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(--format json); models stay where they run unless moving them lowers the peak",
     )
     name_option(p)
+    switch_option(p)
     output_options(p, ("text", "json", "code"))
     plot_option(p, "the layout")
 
@@ -1005,6 +1140,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("mix", metavar="MIX", help="mix file (YAML or JSON)")
     solver_options(p, 5.0)
     p.add_argument("--no-optimizer", action="store_true", help="baselines only")
+    switch_option(p)
     output_options(p, ("text", "json"))
     plot_option(p, "the comparison")
 
@@ -1043,6 +1179,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="runtime framework (default: what the script imports)",
     )
     solver_options(p, 10.0)
+    deterministic_option(p)
     p.add_argument("--no-optimizer", action="store_true", help="score the script only")
     output_options(p, ("text", "json"))
     plot_option(p, "the replayed layout")
@@ -1087,6 +1224,7 @@ def _fail(message: str, debug: bool, code: int) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``ncplace`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    started = time.perf_counter()
     parser = build_parser()
     arguments = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -1103,9 +1241,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             EXIT_USAGE,
         )
     debug = bool(getattr(args, "debug", False))
+    args.started = started
+    interrupts = _Interrupts()
     try:
-        _check_outputs(args)
-        return int(args.func(args))
+        with interrupts:
+            _check_outputs(args)
+            status = int(args.func(args))
+        return EXIT_INTERRUPTED if interrupts.count else status
     except (Infeasible, InfeasibleMix) as exc:
         return _fail(str(exc), debug, EXIT_INFEASIBLE)
     except Error as exc:
@@ -1117,7 +1259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except KeyboardInterrupt:
         sys.stderr.write("ncplace: interrupted\n")
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:  # a bug: say so in one line, traceback with --debug
         return _fail(
             f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",

@@ -7,13 +7,20 @@ A technique that cannot express the mix keeps its row, marked ``n/a`` with the r
 Rows are sorted by feasibility (feasible, then infeasible layouts, then ``n/a``), then headroom
 (highest first), then overlap, then chip crossings (lowest first), then name: the optimizer's own
 priorities, so the first feasible row is the best.
+
+When latency is judged (by default when the mix gives any latency field), every row with a layout
+also gets two columns from :mod:`ncplace.latency`, measured the same way for every technique
+(multicore's queueing gain and its switching cost both count): ``worst p99/slo``, the largest
+simulated p99 over its target at today's traffic, and ``max scale``, alpha* from
+:func:`~ncplace.latency.max_scale` (``-`` for an infeasible layout). Feasible rows are then sorted
+by max scale (highest first), then worst p99/slo, before headroom.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .errors import ConfigError, Error, check_type
@@ -28,6 +35,8 @@ COLUMNS = (
     "feasible",
     "peak load",
     "headroom",
+    "worst p99/slo",
+    "max scale",
     "overlap",
     "max copies/core",
     "idle cores",
@@ -35,6 +44,26 @@ COLUMNS = (
     "handles",
     "note",
 )
+
+
+LATENCY_COLUMNS = ("worst p99/slo", "max scale")
+
+
+@dataclass(frozen=True)
+class RowLatency:
+    """A layout judged by latency: ``worst_ratio`` is the largest simulated ``p99 / slo`` over
+    the models at today's traffic; ``max_scale`` is alpha* (None when the layout is infeasible,
+    inf when no model has traffic)."""
+
+    worst_ratio: float
+    max_scale: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        alpha = self.max_scale
+        return {
+            "worst_p99_slo": self.worst_ratio,
+            "max_scale": None if alpha is None or math.isinf(alpha) else alpha,
+        }
 
 
 @dataclass(frozen=True)
@@ -51,6 +80,7 @@ class Row:
     description: str = ""
     plan: Any = None
     copies_note: str = ""
+    latency: RowLatency | None = None
 
     @property
     def available(self) -> bool:
@@ -79,13 +109,20 @@ class Row:
             parts.append("overloaded (peak load > 1)")
         return "; ".join(p for p in parts if p)
 
-    def sort_key(self) -> tuple[int, float, int, int, str]:
-        """(feasible 0 / infeasible 1 / n/a 2, -headroom, overlap, chip crossings, name): the
-        optimizer's own priorities, so a row above another is better by the first that differs."""
+    def sort_key(self, by_latency: bool = False) -> tuple[int, float, float, float, int, int, str]:
+        """(feasible 0 / infeasible 1 / n/a 2, [-max scale, worst p99/slo,] -headroom, overlap,
+        chip crossings, name): the optimizer's own priorities, so a row above another is better
+        by the first that differs. The latency terms count only ``by_latency``."""
         if self.score is None:
-            return (2, 0.0, 0, 0, self.name)
+            return (2, 0.0, 0.0, 0.0, 0, 0, self.name)
+        alpha, worst = 0.0, 0.0
+        if by_latency and self.latency is not None:
+            alpha = -(self.latency.max_scale or 0.0)
+            worst = self.latency.worst_ratio
         return (
             0 if self.score.feasible else 1,
+            alpha,
+            worst,
             -self.score.headroom,
             self.score.overlap,
             self.score.chip_crossings,
@@ -104,15 +141,18 @@ class Row:
             "score": self.score.to_dict() if self.score is not None else None,
             "layout": layout_to_dict(self.layout) if self.layout is not None else None,
             "plan": _plan_to_dict(self.plan) if self.plan is not None else None,
+            "latency": self.latency.to_dict() if self.latency is not None else None,
         }
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """The rows of :func:`compare`, best first."""
+    """The rows of :func:`compare`, best first; ``latency`` when rows were judged (and sorted)
+    by latency too."""
 
     mix: Mix
     rows: tuple[Row, ...]
+    latency: bool = False
 
     def __iter__(self) -> Iterator[Row]:
         return iter(self.rows)
@@ -143,20 +183,23 @@ class Comparison:
 
     def to_markdown(self) -> str:
         """A markdown table: one line per row, ``n/a`` with the reason where a technique fails."""
+        columns = [c for c in COLUMNS if self.latency or c not in LATENCY_COLUMNS]
         lines = [
-            "| " + " | ".join(COLUMNS) + " |",
-            "| " + " | ".join(["---", "---"] + ["---:"] * 7 + ["---"]) + " |",
+            "| " + " | ".join(columns) + " |",
+            "| " + " | ".join(["---", "---"] + ["---:"] * (len(columns) - 3) + ["---"]) + " |",
         ]
         for r in self.rows:
             if r.score is None:
-                cells = [r.name, "n/a", *["-"] * 7, r.note]
+                cells = [r.name, "n/a", *["-"] * (len(columns) - 3), r.note]
             else:
                 s = r.score
+                judged = _latency_cells(r.latency) if self.latency else []
                 cells = [
                     r.name,
                     "yes" if s.feasible else "no",
                     f"{s.peak_load:.3f}",
                     "inf" if math.isinf(s.headroom) else f"{s.headroom:.2f}",
+                    *judged,
                     str(s.overlap),
                     str(s.max_copies_per_core),
                     str(s.idle_cores),
@@ -189,6 +232,10 @@ class Comparison:
             }
             for key in _FRAME_METRICS:
                 record[key] = getattr(s, key) if s is not None else None
+            if self.latency:
+                judged = r.latency.to_dict() if r.latency is not None else {}
+                record["worst_p99_slo"] = judged.get("worst_p99_slo")
+                record["max_scale"] = judged.get("max_scale")
             record["note"] = r.note
             records.append(record)
         return pd.DataFrame.from_records(records, index="policy")
@@ -215,6 +262,8 @@ def compare(
     optimizer: bool = True,
     time_limit: float = 5.0,
     seed: int = 0,
+    latency: bool | None = None,
+    switch_ms: float | None = None,
 ) -> Comparison:
     """Lay ``mix`` out with each policy (and the optimizer), score each, best first.
 
@@ -223,13 +272,43 @@ def compare(
     A policy raising an :class:`~ncplace.errors.Error` gets an ``n/a`` row with the message as
     reason; any other exception is a bug and propagates. ``optimizer=True`` adds the row
     ``optimized`` from ``ncplace.optimize.optimize(mix, time_limit=..., seed=...)``.
+
+    ``latency``: judge every layout by simulation too (``worst p99/slo`` and ``max scale``, see
+    the module docstring) and sort by it; ``None`` (the default) does so when any model gives a
+    latency field. ``switch_ms`` and ``seed`` go to the simulation.
     """
     check_type(mix, Mix, "compare: mix")
+    if latency is not None and not isinstance(latency, bool):
+        raise ConfigError(f"compare: latency must be True, False or None, got {latency!r}")
     chosen = _resolve(policies)
     rows = [_run(name, policy, mix) for name, policy in chosen.items()]
     if optimizer:
         rows.append(_optimized_row(mix, time_limit, seed))
-    return Comparison(mix, tuple(sorted(rows, key=Row.sort_key)))
+    if latency is None:
+        latency = any(m.gives_latency for m in mix.models)
+    if latency:
+        rows = [_judge(r, mix, switch_ms, seed) for r in rows]
+    ordered = sorted(rows, key=lambda r: r.sort_key(bool(latency)))
+    return Comparison(mix, tuple(ordered), bool(latency))
+
+
+def _judge(row: Row, mix: Mix, switch_ms: float | None, seed: int) -> Row:
+    """``row`` with its :class:`RowLatency` (unchanged when it has no layout)."""
+    if row.layout is None:
+        return row
+    from .latency import max_scale, simulate
+
+    worst = simulate(row.layout, mix, switch_ms=switch_ms, seed=seed).worst_ratio
+    alpha = max_scale(row.layout, mix, switch_ms=switch_ms, seed=seed) if row.feasible else None
+    return replace(row, latency=RowLatency(worst, alpha))
+
+
+def _latency_cells(judged: RowLatency | None) -> list[str]:
+    if judged is None:
+        return ["-", "-"]
+    alpha = judged.max_scale
+    shown = "-" if alpha is None else "inf" if math.isinf(alpha) else f"{alpha:.2f}"
+    return [f"{judged.worst_ratio:.2f}", shown]
 
 
 def _resolve(

@@ -39,7 +39,16 @@ MODEL_FIELDS = (
     "file",
     "start",
     "parallel",
+    "latency_ms",
+    "slo_ms",
+    "arrival_cv",
+    "service_cv",
+    "switch_ms",
 )
+DEFAULT_ARRIVAL_CV = 1.0
+DEFAULT_SERVICE_CV = 0.05
+MAX_CV = 10.0
+SLO_FACTOR = 5.0
 PARALLEL_KINDS = ("pipeline", "tensor")
 MIX_FIELDS = ("instance", "models", "framework")
 INSTANCE_FIELDS = ("cores", "cores_per_chip", "chip_memory_gib", "topology", "framework", "name")
@@ -108,6 +117,22 @@ class Model:
       NeuronCore Pipeline, torch-neuron only; what ``None`` means there) or ``"tensor"``
       (tensor parallelism, one rank per core: neuronx-distributed or transformers-neuronx,
       torch-neuronx only). Both occupy ``cores`` consecutive cores.
+
+    Latency fields (all optional; :mod:`ncplace.latency` states the queueing model they feed):
+
+    - ``latency_ms``: unloaded latency of one call. Default: its busy time, ``cores /
+      throughput`` for a pipeline, ``1 / throughput`` for a tensor-parallel copy (in ms).
+    - ``slo_ms``: the target for the model's p99 latency. Default: ``5 x latency_ms``.
+    - ``arrival_cv``: coefficient of variation of the time between calls; 1 (the default) is
+      Poisson, above 1 bursty, 0 evenly spaced.
+    - ``service_cv``: coefficient of variation of one stage's service time. Default 0.05:
+      published Inf1 p99/p50 ratios of 1.01-1.11 say service is nearly deterministic.
+    - ``switch_ms``: core time spent before a call of this model when the core last ran another
+      model or copy. Default: the value given to the evaluator
+      (:data:`ncplace.latency.DEFAULT_SWITCH_MS` when none).
+
+    ``latency_ms`` and ``slo_ms`` need ``rate`` and ``throughput``: a target is judged against
+    traffic.
     """
 
     name: str
@@ -120,6 +145,11 @@ class Model:
     file: str | None = None
     start: int | None = None
     parallel: str | None = None
+    latency_ms: float | None = None
+    slo_ms: float | None = None
+    arrival_cv: float = DEFAULT_ARRIVAL_CV
+    service_cv: float = DEFAULT_SERVICE_CV
+    switch_ms: float | None = None
 
     def __post_init__(self) -> None:
         name = self.name
@@ -157,6 +187,72 @@ class Model:
             raise _FieldError(
                 name, "parallel", f"must be 'pipeline' or 'tensor', got {self.parallel!r}"
             )
+        self._validate_latency()
+
+    def _validate_latency(self) -> None:
+        name = self.name
+        for key in ("latency_ms", "slo_ms"):
+            value = getattr(self, key)
+            if value is None:
+                continue
+            if not _is_number(value) or not math.isfinite(value) or value <= 0:
+                raise _FieldError(name, key, f"must be a number > 0, got {value!r}")
+            if self.throughput is None:
+                raise _FieldError(
+                    name, key, "needs rate and throughput: a latency is judged against traffic"
+                )
+        for key in ("arrival_cv", "service_cv"):
+            value = getattr(self, key)
+            if not _is_number(value) or not 0 <= value <= MAX_CV:
+                raise _FieldError(
+                    name, key, f"must be a number from 0 to {MAX_CV:g}, got {value!r}"
+                )
+        switch = self.switch_ms
+        if switch is not None and (not _is_number(switch) or not 0 <= switch < math.inf):
+            raise _FieldError(name, "switch_ms", f"must be a number >= 0, got {switch!r}")
+        busy = self.busy_ms
+        if self.latency_ms is not None and busy is not None and self.latency_ms < busy - 1e-9:
+            raise _FieldError(
+                name,
+                "latency_ms",
+                f"must be at least the busy time of one call, {self.stages} stage(s) x "
+                f"1000 / {self.throughput:g} = {busy:g} ms, got {self.latency_ms!r}",
+            )
+
+    @property
+    def stages(self) -> int:
+        """Cores one call runs on one after another: ``cores`` for a pipeline, 1 when
+        tensor-parallel (its ranks run together)."""
+        return 1 if self.parallel == "tensor" else self.cores
+
+    @property
+    def busy_ms(self) -> float | None:
+        """Unloaded time one call spends being served: ``stages x 1000 / throughput`` ms."""
+        return None if self.throughput is None else self.stages * 1000.0 / self.throughput
+
+    @property
+    def unloaded_ms(self) -> float | None:
+        """``latency_ms``, or :attr:`busy_ms` when it is not given."""
+        return self.latency_ms if self.latency_ms is not None else self.busy_ms
+
+    @property
+    def target_ms(self) -> float | None:
+        """The p99 target: ``slo_ms``, else ``5 x`` :attr:`unloaded_ms` (None without traffic)."""
+        if self.slo_ms is not None:
+            return self.slo_ms
+        unloaded = self.unloaded_ms
+        return None if unloaded is None else SLO_FACTOR * unloaded
+
+    @property
+    def gives_latency(self) -> bool:
+        """True when any latency field differs from its default."""
+        return (
+            self.latency_ms is not None
+            or self.slo_ms is not None
+            or self.switch_ms is not None
+            or self.arrival_cv != DEFAULT_ARRIVAL_CV
+            or self.service_cv != DEFAULT_SERVICE_CV
+        )
 
     def _validate_replicas(self) -> None:
         value = self.replicas

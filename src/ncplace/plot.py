@@ -38,7 +38,7 @@ from .layout import Layout
 from .mix import Mix
 from .score import Score, score
 
-__all__ = ["compare", "layout", "model_colors", "scaling"]
+__all__ = ["compare", "latency", "layout", "model_colors", "scaling"]
 
 RGBA = tuple[float, float, float, float]
 PALETTE: tuple[RGBA, ...] = tuple(
@@ -773,3 +773,95 @@ def scaling(results: Any, path: str | Path | None = None, title: str | None = No
     fig.suptitle(clean(title or f"solve time against size: {note}", TITLE_CHARS), fontsize=9)
     _save(fig, path)
     return fig
+
+
+def latency(
+    layout: Layout,
+    mix: Mix,
+    comparison: Any = None,
+    *,
+    scales: Sequence[float] | None = None,
+    switch_ms: float | None = None,
+    seed: int = 0,
+    path: str | Path | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Each model's simulated p99 against traffic scale for ``layout``, and alpha* per policy.
+
+    Left (``gid="p99"`` lines): p99 / target for each model at each of ``scales`` (default 12
+    points up to the busy-time headroom, at most 1.5x or 1.3 alpha*), with the target (1.0,
+    dashed) and today's traffic (scale 1, dotted); ratios above 3 are drawn at 3. Right
+    (``gid="max-scale"`` bars): alpha* of each row of ``comparison`` (a
+    :class:`~ncplace.comparison.Comparison` judged by latency; by default the baseline
+    policies, judged here), ``n/a`` for a row without one. ``switch_ms`` and ``seed`` go to
+    :func:`ncplace.simulate`.
+    """
+    from .comparison import compare as compare_policies
+    from .latency import max_scale, simulate
+
+    headroom = score(layout, mix).headroom
+    if all(m.rate is None for m in mix.models):
+        raise ConfigError("plot.latency: no model has rate and throughput; nothing to simulate")
+    alpha = max_scale(layout, mix, switch_ms=switch_ms, seed=seed)
+    if scales is None:
+        top = min(headroom, max(1.5, 1.3 * alpha)) * 0.98
+        scales = [top * (i + 1) / 12 for i in range(12)]
+    runs = [simulate(layout, mix, switch_ms=switch_ms, seed=seed, scale=s) for s in scales]
+    if comparison is None:
+        comparison = compare_policies(
+            mix, optimizer=False, latency=True, switch_ms=switch_ms, seed=seed
+        )
+    fig = Figure(figsize=(10.0, 4.0), layout="constrained")
+    curve_ax, bar_ax = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
+    colors = model_colors(mix.names)
+    for i, model in enumerate(runs[0].models):
+        ratios = [min(run.models[i].ratio, 3.0) for run in runs]
+        curve_ax.plot(
+            list(scales),
+            ratios,
+            marker=".",
+            color=colors[model.name],
+            gid="p99",
+            label=clean(model.name, LEGEND_CHARS),
+        )
+    curve_ax.axhline(1.0, color="tab:red", linestyle="--", linewidth=1.0, gid="target")
+    curve_ax.axvline(1.0, color="0.4", linestyle=":", linewidth=1.0, gid="today")
+    curve_ax.axvline(alpha, color="tab:green", linewidth=1.0, gid="alpha")
+    curve_ax.set_ylim(0, 3.1)
+    curve_ax.set_xlabel(f"traffic scale (alpha* = {alpha:.2f}x, green)", fontsize=FONT_SIZE)
+    curve_ax.set_ylabel("simulated p99 / target", fontsize=FONT_SIZE)
+    legend = curve_ax.legend(fontsize=FONT_SIZE, frameon=False, loc="upper left")
+    for text in legend.get_texts():
+        text.set_parse_math(False)
+    _draw_max_scales(bar_ax, list(getattr(comparison, "rows", comparison)))
+    for ax in (curve_ax, bar_ax):
+        ax.tick_params(labelsize=FONT_SIZE)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    fig.suptitle(clean(title or "latency against traffic", TITLE_CHARS), fontsize=9)
+    _save(fig, path)
+    return fig
+
+
+def _draw_max_scales(ax: Axes, rows: list[Any]) -> None:
+    """Horizontal bars of alpha* per row (rows without a layout or latency say so)."""
+    names = [clean(_row_field(r, "name") or "?", 24) for r in rows]
+    values = []
+    for r in rows:
+        judged = _row_field(r, "latency")
+        alpha = None if judged is None else judged.max_scale
+        values.append(alpha if alpha is not None and math.isfinite(alpha) else None)
+    top = max([1.0, *(v for v in values if v is not None)]) * 1.3
+    for y, value in enumerate(values):
+        if value is None:
+            ax.text(0.02 * top, y, "n/a", va="center", fontsize=FONT_SIZE, color="0.4", gid="n/a")
+            continue
+        ax.barh(y, value, height=0.7, color="tab:blue", gid="max-scale")
+        ax.text(value, y, f" {value:.2f}x", va="center", fontsize=FONT_SIZE)
+    ax.axvline(1.0, color="0.4", linestyle=":", linewidth=1.0)
+    ax.set_xlim(0, top)
+    ax.set_yticks(range(len(rows)), names, fontsize=FONT_SIZE)
+    for label in ax.get_yticklabels():
+        label.set_parse_math(False)
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.set_xlabel("max scale alpha* (simulated; higher is better)", fontsize=FONT_SIZE)

@@ -1,34 +1,32 @@
-"""Time budgets: a deterministic clock by default, the wall clock for parallel search.
+"""Time budgets: the wall clock by default, a deterministic clock for reproducible plans.
 
-CP-SAT stops a search on either of two clocks: wall time (``max_time_in_seconds``), which
-depends on the machine and its load, or *deterministic time* (``max_deterministic_time``), a count
-of work units that CP-SAT advances identically on every run of the same model with the same
-parameters. With one worker and ``interleave_search`` (see :func:`.cpsat.new_solver`) the search
-itself is deterministic, so a solve cut by the deterministic clock ends at the same point, with
-the same solution, on every run (CP-SAT counts work, not time: the same OR-Tools build on another
-machine gives the same too, barring floating-point differences between CPUs in its LP).
+``time_limit`` is, by default, wall-clock seconds for the whole :func:`ncplace.optimize` call:
+the baselines, building the model, every stage and level, and building the plan. A
+:class:`Budget` with ``deterministic=False`` counts seconds since the call started; each solve
+and search gets a share of what is left (``max_time_in_seconds`` for CP-SAT, a deadline for the
+sweep and the tabu search), and :attr:`Budget.reserve` seconds are kept back at the end for
+building the plan from the layout found.
 
-:class:`Budget` (``deterministic=True``, the default ``workers=1``) spends ``time_limit``
+``deterministic=True`` trades that promise for reproducibility. CP-SAT stops a search on either
+of two clocks: wall time, which depends on the machine and its load, or *deterministic time*
+(``max_deterministic_time``), a count of work units that CP-SAT advances identically on every
+run of the same model with the same parameters. With one worker and ``interleave_search`` (see
+:func:`.cpsat.new_solver`) the search itself is deterministic, so a solve cut by the
+deterministic clock ends at the same point, with the same solution, on every run (CP-SAT counts
+work, not time: the same OR-Tools build on another machine gives the same too, barring
+floating-point differences between CPUs in its LP). The budget then spends ``time_limit``
 *nominal seconds*: a solve given a share of ``t`` nominal seconds gets
 ``max_deterministic_time = rate * t`` and is charged the deterministic time it reports, divided
 by ``rate`` (:func:`dtime_rate`, a function of the instance's core count only): what one level
 leaves unused rolls forward to the next by a deterministic amount. Every budget decision is then
-a function of the mix, the seed and ``time_limit`` alone. A wall-clock safety limit of
-``WALL_FACTOR * t + WALL_SLACK_S`` seconds is set on every solve as well, so that a slow or
+a function of the mix, the seed and ``time_limit`` alone, and nothing bounds the wall time but a
+safety limit of ``WALL_FACTOR * t + WALL_SLACK_S`` seconds on every solve, so that a slow or
 overloaded machine still stops; a solve ended by it is recorded (:attr:`Budget.wall_cuts`) and
 the plan's ``stop_reason`` says the result is not reproducible.
 
-The rate: measured with this solver (OR-Tools 9.15, one worker, interleaved portfolio) on the
-benchmark generator's mixes, one deterministic unit took 1.2 to 3.2 CPU seconds on 16-core mixes
-of 16-40 models (0.3-0.86 units per second) and 5-7 s on 64-core mixes of 60-300 models
-(0.15-0.2 units per second: large-neighbourhood search there spends time that CP-SAT does not
-count). :data:`DTIME_PER_SECOND` ``= 0.2`` for more than :data:`SMALL_CORES` cores and
-:data:`SMALL_DTIME_PER_SECOND` ``= 0.4`` up to it make time-limited solves last roughly
-``time_limit`` (0.5 to 1.3 times it) on an idle machine; solves that end on their own take less.
-
-``deterministic=False`` (``workers > 1``, CP-SAT's parallel portfolio, not reproducible anyway):
-plain wall-clock shares of what is left of ``time_limit``, as the search itself is not
-deterministic.
+The rate (:data:`DTIME_PER_SECOND`, :data:`SMALL_DTIME_PER_SECOND`) was chosen so that
+deterministic solves last roughly ``time_limit`` on an idle machine (measurements in
+``docs/optimizer.md``); solves that end on their own take less.
 """
 
 from __future__ import annotations
@@ -63,7 +61,10 @@ on 300-model mixes: stopped at 2.0 of 3.9 units after 34 of 59 s), which is repr
 
 @dataclass
 class Budget:
-    """``total`` nominal seconds to share between solves (see the module doc)."""
+    """``total`` seconds (wall clock, or nominal when ``deterministic``) to share between solves,
+    counted from ``start``; on the wall clock the last ``reserve`` seconds are kept for building
+    the plan (see the module doc). ``interrupted``: a ``KeyboardInterrupt`` stopped the search;
+    nothing is left then."""
 
     total: float
     deterministic: bool
@@ -71,18 +72,23 @@ class Budget:
     rate: float = DTIME_PER_SECOND
     spent: float = 0.0
     wall_cuts: list[str] = field(default_factory=list)
+    reserve: float = 0.0
+    interrupted: bool = False
 
     def used(self) -> float:
-        """Nominal seconds spent (deterministic), or wall seconds since the start (parallel)."""
+        """Nominal seconds spent (deterministic), or wall seconds since the start."""
         if self.deterministic:
             return self.spent
         return time.perf_counter() - self.start
 
     def left(self) -> float:
-        """Nominal seconds not yet spent (deterministic), or wall seconds left (parallel)."""
+        """Nominal seconds not yet spent (deterministic), or wall seconds left before
+        :attr:`reserve` (wall clock)."""
+        if self.interrupted:
+            return 0.0
         if self.deterministic:
             return max(0.0, self.total - self.spent)
-        return max(0.0, self.total - (time.perf_counter() - self.start))
+        return max(0.0, self.total - self.reserve - (time.perf_counter() - self.start))
 
     def exhausted(self) -> bool:
         """True when nothing is left, or (deterministic) when the wall-clock safety limit of the
@@ -105,7 +111,7 @@ class Budget:
 
     def wall_limit(self, share: float) -> float:
         """The wall-clock seconds a solve given ``share`` nominal seconds may run: its safety
-        limit (deterministic), or the share itself (parallel)."""
+        limit (deterministic), or the share itself (wall clock)."""
         share = max(0.0, share)
         return WALL_FACTOR * share + WALL_SLACK_S if self.deterministic else share
 

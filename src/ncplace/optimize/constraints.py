@@ -135,24 +135,30 @@ def add_memory(v: Variables) -> None:
     """Per-chip memory: ``sum_{c in h} a_c <= M`` with ``a_c`` the memory on core ``c``.
 
     ``a_c`` comes from :func:`per_core` with ``q_u`` the scaled memory per core of a copy. Chips
-    where even the worst case fits get no constraint.
+    where even the worst case fits get no constraint: a unit that may cover ``r`` cores of a chip
+    puts at most ``q_u min(r, width)`` on it (units of the same reach and width are added up
+    first, so this takes ``O(units + chips x reaches)``).
     """
     p = v.problem
     memory = {m.index: m.memory for m in p.models if m.memory}
     if not memory:
         return
-    binding = []
-    for chip in range(p.chips):
-        cores = range(chip * p.cores_per_chip, (chip + 1) * p.cores_per_chip)
-        worst = 0
-        for u in v.units:
-            if not u.model.memory:
-                continue
-            reach = sum(1 for c in u.possible(p.cores) if c in cores)
-            widest = max(size for size, _ in u.size_options)
-            worst += u.model.memory * min(reach, widest)
-        if worst > p.chip_memory:
-            binding.append(cores)
+    memory_of: dict[tuple[int, int, int], int] = {}
+    for u in v.units:
+        reach = u.possible(p.cores)
+        if u.model.memory and len(reach):
+            key = (reach.start, reach.stop, max(size for size, _ in u.size_options))
+            memory_of[key] = memory_of.get(key, 0) + u.model.memory
+    worst = [0] * p.chips
+    for (lo, hi, widest), total in memory_of.items():
+        for chip in range(lo // p.cores_per_chip, (hi - 1) // p.cores_per_chip + 1):
+            first, last = chip * p.cores_per_chip, (chip + 1) * p.cores_per_chip
+            worst[chip] += total * min(min(hi, last) - max(lo, first), widest)
+    binding = [
+        range(chip * p.cores_per_chip, (chip + 1) * p.cores_per_chip)
+        for chip in range(p.chips)
+        if worst[chip] > p.chip_memory
+    ]
     if not binding:
         return
     per = per_core(v, memory, p.chip_memory, "mem")

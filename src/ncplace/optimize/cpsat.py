@@ -12,6 +12,7 @@ budget is deterministic (:mod:`.budget`).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
@@ -23,6 +24,9 @@ from .objectives import Assignment
 from .problem import Problem
 from .progress import read_assignment
 from .variables import Variables, build_variables
+
+WAIT_S = 0.05
+"""How often the waiting thread looks for an interrupt during a solve."""
 
 
 @dataclass
@@ -55,12 +59,41 @@ def new_solver(budget: Budget, share: float, seed: int, workers: int) -> cp_mode
 
 
 def solve(
+    budget: Budget,
     solver: cp_model.CpSolver,
     model: cp_model.CpModel,
     callback: cp_model.CpSolverSolutionCallback | None = None,
 ) -> object:
-    """Run ``solver`` on ``model``; its status."""
-    return solver.solve(model, callback)
+    """Run ``solver`` on ``model``; its status.
+
+    The solve runs on a thread of its own while this one waits, so that a ``KeyboardInterrupt``
+    (Ctrl-C; the CLI turns SIGTERM into one too) reaches Python during the solve instead of after
+    it: it stops the search (CP-SAT keeps the best solution it has) and sets
+    :attr:`.budget.Budget.interrupted`, which ends every later stage and level. CP-SAT's own
+    SIGINT handler is turned off for the same reason: it would end the solve as if on its time
+    limit, and the search would go on to the next stage.
+    """
+    solver.parameters.catch_sigint_signal = False
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            outcome["status"] = solver.solve(model, callback)
+        except BaseException as exc:  # re-raised below, on the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name="ncplace-cp-sat", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        try:
+            thread.join(WAIT_S)
+        except KeyboardInterrupt:
+            budget.interrupted = True
+        if budget.interrupted:
+            solver.stop_search()
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["status"]
 
 
 def hint(built: Built, assignment: dict[int, Assignment], symmetric: bool) -> None:
@@ -98,7 +131,7 @@ def complete_hint(model: cp_model.CpModel, budget: Budget, share: float, seed: i
         return False
     solver = new_solver(budget, share, seed, 1)
     solver.parameters.fix_variables_to_their_hinted_value = True
-    status = solve(solver, model)
+    status = solve(budget, solver, model)
     budget.charge(solver, status, "hint")
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return False
@@ -121,7 +154,7 @@ def decide(
     model.add(built.peak <= cap)
     solver = new_solver(budget, share, seed, workers)
     solver.parameters.interleave_search = False
-    status = solve(solver, model)
+    status = solve(budget, solver, model)
     budget.charge(solver, status, "decision")
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return status, read_assignment(solver, built.vars)

@@ -11,7 +11,7 @@ from ..layout import Layout, layout_to_dict
 from ..mix import Mix
 from ..score import Score
 
-OBJECTIVES = ("peak", "overlap")
+OBJECTIVES = ("peak", "overlap", "slo")
 
 
 class Status(str, Enum):
@@ -65,21 +65,37 @@ class Plan:
     (name, value kept, bound, CP-SAT status, seconds); ``load_scale`` is the integer scale of the
     loads and ``load_exact`` whether it represents them exactly.
 
+    With ``objective_name == "slo"`` (:mod:`.slo`) the layout is the one with the largest
+    alpha*, the traffic scale at which every model's p99 stays within its target:
+    ``max_scale`` as measured by :func:`ncplace.max_scale` (seed :attr:`seed`, switch time
+    :attr:`switch_ms`; None when not simulated), ``max_scale_estimate`` by the analytic
+    estimate, ``worst_slo_ratio`` the worst simulated ``p99 / slo_ms`` at today's traffic, and
+    ``candidates`` every layout judged (name, estimated and simulated alpha*). None of these is
+    proven. ``objective`` is then the layout's peak load and ``bound``, ``gap`` and
+    :attr:`bound_scope` the busy-time certificate, proven by the peak solve; ``status`` is
+    ``feasible`` (never ``optimal``: alpha* is not proven) and ``stop_reason`` names the layout's
+    source before the peak solve's own reason.
+
     ``stop_reason`` says what ended the first level: ``"optimal"``, ``"optimal (core sweep)"``
     and ``"optimal (core sweep after CP-SAT)"`` (the proof came from :mod:`.sweep`),
     ``"optimal (tabu search)"`` and ``"optimal (tabu search after CP-SAT)"`` (:mod:`.tabu` found
-    a layout at the proven bound), ``"infeasible"``, ``"time limit (deterministic)"``
-    (``workers=1``: the deterministic budget ran out, so the same inputs give this same plan
-    again; ``"; CP-SAT started from the tabu search's layout"`` follows when the tabu search
-    before CP-SAT lowered the best baseline's peak, and ``"; the tabu search lowered the peak"``
-    and ``"; the core sweep lowered the peak"`` when the searches after CP-SAT found a lower
-    one), ``"time limit (wall clock)"`` (``workers > 1``), ``"time limit (wall-clock safety
-    limit)"``, ``"time limit (no solution)"``, ``"time limit 0"``, ``"model invalid: ..."``;
+    a layout at the proven bound), ``"optimal (CP-SAT decision after CP-SAT)"``,
+    ``"infeasible"``, ``"time limit (wall clock)"`` (the default: ``time_limit`` wall seconds ran
+    out), ``"time limit (deterministic)"`` (``deterministic=True``: the deterministic budget ran
+    out, so the same inputs give this same plan again), ``"time limit (wall-clock safety
+    limit)"``, ``"time limit (no solution)"``, ``"time limit 0"``, ``"time limit (no time left to
+    build the model)"``, ``"model invalid: ..."``; ``"; CP-SAT started from the tabu search's
+    layout"`` follows when the tabu search before CP-SAT lowered the best baseline's peak, and
+    ``"; the tabu search lowered the peak"``, ``"; the core sweep lowered the peak"`` and ``"; the
+    CP-SAT decision lowered the peak"`` when the searches after CP-SAT found a lower one.
+    ``"interrupted"`` replaces it when a ``KeyboardInterrupt`` (Ctrl-C, or SIGTERM in the CLI)
+    stopped the search before the first level was settled (``"; interrupted"`` follows an
+    ``optimal`` one); :attr:`interrupted` is then True and the layout is the best found so far.
     ``"; best baseline ... returned"`` follows when a baseline beat the solver, and ``"; not
-    reproducible: the wall-clock safety limit stopped <what>"`` when a safety limit, not the
-    deterministic budget, ended any solve or search (a level by name, ``hint``, ``sweep``,
-    ``tabu search``, ``diagnosis`` or ``budget``): only then may the same inputs give another
-    plan.
+    reproducible: the wall-clock safety limit stopped <what>"`` when, with
+    ``deterministic=True``, a safety limit, not the deterministic budget, ended any solve or
+    search (a level by name, ``hint``, ``sweep``, ``tabu search``, ``diagnosis`` or
+    ``budget``): only then may the same inputs give another plan.
     """
 
     mix: Mix
@@ -102,6 +118,12 @@ class Plan:
     split_replicas: bool = False
     load_scale: int = 1
     load_exact: bool = True
+    interrupted: bool = False
+    max_scale: float | None = None
+    max_scale_estimate: float | None = None
+    worst_slo_ratio: float | None = None
+    switch_ms: float | None = None
+    candidates: tuple[tuple[str, float, float | None], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))
@@ -141,10 +163,26 @@ class Plan:
         if self.layout is None:
             text = f"{self.status.value}: no layout ({self.stop_reason})"
             return f"{text}; {self.explanation}" if self.explanation else text
+        if self.objective_name == "slo":
+            return (
+                f"{self.status.value}: {self.slo_text()}; peak load {self.objective:.6g}, "
+                f"busy-time bound {self.bound:.6g} (proven), gap {100 * self.gap:.3g}%, "
+                f"overlap {self.overlap}, {self.runtime_s:.2f} s ({self.stop_reason})"
+            )
         return (
             f"{self.status.value}: {self.objective_name} {self.objective:.6g}, bound "
             f"{self.bound:.6g}, gap {100 * self.gap:.3g}%, peak load {self.peak_load:.6g}, "
             f"overlap {self.overlap}, {self.runtime_s:.2f} s ({self.stop_reason})"
+        )
+
+    def slo_text(self) -> str:
+        """alpha* in words that say how it was found: simulated, estimated, never proven."""
+        estimate = "n/a" if self.max_scale_estimate is None else f"{self.max_scale_estimate:.3g}"
+        if self.max_scale is None:
+            return f"max scale {estimate} (estimated, not simulated)"
+        return (
+            f"max scale {self.max_scale:.3g} (simulated, seed {self.seed}; estimated "
+            f"{estimate}), worst p99/slo {self.worst_slo_ratio:.3g} at today's traffic"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -172,6 +210,7 @@ class Plan:
                 "source": self.source,
                 "load_scale": self.load_scale,
                 "load_exact": self.load_exact,
+                "interrupted": self.interrupted,
                 "levels": [
                     {
                         "name": lv.name,
@@ -185,6 +224,24 @@ class Plan:
                 ],
             },
             "explanation": self.explanation,
+            **({"slo": self._slo_dict()} if self.objective_name == "slo" else {}),
+        }
+
+    def _slo_dict(self) -> dict[str, Any]:
+        """The SLO objective's figures: simulated and estimated alpha*, never called proven."""
+        return {
+            "max_scale_simulated": _finite(self.max_scale) if self.max_scale is not None else None,
+            "max_scale_estimated": _finite(self.max_scale_estimate)
+            if self.max_scale_estimate is not None
+            else None,
+            "worst_p99_over_slo_simulated": self.worst_slo_ratio,
+            "busy_time_scale_bound_proven": _finite(1 / self.bound) if self.bound > 0 else None,
+            "switch_ms": self.switch_ms,
+            "seed": self.seed,
+            "candidates": [
+                {"name": name, "max_scale_estimated": _finite(est), "max_scale_simulated": sim}
+                for name, est, sim in self.candidates
+            ],
         }
 
 

@@ -15,28 +15,28 @@ tie-breaks: overlap or peak, chip crossings, moves from ``current``, the highest
 CP-SAT minimisations. The starting hint is the best baseline that fits the model (or
 ``current``).
 
-Time (:mod:`.budget`): ``time_limit`` is a budget of nominal seconds. Each level gets a share of
-what is left, in the ratio 9 : 1 : 0.5 : 0.5 ... (the first level is the one the plan reports; it
-gets 90 % when there is no hint, since then finding any layout is the hard part), and what a
-level leaves unused rolls forward; the later levels together never take more than their own
-weights' part of ``time_limit`` (:func:`_share`), so a plan whose first level is proven at once
-does not then spend the whole limit on tie-breaks. With ``workers=1`` a share is CP-SAT
-deterministic time (``max_deterministic_time``, :func:`.budget.dtime_rate` units per nominal
-second) and a level is charged the deterministic time it used, so every share is the same on
-every run; each solve also has a wall-clock safety limit of :data:`.budget.WALL_FACTOR` times its
-share plus :data:`.budget.WALL_SLACK_S` seconds. With ``workers > 1`` shares are wall-clock
-seconds.
+Time (:mod:`.budget`): ``time_limit`` is wall-clock seconds for the whole call by default, or,
+with ``deterministic=True``, nominal seconds of CP-SAT's deterministic clock. Each level gets a
+share of what is left, in the ratio 9 : 1 : 0.5 : 0.5 ... (the first level is the one the plan
+reports; it gets 90 % when there is no hint, since then finding any layout is the hard part),
+and what a level leaves unused rolls forward; the later levels together never take more than
+their own weights' part of ``time_limit`` (:func:`_share`), so a plan whose first level is
+proven at once does not then spend the whole limit on tie-breaks. On the wall clock the Python
+work no solver limit sees is counted too: a few hundredths of a second and about one baseline's
+cost are kept for building the plan (:data:`RESERVE_MIN_S`), the model is not built when the
+baselines leave less time than building the problem took (the best baseline is then the plan),
+and a tie-break level is skipped when its share is below half of what building the model took.
 
-Determinism: ``workers=1`` (the default) runs CP-SAT's portfolio interleaved on one thread
-(``interleave_search``), which is deterministic, and stops it on the deterministic clock: the same
-mix, seed, ``time_limit``, ``current``, options and OR-Tools version give the same layout, bound
-and status on every run, whether the solves end on their own or on the time limit; only
-``runtime_s``, the levels' ``runtime_s`` and the progress callback's ``elapsed_s`` vary.
-The one exception is a solve stopped by its wall-clock safety limit (a machine several times
-slower than expected, or heavily loaded): ``plan.stop_reason`` then ends with ``"; not
-reproducible: the wall-clock safety limit stopped <levels>"``. The explanation of an infeasible
-mix is reproducible on the same terms. ``workers > 1`` runs the parallel portfolio against the
-wall clock: faster on many cores, not reproducible.
+Determinism (``deterministic=True``, one worker): CP-SAT's portfolio runs interleaved on one
+thread (``interleave_search``), which is deterministic, and stops on the deterministic clock;
+the sweep and the tabu search count steps. The same mix, seed, ``time_limit``, ``current``,
+options and OR-Tools version give the same layout, bound and status on every run, whether the
+solves end on their own or on the time limit; only ``runtime_s``, the levels' ``runtime_s`` and
+the progress callback's ``elapsed_s`` vary, and nothing bounds the wall time but each solve's
+safety limit. A solve stopped by that limit (a machine several times slower than expected, or
+heavily loaded) makes ``plan.stop_reason`` end with ``"; not reproducible: the wall-clock safety
+limit stopped <levels>"``. The explanation of an infeasible mix is reproducible on the same
+terms. ``workers > 1`` runs CP-SAT's parallel portfolio, on the wall clock only.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ from importlib.metadata import version
 from ortools.sat.python import cp_model
 
 from ..errors import ConfigError, check_type
+from ..latency.traffic import resolve_switch_ms
 from ..layout import Layout
 from ..mix import Mix
 from ..score import score
@@ -69,6 +70,7 @@ from .objectives import (
 from .plan import OBJECTIVES, Level, Plan, Status, universal_bound
 from .problem import Problem, build_problem
 from .progress import ProgressCallback, Reporter, read_assignment
+from .slo import latency_given, optimize_slo
 from .stages import (
     HINT_SHARE,
     OVERLAP_STAGES,
@@ -85,6 +87,18 @@ ORTOOLS_VERSION = version("ortools")
 FIRST_LEVEL_WEIGHT = 9.0
 LATER_LEVEL_WEIGHT = 0.5
 """Time shares: 9 for the first level, 1 for the second, 0.5 for each later one."""
+RESERVE_MIN_S = 0.05
+RESERVE_SHARE = 0.2
+"""On the wall clock, the seconds kept back for building the plan from the layout found (writing
+it explicitly and scoring it): about what one baseline policy cost (its layout and its score),
+plus ``RESERVE_MIN_S``, and at most ``RESERVE_SHARE`` of ``time_limit``."""
+BASELINES_SHARE = 0.5
+"""On the wall clock, no baseline policy is started after this part of ``time_limit`` once one
+has given a feasible layout."""
+TIE_BREAK_BUILD_SHARE = 0.5
+"""On the wall clock, a tie-break level runs only when its share exceeds this part of the time
+building the model took: its objective's variables and constraints cost about that much Python
+time, which no solver limit counts."""
 DIAGNOSIS_CHECK_S = 1.0
 DIAGNOSIS_SHARE = 0.25
 """Explaining an infeasible mix: at most ``DIAGNOSIS_CHECK_S`` nominal seconds per check, and in
@@ -145,6 +159,28 @@ def _validate(
         raise ConfigError(f"optimize: split_replicas must be True or False, got {split_replicas!r}")
 
 
+def _reserve(time_limit: float, baselines_s: float) -> float:
+    """The wall seconds to keep for building the plan (see :data:`RESERVE_MIN_S`)."""
+    per_policy = baselines_s / max(1, _policy_count())
+    return min(RESERVE_SHARE * time_limit, RESERVE_MIN_S + per_policy)
+
+
+def _policy_count() -> int:
+    from ..policies import POLICIES  # type: ignore[import-not-found,unused-ignore]
+
+    return len(POLICIES)
+
+
+def _validate_clock(deterministic: bool, workers: int | None) -> None:
+    if not isinstance(deterministic, bool):
+        raise ConfigError(f"optimize: deterministic must be True or False, got {deterministic!r}")
+    if deterministic and workers not in (None, 1):
+        raise ConfigError(
+            f"optimize: deterministic=True needs workers=1 (CP-SAT's parallel search is not "
+            f"reproducible), got workers={workers!r}"
+        )
+
+
 @dataclass
 class _LevelSpec:
     name: str
@@ -159,37 +195,69 @@ def optimize(
     seed: int = 0,
     workers: int | None = None,
     current: Layout | None = None,
-    objective: str = "peak",
+    objective: str | None = None,
     split_replicas: bool = False,
     progress: ProgressCallback | None = None,
+    deterministic: bool = False,
+    switch_ms: float | None = None,
 ) -> Plan:
     """Find explicit placements for ``mix`` that minimise the peak core load (then overlap, chip
     crossings, moves from ``current``, and the highest used core), with a proven bound.
 
-    ``objective="overlap"`` puts overlap first and peak load second. ``split_replicas=True`` lets
-    each copy sit apart (one handle per copy). ``workers`` defaults to 1, which with ``seed`` makes
-    the result reproducible even when the time limit cuts the search: ``time_limit`` is then spent
-    on CP-SAT's deterministic clock (about ``time_limit`` wall seconds on large mixes, less on
-    small ones, at most ``3 time_limit`` plus about a second per level before a wall-clock safety
-    limit stops it; see :mod:`.solve` and :mod:`.budget` for exactly what is reproducible).
-    ``workers > 1`` runs a parallel search on the wall clock, not reproducible.
+    ``objective`` defaults to ``"slo"`` when a model gives a latency field (``slo_ms``,
+    ``latency_ms``, ...), else ``"peak"``. ``objective="overlap"`` puts overlap first and peak
+    load second. ``objective="slo"`` picks the layout that serves the most traffic within every
+    model's p99 target, judged with ``switch_ms`` (:mod:`.slo`: simulated and estimated, never
+    proven; the busy-time bound beside it is proven). ``split_replicas=True`` lets
+    each copy sit apart (one handle per copy). ``time_limit`` is wall-clock seconds for the whole
+    call, baselines and plan included. ``deterministic=True`` spends it on CP-SAT's deterministic
+    clock instead, so that with ``seed`` the same inputs give the same plan even when the time
+    limit cuts the search, with no promise on the wall time (about ``time_limit`` on large
+    mixes, less on small ones, at most ``3 time_limit`` plus about a second per level before a
+    safety limit stops it; see :mod:`.solve` and :mod:`.budget`). ``workers`` (default 1) runs
+    CP-SAT's parallel portfolio on more threads; it needs the wall clock.
     ``progress(elapsed_s, incumbent, bound)`` is called with the first objective's incumbent and
     bound during the first level and once at the end with the plan's (:mod:`.progress`). The plan
-    is never worse, on the first two objectives, than the best feasible baseline policy. See
+    is never worse, on the first two objectives, than the best feasible baseline policy. A
+    ``KeyboardInterrupt`` (Ctrl-C) during the search ends it: the plan holds the best layout so
+    far, with ``interrupted`` True (:mod:`.cpsat` says how a solve is stopped). See
     :mod:`ncplace.optimize` for the model.
     """
+    check_type(mix, Mix, "optimize: mix")
+    if objective is None:
+        objective = "slo" if latency_given(mix) else "peak"
     _validate(mix, time_limit, seed, workers, current, objective, split_replicas)
+    _validate_clock(deterministic, workers)
     if progress is not None and not callable(progress):
         raise ConfigError(
             f"optimize: progress must be a callable (elapsed_s, incumbent, bound) or None, got "
             f"{type(progress).__name__}"
         )
+    if objective == "slo":
+        return optimize_slo(
+            mix,
+            optimize,
+            time_limit=time_limit,
+            seed=seed,
+            deterministic=deterministic,
+            switch_ms=resolve_switch_ms(switch_ms, "optimize"),
+            progress=progress,
+            peak_options={
+                "workers": workers,
+                "current": current,
+                "split_replicas": split_replicas,
+            },
+        )
     start = time.perf_counter()
     n_workers = workers or 1
     rate = dtime_rate(mix.instance.cores)
-    budget = Budget(float(time_limit), deterministic=n_workers == 1, start=start, rate=rate)
+    budget = Budget(float(time_limit), deterministic=deterministic, start=start, rate=rate)
     problem = build_problem(mix, split_replicas)
-    baselines = run_baselines(mix)
+    problem_s = time.perf_counter() - start
+    deadline = None if deterministic else start + BASELINES_SHARE * time_limit
+    baselines = run_baselines(mix, deadline)
+    if not deterministic:
+        budget.reserve = _reserve(time_limit, time.perf_counter() - start - problem_s)
     top = best(baselines, objective)
     common = {
         "mix": mix,
@@ -203,15 +271,127 @@ def optimize(
 
     reason = precheck(problem)
     if reason is not None:
-        plan = _finish(
-            problem, None, top, Status.INFEASIBLE, math.inf, "infeasible", reason, (), start, common
+        stop = "infeasible"
+        return _early(
+            problem, top, Status.INFEASIBLE, math.inf, stop, reason, start, common, progress
         )
-        if progress is not None:
-            Reporter(progress, start, problem, objective, math.inf, math.inf, None).end(
-                plan.objective, plan.bound
-            )
-        return plan
+    if not deterministic and budget.left() < problem_s:
+        stop = "time limit 0" if time_limit == 0 else "time limit (no time left to build the model)"
+        return _early(problem, top, Status.UNKNOWN, 0.0, stop, None, start, common, progress)
+    options = _Options(
+        objective, seed, n_workers, deterministic, time_limit, current, progress, start
+    )
+    try:
+        found = _search(problem, baselines, top, budget, options)
+    except KeyboardInterrupt:
+        common["interrupted"] = True
+        stop = "interrupted"
+        return _early(problem, top, Status.UNKNOWN, 0.0, stop, None, start, common, progress)
 
+    explanation = None
+    if found.status == Status.INFEASIBLE:
+        explanation = _explain(problem, budget, seed, time_limit)
+    stop = found.stop_reason(time_limit, budget.interrupted) + _not_reproducible(budget)
+    common["interrupted"] = budget.interrupted
+    layout = None if found.assignment is None else layout_from(problem, found.assignment)
+    plan = _finish(
+        problem,
+        layout,
+        top,
+        found.status,
+        found.bound,
+        stop,
+        explanation,
+        found.records,
+        start,
+        common,
+    )
+    found.reporter.end(plan.objective, plan.bound)
+    return plan
+
+
+def _explain(problem: Problem, budget: Budget, seed: int, time_limit: float) -> str:
+    """Why a mix proven infeasible is: the models and rule :func:`.explain.diagnose` keeps, on
+    what the solve left (deterministic: at least ``DIAGNOSIS_SHARE * time_limit``)."""
+    diag_s = budget.left()
+    if budget.deterministic:
+        diag_s = max(diag_s, DIAGNOSIS_SHARE * time_limit)
+    diag = Budget(diag_s, budget.deterministic, rate=budget.rate)
+    keep = diagnose(problem, lambda p: _infeasible(p, seed, diag), diag.exhausted)
+    explanation = describe(problem, keep)
+    mix = problem.mix
+    if not problem.split and any(m.max_replicas(mix.instance.cores) > 1 for m in mix.models):
+        explanation += "; copies placed apart may fit: try split_replicas=True (--split-replicas)"
+    return explanation
+
+
+def _early(
+    problem: Problem,
+    top: Baseline | None,
+    status: Status,
+    bound: float,
+    stop: str,
+    explanation: str | None,
+    start: float,
+    common: dict[str, object],
+    progress: ProgressCallback | None,
+) -> Plan:
+    """The plan when no search ran (an infeasible mix, no time, an interrupt): the best
+    baseline, if any; the progress callback, if any, hears the end."""
+    plan = _finish(problem, None, top, status, bound, stop, explanation, (), start, common)
+    if progress is not None:
+        objective = str(common["objective_name"])
+        reporter = Reporter(progress, start, problem, objective, math.inf, math.inf, None)
+        reporter.end(plan.objective, plan.bound)
+    return plan
+
+
+@dataclass
+class _Found:
+    """What the search reached: the layout's assignment (None: none beyond the baselines), the
+    first level's status, bound (in the user's units) and what ended it, the levels' records
+    and the progress reporter."""
+
+    assignment: dict[int, Assignment] | None
+    status: Status
+    bound: float
+    first: FirstLevel
+    records: list[Level]
+    reporter: Reporter
+
+    def stop_reason(self, time_limit: float, interrupted: bool) -> str:
+        stop = self.first.stop_reason(time_limit)
+        if not interrupted:
+            return stop
+        return f"{stop}; interrupted" if self.status == Status.OPTIMAL else "interrupted"
+
+
+@dataclass(frozen=True)
+class _Options:
+    """The caller's choices the search reads."""
+
+    objective: str
+    seed: int
+    workers: int
+    deterministic: bool
+    time_limit: float
+    current: Layout | None
+    progress: ProgressCallback | None
+    start: float
+
+
+def _search(
+    problem: Problem,
+    baselines: list[Baseline],
+    top: Baseline | None,
+    budget: Budget,
+    options: _Options,
+) -> _Found:
+    """Build the model, hint it with the best baseline (or ``current``), run the first level's
+    stages and the tie-break levels. A ``KeyboardInterrupt`` before the first level propagates;
+    one after it ends the search with what was found."""
+    built_at = time.perf_counter()
+    objective, current = options.objective, options.current
     current_of = _current_assignment(current, problem)
     built = cpsat.build(problem, skip_symmetry=set(current_of) if current is not None else None)
     hint = _pick_hint(problem, baselines, objective, current, current_of)
@@ -223,14 +403,15 @@ def optimize(
         # Without a starting layout, finding any layout is the hard part: the first level
         # gets 90 % of the time.
         weights[0] = 9.0 * sum(weights[1:])
+    built_s = time.perf_counter() - built_at
     reporter = Reporter(
-        progress,
-        start,
+        options.progress,
+        options.start,
         problem,
         objective,
         rank(top.score, objective)[0] if top is not None else math.inf,
         _trivial_bound(built, problem, objective) / levels[0].scale,
-        universal_bound(mix) if objective == "peak" else None,
+        universal_bound(problem.mix) if objective == "peak" else None,
     )
     reporter.begin()
     search = Search(
@@ -238,45 +419,34 @@ def optimize(
         built=built,
         objective=objective,
         expr=levels[0].make(),  # type: ignore[arg-type]
-        seed=seed,
-        workers=n_workers,
+        seed=options.seed,
+        workers=options.workers,
         reporter=reporter,
         symmetric=current is None,
         first_share=_share(budget, weights, 0, 0.0),
         weights=weights,
         scale=levels[0].scale,
     )
-    first, record = _first_level(search, levels[0], hint, budget, time_limit)
-    records = [] if record is None else [record]
+    first, record = _first_level(search, levels[0], hint, budget, options.time_limit)
     inc = first.incumbent
-    assignment = inc.assignment if inc.source is not None else None
-    first_status = _first_status(first)
-    first_bound = _first_bound(first) / levels[0].scale
-    stop = first.stop_reason(time_limit)
-    if first.go_on and inc.value is not None:
-        built.model.add(search.expr <= inc.value)
-        assignment = _tie_breaks(
-            built, levels, weights, budget, seed, n_workers, assignment, records
-        )
-
-    explanation = None
-    if first_status == Status.INFEASIBLE:
-        diag = Budget(
-            max(budget.left(), DIAGNOSIS_SHARE * time_limit), budget.deterministic, rate=rate
-        )
-        keep = diagnose(problem, lambda p: _infeasible(p, seed, diag), diag.exhausted)
-        explanation = describe(problem, keep)
-        if not problem.split and any(m.max_replicas(mix.instance.cores) > 1 for m in mix.models):
-            explanation += (
-                "; copies placed apart may fit: try split_replicas=True (--split-replicas)"
-            )
-    stop += _not_reproducible(budget)
-    layout = None if assignment is None else layout_from(problem, assignment)
-    plan = _finish(
-        problem, layout, top, first_status, first_bound, stop, explanation, records, start, common
+    found = _Found(
+        assignment=inc.assignment if inc.source is not None else None,
+        status=_first_status(first),
+        bound=_first_bound(first) / levels[0].scale,
+        first=first,
+        records=[] if record is None else [record],
+        reporter=reporter,
     )
-    reporter.end(plan.objective, plan.bound)
-    return plan
+    try:
+        if first.go_on and inc.value is not None and not budget.interrupted:
+            built.model.add(search.expr <= inc.value)
+            least = 0.0 if options.deterministic else TIE_BREAK_BUILD_SHARE * built_s
+            found.assignment = _tie_breaks(
+                built, levels, weights, budget, options, found.assignment, found.records, least
+            )
+    except KeyboardInterrupt:
+        budget.interrupted = True
+    return found
 
 
 def _first_level(
@@ -339,27 +509,31 @@ def _tie_breaks(
     levels: list[_LevelSpec],
     weights: list[float],
     budget: Budget,
-    seed: int,
-    workers: int,
+    options: _Options,
     assignment: dict[int, Assignment] | None,
     records: list[Level],
+    least: float = 0.0,
 ) -> dict[int, Assignment] | None:
     """Minimise the later levels in turn on CP-SAT, each bounded by the values kept before it;
-    the last layout found."""
+    the last layout found. A level whose share is at most ``least`` seconds is skipped; an
+    interrupt ends the levels with the layout of the last one solved."""
     first_used = budget.used()
     for i, spec in enumerate(levels[1:], start=1):
         now = time.perf_counter()
         share = _share(budget, weights, i, budget.used() - first_used)
-        if share <= 0:
+        if budget.interrupted:
+            break
+        if share <= least:
             continue
         expr = spec.make()
         if expr is None:
             continue
         built.model.minimize(expr)
         before = budget.used()
-        cpsat.complete_hint(built.model, budget, HINT_SHARE * share, seed)
-        solver = cpsat.new_solver(budget, max(0.0, share - (budget.used() - before)), seed, workers)
-        status = cpsat.solve(solver, built.model)
+        cpsat.complete_hint(built.model, budget, HINT_SHARE * share, options.seed)
+        left = max(0.0, share - (budget.used() - before))
+        solver = cpsat.new_solver(budget, left, options.seed, options.workers)
+        status = cpsat.solve(budget, solver, built.model)
         budget.charge(solver, status, spec.name)
         found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
         value = solver.objective_value if found else math.inf
@@ -401,7 +575,7 @@ def _infeasible(problem: Problem, seed: int, budget: Budget) -> bool:
         return False
     built = cpsat.build(problem)
     solver = cpsat.new_solver(budget, min(DIAGNOSIS_CHECK_S, budget.left()), seed, 1)
-    status = cpsat.solve(solver, built.model)
+    status = cpsat.solve(budget, solver, built.model)
     budget.charge(solver, status, "diagnosis")
     return status == cp_model.INFEASIBLE
 

@@ -180,14 +180,19 @@ def run_sweep(
     """Run the core sweep (bound from ``lower``, default the peak's domain; layouts below
     ``upper``) on ``share`` nominal seconds, charge it to ``budget``, and pass what it proved to
     the model: ``peak >= bound`` (valid for every layout of the block model, and it lets CP-SAT
-    report that bound from the start)."""
+    report that bound from the start). A ``KeyboardInterrupt`` ends it with nothing found beyond
+    ``lower`` and marks the budget interrupted."""
     floor = bounds(built.peak)[0]
     lower = floor if lower is None else max(lower, floor)
     steps, wall = int(STEPS_PER_SECOND * share), budget.wall_limit(share)
-    if find:
-        result = sweep(problem, lower, upper, steps, wall)
-    else:
-        result = prove(problem, lower, upper, steps, wall)
+    try:
+        if find:
+            result = sweep(problem, lower, upper, steps, wall)
+        else:
+            result = prove(problem, lower, upper, steps, wall)
+    except KeyboardInterrupt:
+        budget.interrupted = True
+        return SweepResult(bound=lower, peak=None, assignment=None, steps=0, tries=())
     budget.spend(result.steps / STEPS_PER_SECOND, "sweep", result.wall_cut)
     if result.bound > floor:
         built.model.add(built.peak >= result.bound)
@@ -210,6 +215,7 @@ def run_tabu(
         problem, assignment, lower, steps, seed, budget.wall_limit(share), patience
     )
     budget.spend(found.steps / tabu.STEPS_PER_SECOND, "tabu search", found.wall_cut)
+    budget.interrupted = budget.interrupted or found.interrupted
     return found
 
 
@@ -314,7 +320,7 @@ class CpSat:
             budget, max(0.0, share - (budget.used() - before)), search.seed, search.workers
         )
         watch = search.reporter.attach(solver, built.vars, search.scale)
-        status = cpsat.solve(solver, built.model, watch)
+        status = cpsat.solve(budget, solver, built.model, watch)
         search.reporter.detach()
         cut = budget.charge(solver, status, "peak" if search.objective == "peak" else "overlap")
         stop = _stop_text(status, budget, cut)
@@ -391,7 +397,7 @@ class Decisions:
         assignment, peak, lower = incumbent.assignment, incumbent.value, incumbent.lower
         found = False
         share = self.share * search.first_share
-        while peak > lower and share > 0:
+        while peak > lower and share > 0 and not budget.interrupted:
             before = budget.used()
             status, layout = cpsat.decide(
                 search.built, budget, share, search.seed, search.workers, peak - 1
@@ -459,7 +465,9 @@ class FirstLevel:
 def run_stages(
     search: Search, stages: tuple[Stage, ...], incumbent: Incumbent, budget: Budget
 ) -> FirstLevel:
-    """Run ``stages`` in order on ``search`` from ``incumbent`` (see the module doc)."""
+    """Run ``stages`` in order on ``search`` from ``incumbent`` (see the module doc). An
+    interrupt (:attr:`.budget.Budget.interrupted`, or a ``KeyboardInterrupt`` during a stage)
+    ends the level with the incumbent as it is."""
     stages = tuple(s for s in stages if s.applies(search))
     names = [s.name for s in stages]
     at = names.index("CP-SAT") if "CP-SAT" in names else len(stages)
@@ -471,8 +479,14 @@ def run_stages(
         after = position > at
         if after and not level.go_on:
             break
+        if budget.interrupted:
+            break
         level.ran_after = level.ran_after or after
-        result = stage.run(search, level.incumbent, budget)
+        try:
+            result = stage.run(search, level.incumbent, budget)
+        except KeyboardInterrupt:
+            budget.interrupted = True
+            break
         if position == at:
             level.cpsat_status = result.status
             level.cpsat_stop = result.stop

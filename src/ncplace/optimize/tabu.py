@@ -53,12 +53,13 @@ TENURE = (5, 15)
 class TabuResult:
     """What a search found: ``assignment`` and ``peak`` (integer, scaled loads) when it lowered
     the peak of the layout it started from, else ``None``; ``steps`` spent; ``wall_cut`` when the
-    wall-clock safety limit stopped it."""
+    wall-clock safety limit stopped it; ``interrupted`` when a ``KeyboardInterrupt`` did."""
 
     assignment: dict[int, Assignment] | None
     peak: int | None
     steps: int
     wall_cut: bool
+    interrupted: bool = False
 
 
 def improve(
@@ -134,12 +135,31 @@ class _Tabu:
             if self.movable[u]:
                 self.same_width.setdefault(self.width[u], []).append(u)
         self.tabu: dict[tuple[int, int], int] = {}
+        self.best: tuple[int, list[int]] = (0, [])
 
     def run(self, lower: int, patience: int) -> TabuResult:
-        best_peak = max(self.load, default=0)
-        first = best_peak
-        best_start = list(self.start)
-        target = best_peak - 1
+        """Search down to ``lower``; a ``KeyboardInterrupt`` ends it with the best layout so far
+        (``best`` is replaced in one assignment, so it always holds a layout and its peak)."""
+        first = max(self.load, default=0)
+        self.best = (first, list(self.start))
+        interrupted = False
+        try:
+            self._search(lower, patience)
+        except KeyboardInterrupt:
+            interrupted = True
+        best_peak, best_start = self.best
+        if best_peak >= first:
+            return TabuResult(None, None, self.steps, self.wall_cut, interrupted)
+        starts: dict[int, list[int]] = {}
+        for u, start in enumerate(best_start):
+            starts.setdefault(self.owner[u], []).append(start)
+        assignment: dict[int, Assignment] = {}
+        for position, m in enumerate(self.problem.models):
+            assignment[m.index] = (self.copies[position], tuple(sorted(starts[position])))
+        return TabuResult(assignment, best_peak, self.steps, self.wall_cut, interrupted)
+
+    def _search(self, lower: int, patience: int) -> None:
+        target = self.best[0] - 1
         excess = self._excess(target)
         iteration = 0
         next_check = WALL_CHECK_STEPS
@@ -159,19 +179,9 @@ class _Tabu:
             self._apply(move, iteration)
             if excess == 0:
                 last_gain = self.steps
-                best_peak = max(self.load)
-                best_start = list(self.start)
-                target = best_peak - 1
+                self.best = (max(self.load), list(self.start))
+                target = self.best[0] - 1
                 excess = self._excess(target)
-        if best_peak >= first:
-            return TabuResult(None, None, self.steps, self.wall_cut)
-        starts: dict[int, list[int]] = {}
-        for u, start in enumerate(best_start):
-            starts.setdefault(self.owner[u], []).append(start)
-        assignment: dict[int, Assignment] = {}
-        for position, m in enumerate(self.problem.models):
-            assignment[m.index] = (self.copies[position], tuple(sorted(starts[position])))
-        return TabuResult(assignment, best_peak, self.steps, self.wall_cut)
 
     def _excess(self, target: int) -> int:
         return sum(max(0, x - target) for x in self.load)
