@@ -9,16 +9,16 @@ level's objective (for the peak, loads scaled by :attr:`.problem.Problem.load_sc
 
 The peak level (:data:`PEAK_STAGES`):
 
-0. the certified LP bound of bin packing (:mod:`.arcflow`), ``peak >= bound`` added to the
+1. the certified LP bound of bin packing (:mod:`.arcflow`), ``peak >= bound`` added to the
    model;
-1. the core sweep's probe (:mod:`.sweep`): proofs above the LP bound, ``peak >= bound`` added to
+2. the core sweep's probe (:mod:`.sweep`): proofs above the LP bound, ``peak >= bound`` added to
    the model; its layout settles the level when it meets its bound;
-2. the tabu search from the best baseline (:mod:`.tabu`), giving up early without progress; its
+3. the tabu search from the best baseline (:mod:`.tabu`), giving up early without progress; its
    layout replaces the baseline as CP-SAT's hint;
-3. CP-SAT's minimisation (:class:`CpSat`), on what the other stages leave of the share;
-4. the tabu search from the best layout so far;
-5. the core sweep below the best layout;
-6. CP-SAT decision solves one unit below the best peak (:func:`.cpsat.decide`), on mixes of at
+4. CP-SAT's minimisation (:class:`CpSat`), on what the other stages leave of the share;
+5. the tabu search from the best layout so far;
+6. the core sweep below the best layout, then one unit at a time down from it until a proof;
+7. CP-SAT decision solves one unit below the best peak (:func:`.cpsat.decide`), on mixes of at
    most one model per core on up to :data:`.budget.SMALL_CORES` cores: with the capacity a
    constant, the cumulative propagates pairwise exclusions that the minimisation, whose peak is a
    variable, does not; an infeasible answer proves the best layout optimal.
@@ -250,7 +250,8 @@ class LpBound:
 
 @dataclass(frozen=True)
 class SweepProbe:
-    """The core sweep's probe: proofs from the floor up to the incumbent's peak."""
+    """The core sweep's probe: proofs from the best bound so far (the LP bound's) up to the
+    incumbent's peak."""
 
     name: str = "core sweep"
     share: float = PROBE_SHARE
