@@ -38,10 +38,11 @@ are small rationals, otherwise ``2**40 / sum d`` with rounding down, so the repo
 exceeds the true optimum; the reported objective is always the scorer's value of the layout.
 
 The search (:mod:`.stages`): the first level is a list of named stages sharing one incumbent
-and one proven bound. For the peak: the core sweep's probe (:mod:`.sweep`, proofs above the
-floor), the tabu search from the best baseline (:mod:`.tabu`), CP-SAT's minimisation, the tabu
-search from CP-SAT's layout, the core sweep below it, and CP-SAT decision solves one unit below
-the best peak (small mixes). A stage whose layout meets the bound ends the level: the layout is
+and one proven bound. For the peak: the certified LP bound of bin packing (:mod:`.arcflow`),
+the core sweep's probe (:mod:`.sweep`, proofs above that bound), the tabu search from the best
+baseline (:mod:`.tabu`), CP-SAT's minimisation, the tabu search from CP-SAT's layout, the core
+sweep below it (down to a proof when it can), and CP-SAT decision solves one unit below the
+best peak (small mixes). A stage whose layout meets the bound ends the level: the layout is
 proven optimal over the model. The later levels are CP-SAT minimisations (:mod:`.solve`).
 
 Never worse than a baseline (:mod:`.baselines`): the best feasible baseline that keeps the mix's

@@ -9,14 +9,16 @@ level's objective (for the peak, loads scaled by :attr:`.problem.Problem.load_sc
 
 The peak level (:data:`PEAK_STAGES`):
 
-1. the core sweep's probe (:mod:`.sweep`): proofs above the floor, ``peak >= bound`` added to
+1. the certified LP bound of bin packing (:mod:`.arcflow`), ``peak >= bound`` added to the
+   model;
+2. the core sweep's probe (:mod:`.sweep`): proofs above the LP bound, ``peak >= bound`` added to
    the model; its layout settles the level when it meets its bound;
-2. the tabu search from the best baseline (:mod:`.tabu`), giving up early without progress; its
+3. the tabu search from the best baseline (:mod:`.tabu`), giving up early without progress; its
    layout replaces the baseline as CP-SAT's hint;
-3. CP-SAT's minimisation (:class:`CpSat`), on what the other stages leave of the share;
-4. the tabu search from the best layout so far;
-5. the core sweep below the best layout;
-6. CP-SAT decision solves one unit below the best peak (:func:`.cpsat.decide`), on mixes of at
+4. CP-SAT's minimisation (:class:`CpSat`), on what the other stages leave of the share;
+5. the tabu search from the best layout so far;
+6. the core sweep below the best layout, then one unit at a time down from it until a proof;
+7. CP-SAT decision solves one unit below the best peak (:func:`.cpsat.decide`), on mixes of at
    most one model per core on up to :data:`.budget.SMALL_CORES` cores: with the capacity a
    constant, the cumulative propagates pairwise exclusions that the minimisation, whose peak is a
    variable, does not; an infeasible answer proves the best layout optimal.
@@ -37,23 +39,23 @@ from typing import Protocol
 from ortools.sat.python import cp_model
 
 from ..score import score
-from . import cpsat, tabu
+from . import arcflow, cpsat, tabu
 from .budget import SMALL_CORES, Budget
 from .cpsat import Built
 from .layouts import layout_from
 from .objectives import Assignment
 from .problem import Problem
 from .progress import Reporter, read_assignment, real_peak
-from .sweep import STEPS_PER_SECOND, SweepResult, applicable, int_peak, sweep
+from .sweep import STEPS_PER_SECOND, SweepResult, applicable, int_peak, prove, sweep
 from .variables import bounds
 
 HINT_SHARE = 0.2
 """The part of a CP-SAT level's share that completing its hint may take
 (:func:`.cpsat.complete_hint`)."""
-PROBE_SHARE = 0.02
+PROBE_SHARE = 0.1
 """The core sweep's probe before CP-SAT: proofs only, from the floor. Kept short because mixes
 that CP-SAT proves in milliseconds would otherwise wait for it."""
-SWEEP_SHARE = 0.1
+SWEEP_SHARE = 0.3
 """The core sweep after CP-SAT and the tabu search, for layouts below the best so far."""
 TABU_SHARE = 0.1
 """Each of the two tabu searches: from the best baseline before CP-SAT, and from the best layout
@@ -63,6 +65,9 @@ TABU_PATIENCE = 0.25
 CP-SAT may prove at once what the search cannot reach. The search after CP-SAT uses all its
 steps."""
 DECISION_SHARE = 0.3
+LP_SHARE = 0.05
+"""The certified LP bound (:mod:`.arcflow`), first: on dense mixes it lifts the floor by up to
+47 units and meets the optimum on some (see ``benchmarks/RESULTS.md``, proofs)."""
 """CP-SAT decision solves after the other searches, on small mixes only (see :class:`Decisions`)."""
 
 
@@ -185,10 +190,12 @@ def run_sweep(
     ``lower`` and marks the budget interrupted."""
     floor = bounds(built.peak)[0]
     lower = floor if lower is None else max(lower, floor)
+    steps, wall = int(STEPS_PER_SECOND * share), budget.wall_limit(share)
     try:
-        result = sweep(
-            problem, lower, upper, int(STEPS_PER_SECOND * share), budget.wall_limit(share), find
-        )
+        if find:
+            result = sweep(problem, lower, upper, steps, wall)
+        else:
+            result = prove(problem, lower, upper, steps, wall)
     except KeyboardInterrupt:
         budget.interrupted = True
         return SweepResult(bound=lower, peak=None, assignment=None, steps=0, tries=())
@@ -219,8 +226,38 @@ def run_tabu(
 
 
 @dataclass(frozen=True)
+class LpBound:
+    """The bin-packing LP bound (:func:`.arcflow.lp_bound`) from the floor up to the incumbent's
+    peak, charged by its count of LP solves; ``peak >= bound`` goes into the model."""
+
+    name: str = "LP bound"
+    share: float = LP_SHARE
+
+    def applies(self, search: Search) -> bool:
+        return _sweeping(search)
+
+    def run(self, search: Search, incumbent: Incumbent, budget: Budget) -> StageResult:
+        built = search.built
+        floor = max(bounds(built.peak)[0], incumbent.lower)
+        upper = incumbent.value if incumbent.value is not None else bounds(built.peak)[1] + 1
+        share = self.share * search.first_share
+        found = arcflow.lp_bound(
+            search.problem,
+            floor,
+            upper,
+            int(arcflow.SOLVES_PER_SECOND * share),
+            budget.wall_limit(share),
+        )
+        budget.spend(found.solves / arcflow.SOLVES_PER_SECOND, "LP bound", found.wall_cut)
+        if found.bound > floor:
+            built.model.add(built.peak >= found.bound)
+        return StageResult(bound=float(found.bound))
+
+
+@dataclass(frozen=True)
 class SweepProbe:
-    """The core sweep's probe: proofs from the floor up to the incumbent's peak."""
+    """The core sweep's probe: proofs from the best bound so far (the LP bound's) up to the
+    incumbent's peak."""
 
     name: str = "core sweep"
     share: float = PROBE_SHARE
@@ -232,7 +269,7 @@ class SweepProbe:
         built = search.built
         upper = incumbent.value if incumbent.value is not None else bounds(built.peak)[1] + 1
         share = self.share * search.first_share
-        swept = run_sweep(built, search.problem, upper, budget, share, find=False)
+        swept = run_sweep(built, search.problem, upper, budget, share, incumbent.lower, find=False)
         if swept.proven and swept.assignment is not None:
             return StageResult(swept.assignment, swept.bound, float(swept.bound))
         return StageResult(bound=float(swept.bound))
@@ -385,6 +422,7 @@ class Decisions:
 
 
 PEAK_STAGES: tuple[Stage, ...] = (
+    LpBound(),
     SweepProbe(),
     TabuSearch(patience=TABU_PATIENCE),
     CpSat(),

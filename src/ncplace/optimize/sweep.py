@@ -31,22 +31,35 @@ The decision problem ``peak <= L`` (block mode, fixed copy counts). Each model i
   spends ``(L - load_c) (e - c)`` of ``S``; a branch that overspends is cut. Near the floor ``S``
   is a few units per core, so each core's subset must be nearly exact.
 
-:func:`sweep` climbs: it proves ``L = lo, lo + 2, lo + 6, lo + 14, ...`` infeasible, the step
-doubling after each proof (every ``L`` below a proven-infeasible one is infeasible too, so each
-proof raises the bound to ``L + 1`` and the ones skipped need no proof of their own), and when a
-try larger than one step runs out of its third of the budget or finds a layout, it starts again
-from one step below that ``L``. Then it looks for a layout at ``lo + 1, lo + 2, lo + 4, ...``
-below ``upper`` and bisects down from the first found.
+:func:`sweep` drives the decisions in four phases. (1) It climbs: it proves
+``L = lo, lo + 2, lo + 6, lo + 14, ...`` infeasible, the step doubling after each proof (every
+``L`` below a proven-infeasible one is infeasible too, so each proof raises the bound to ``L + 1``
+and the ones skipped need no proof of their own), and when a try larger than one step runs out of
+its third of the budget or finds a layout, it starts again from one step below that ``L``. (2) It
+looks for a layout at ``lo + 1, lo + 2, lo + 4, ...`` below ``upper`` (the peak of a layout the
+caller holds: the tabu search's or CP-SAT's), (3) bisects between the last failure and the first
+layout found, and (4) descends one unit at a time below the best layout (its own or the
+caller's) with every step left, until a capacity is proven infeasible, which proves that layout
+optimal. Starting the descent from the caller's layout matters: finding a layout at the bound
+costs as much as proving the capacity below it infeasible.
 
-Two devices keep each decision search small. *Failed states are remembered*: what the search
+Three devices keep each decision search small. *Failed states are remembered*: what the search
 does from event core ``c`` on depends only on ``c``, the units left and, for each core from
 ``c`` on, its load and whether it is covered, exclusive or an end (the slack is fixed by these:
 it is the capacity of the cores closed so far minus their load), so a state that failed once is
-cut when another order of the same units reaches it again; states below which chip memory
-rejected a layout are not remembered, since memory depends on where the placed units sit. *Room
-no unit can fill is waste*: a shared core's room ``L - load`` can be filled at most to the
-largest subset sum of the loads of the units left that fits in it, so the rooms minus those sums,
-added over the cores, must not exceed the slack. Measured on the benchmark's ``scale`` mixes on
+cut when another order of the same units reaches it again. The memory is shared by every
+decision of one sweep: a state with no completion at capacity ``C`` has none at any lower ``C``
+(the search there explores a subset of the same branches), so the descent reuses what the tries
+above it learned. States below which chip memory rejected a layout are not remembered, since
+memory depends on where the placed units sit. *Room no unit can fill is waste*: a shared core's
+room ``L - load`` can be filled at most to the largest subset sum of the loads of the units left
+that fits in it, so the rooms minus those sums, added over the cores, must not exceed the slack.
+*Divisibility*: for a modulus ``g`` (the few of 2-64 that promise the most, :func:`pick_moduli`),
+a core that gets none of the units left whose load ``g`` does not divide is filled only by loads
+``g`` divides; those other units cover at most the sum of their widths of cores, so every other
+core wastes at least its room minus the best subset sum of the loads ``g`` divides (loads scaled
+from rates and throughputs share factors of 2: most cores can then only be filled to an even or
+a multiple of 4). Measured on the benchmark's ``scale`` mixes on
 16 cores, one decision each: 20 models, seed 0 at floor + 7 and seed 3 at floor + 6, proven
 infeasible in 0.70 and 0.72 million steps with both, 1.37 and 1.26 million with the memory
 alone, and seed 0 not within 2 million without either (seed 3 has a layout at floor + 7, so it
@@ -66,21 +79,24 @@ Work is counted in search steps, so the result is the same on every run;
 
 from __future__ import annotations
 
+import math
 import time
 from array import array
 from bisect import bisect_left
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .objectives import Assignment
 from .problem import ModelData, Problem
 
-STEPS_PER_SECOND = 80_000
-"""Search steps per nominal second of ``time_limit``: measured 60-105 thousand steps per second
-on the project's machine (CPython 3.11) on the benchmark's ``scale`` mixes of 16-64 models on
-16-64 cores, so a sweep takes about the seconds it is charged. The remembered states and the
-waste bound make a step dearer (140-280 thousand a second without either, 70-94 thousand
-without the waste bound) and a proof cheaper: three decisions of the module doc took 8.4-16.3 s
-with both and 14.6-18.3 s without the waste bound."""
+STEPS_PER_SECOND = 120_000
+"""Search steps per nominal second of ``time_limit``: measured 110-139 thousand steps per CPU
+second (CPython 3.11, ``time.process_time``, the machine shared by several runs) on four
+decisions of the benchmark's ``scale`` mixes of 20 and 40 models on 16 cores, so a sweep takes
+about the seconds it is charged. (Before equal rooms were counted once it was 60-105 thousand.)
+The remembered states and the waste bound make a step dearer (140-280 thousand a second without
+either, 70-94 thousand without the waste bound, both measured before the divisibility bound) and
+a proof cheaper: three decisions of the module doc took 8.4-16.3 s with both and 14.6-18.3 s
+without the waste bound."""
 
 WALL_CHECK_STEPS = 4096
 """How often (in steps) the search looks at the wall clock for its safety limit."""
@@ -92,14 +108,29 @@ MIN_TRY_STEPS = 2_000
 """The least budget a primal try gets."""
 
 MEMO_BYTES = 64 << 20
-"""How much one decision search may keep of failed states and subset-sum sets (counted as their
-bytes plus 100 for each entry: about 300 per state on 16 cores, 900 on 64); past it the search
-goes on without adding."""
+"""How much a sweep may keep of failed states (counted as their bytes plus 100 for each entry:
+about 300 per state on 16 cores, 900 on 64); past it a decision search first drops the states
+that failed only at capacities below its own (useless to it), then goes on without adding."""
+
+SUMS_BYTES = 16 << 20
+"""How much one decision search may keep of subset-sum sets (counted like :data:`MEMO_BYTES`)."""
+
+MODULI = 3
+"""How many moduli the divisibility bound of :meth:`_Run._forced_waste` uses."""
+
+MAX_MODULUS = 64
+"""The largest modulus :func:`pick_moduli` considers."""
 
 MAX_SUBSET_SUM = 1 << 14
 """The largest capacity at which :meth:`_Run._forced_waste` computes subset sums (one bit per
 load unit, so at most 2 KiB a set); above it (finely or inexactly scaled loads) the bound is
 skipped."""
+
+
+PROOF_CAPACITY = 1 << 12
+"""Under the ``2**40`` fallback scale (:mod:`.problem`), :func:`prove` works on loads rounded
+down to a scale where capacities are about this many units, so that the subset-sum and
+divisibility bounds apply and a unit of slack is not a ten-billionth of a core."""
 
 
 class _Stop(Exception):
@@ -205,13 +236,49 @@ def sweep(
     )
 
 
+def prove(
+    problem: Problem,
+    lower: int,
+    upper: int,
+    steps: int,
+    wall_limit_s: float = float("inf"),
+) -> SweepResult:
+    """Proofs only (:func:`sweep` with ``find=False``). Under the ``2**40`` fallback scale
+    (``problem.load_exact`` false, capacities above :data:`PROOF_CAPACITY`) it proves on the
+    loads divided by ``f = ceil(upper / PROOF_CAPACITY)`` and rounded down: a layout with peak
+    ``<= C`` has coarse peak ``<= floor(C / f)`` (a sum of rounded-down parts is at most the
+    rounded-down sum), so a coarse bound ``b`` (every coarse capacity below ``b`` infeasible)
+    proves every ``C < b f`` infeasible, and ``b f`` is returned as the bound, with no layout
+    (a coarse layout says nothing exact about the true peak)."""
+    factor = math.ceil(upper / PROOF_CAPACITY)
+    if problem.load_exact or factor <= 1:
+        return sweep(problem, lower, upper, steps, wall_limit_s, find=False)
+    coarse = coarsened(problem, factor)
+    shared = [m for m in coarse.models if not m.exclusive]
+    cores = coarse.cores - sum(m.min_width for m in coarse.models if m.exclusive)
+    work = sum(m.min_width * m.demand[0] for m in shared)
+    floor = max([math.ceil(work / cores) if cores > 0 else 0] + [m.demand[0] for m in shared])
+    result = sweep(coarse, floor, upper // factor + 1, steps, wall_limit_s, find=False)
+    return replace(result, bound=max(lower, result.bound * factor), peak=None, assignment=None)
+
+
+def coarsened(problem: Problem, factor: int) -> Problem:
+    """The problem with every load divided by ``factor`` and rounded down (see :func:`prove`)."""
+    models = tuple(replace(m, demand=tuple(d // factor for d in m.demand)) for m in problem.models)
+    return replace(problem, models=models, load_scale=max(1, problem.load_scale // factor))
+
+
 def _find(
     search: _Search, lo: int, upper: int, tries: list[Outcome], best: Outcome | None
 ) -> tuple[Outcome | None, int]:
     """Primal phase: unless the climb found a layout (``best``), capacities ``lo + 1, lo + 2,
     lo + 4, ...`` below ``upper`` until one has a layout (each try gets an eighth of the steps
     left); then bisection between the last failure and it (a quarter each); every try gets at
-    least :data:`MIN_TRY_STEPS`, and a proven infeasibility raises ``lo``."""
+    least :data:`MIN_TRY_STEPS`, and a proven infeasibility raises ``lo``. Last, the descent:
+    one unit below the best layout (found, or the caller's at ``upper``) with every step left,
+    again after each layout found, until a capacity is proven infeasible (which proves the best
+    layout optimal) or the steps run out. The failed states the earlier tries remembered cut
+    its search (:meth:`_Search.remember`)."""
     failed = lo
 
     def attempt(cap: int, part: int) -> None:
@@ -234,6 +301,15 @@ def _find(
         offset *= 2
     while best is not None and failed + 1 < best.cap and search.left() > 0:
         attempt((failed + best.cap) // 2, 4)
+    top = best.cap if best is not None else upper
+    while lo < top and search.left() > 0:
+        out = search.run(top - 1, search.left())
+        tries.append(out)
+        if out.status != "feasible":
+            if out.status == "infeasible":
+                lo = top
+            break
+        best, top = out, out.cap
     return best, lo
 
 
@@ -271,13 +347,38 @@ class _Search:
         self.memory = any(m.memory for m in problem.models)
         self.exclusive_width = sum(m.min_width for m in problem.models if m.exclusive)
         self.shared_work = sum(m.min_width * m.demand[0] for m in problem.models if not m.exclusive)
+        self.moduli = pick_moduli(problem)
+        self.failed: dict[tuple[int, bytes], int] = {}
+        self.memo_bytes = 0
 
     def left(self) -> int:
         return max(0, self.budget - self.used)
 
+    def remember(self, key: tuple[int, bytes], cap: int) -> None:
+        """Record that the state ``key`` has no completion at ``cap``, hence none at any lower
+        capacity: every layout with a lower peak is one at ``cap`` too, and the search explores
+        a subset of the same branches there. Kept while :data:`MEMO_BYTES` allows."""
+        old = self.failed.get(key)
+        if old is not None:
+            self.failed[key] = max(old, cap)
+            return
+        size = len(key[1]) + 100
+        if self.memo_bytes + size <= MEMO_BYTES:
+            self.failed[key] = cap
+            self.memo_bytes += size
+
+    def _forget_below(self, cap: int) -> None:
+        """Drop the states that failed only below ``cap`` (no use to a search at ``cap`` or above)
+        when the memory is more than half full."""
+        if self.memo_bytes * 2 <= MEMO_BYTES:
+            return
+        self.failed = {k: v for k, v in self.failed.items() if v >= cap}
+        self.memo_bytes = sum(len(k[1]) + 100 for k in self.failed)
+
     def run(self, cap: int, limit: int) -> Outcome:
         """Decide ``peak <= cap`` within ``limit`` steps (and the overall budget)."""
         limit = min(limit, self.left())
+        self._forget_below(cap)
         run = _Run(self, cap, limit)
         try:
             status = run.solve()
@@ -315,9 +416,8 @@ class _Run:
         self.solution: list[tuple[int, int]] | None = None
         self.peak = cap
         self.rejections = 0
-        self.failed: set[tuple[int, bytes]] = set()
-        self.sums_of: dict[tuple[bytes, int], int] = {}
-        self.memo_bytes = 0
+        self.sums_of: dict[tuple[bytes, int], tuple[int, tuple[tuple[int, int], ...]]] = {}
+        self.sums_bytes = 0
 
     # --- bookkeeping -------------------------------------------------------------------------
 
@@ -330,10 +430,12 @@ class _Run:
             raise _Stop
 
     def _put(self, start: int, width: int, load: int, exclusive: bool, k: int) -> None:
+        loads, cover, add = self.load, self.cover, k * load
         for c in range(start, start + width):
-            self.load[c] += k * load
-            self.cover[c] += k
-            if exclusive:
+            loads[c] += add
+            cover[c] += k
+        if exclusive:
+            for c in range(start, start + width):
                 self.excl[c] += k
         self.ends[start + width] += k
         self.left_units -= k
@@ -391,57 +493,94 @@ class _Run:
         if c >= s.n:
             return False
         key = self._state(c)
-        if key in self.failed:
+        if s.failed.get(key, -1) >= self.cap:
             return False
         rejections = self.rejections
-        ok = self._forced_waste(c) <= slack and self._search_core(c, slack)
-        if not ok and self.rejections == rejections and self._keep(len(key[1])):
-            self.failed.add(key)
+        ok = self._forced_waste(c, slack) <= slack and self._search_core(c, slack)
+        if not ok and self.rejections == rejections:
+            s.remember(key, self.cap)
         return ok
 
-    def _keep(self, size: int) -> bool:
-        """Whether :data:`MEMO_BYTES` has room for one more entry of ``size`` bytes (counted)."""
-        if self.memo_bytes + size + 100 > MEMO_BYTES:
-            return False
-        self.memo_bytes += size + 100
-        return True
+    def _forced_waste(self, c: int, slack: int) -> int:
+        """A lower bound on the capacity that cores ``c ..`` will leave unused.
 
-    def _forced_waste(self, c: int) -> int:
-        """A lower bound on the capacity that cores ``c ..`` will leave unused: a shared core's
-        room ``cap - load`` can be filled at most up to the largest subset sum of the loads of
-        the units left (:meth:`_sums`) that fits in it. Cores an exclusive unit left may still
-        take are skipped (their room is not counted in the slack)."""
+        A shared core's room ``R = cap - load`` can be filled at most up to the largest subset
+        sum of the loads of the units left that fits in it (:meth:`_sums`), so it wastes at least
+        ``R`` minus that sum. The divisibility bound sharpens this for each modulus ``g`` of
+        :func:`pick_moduli`: a core that receives none of the units left whose load ``g`` does
+        not divide is filled only by loads ``g`` divides, and wastes at least ``R`` minus their
+        best subset sum; at most as many cores as those other units cover (the sum of their
+        widths, ``E``) escape this, so of the ``K`` cores counted at least ``K - E`` pay the
+        larger waste, and the ``K - E`` smallest excesses are added. Cores an exclusive unit left
+        may still take are skipped (their room is not counted in the slack). Cores of equal room
+        are counted once; the first bound found above ``slack`` is returned."""
         if self.cap > MAX_SUBSET_SUM:
             return 0
-        sums = self._sums(c)
         exclusive_left = self.s.last_exclusive_pin >= c or any(
             self.rem[i] for i in self.s.exclusive_types
         )
-        waste = 0
+        rooms: dict[int, int] = {}
+        cap, load, excl, cover = self.cap, self.load, self.excl, self.cover
         for x in range(c, self.s.n):
-            if self.excl[x] or (exclusive_left and not self.cover[x]):
+            if not (excl[x] or (exclusive_left and not cover[x])):
+                room = cap - load[x]
+                rooms[room] = rooms.get(room, 0) + 1
+        every, moduli = self._sums(c)
+        base = {room: room + 1 - (every & ((2 << room) - 1)).bit_length() for room in rooms}
+        waste = sum(base[room] * k for room, k in rooms.items())
+        if waste > slack:
+            return waste
+        counted = sum(rooms.values())
+        for divisible, escape in moduli:
+            forced = counted - escape
+            if forced <= 0:
                 continue
-            room = self.cap - self.load[x]
-            waste += room + 1 - (sums & ((2 << room) - 1)).bit_length()
+            extra = sorted(
+                (room + 1 - (divisible & ((2 << room) - 1)).bit_length() - base[room], k)
+                for room, k in rooms.items()
+            )
+            more = 0
+            for e, k in extra:
+                more += e * min(k, forced)
+                forced -= k
+                if forced <= 0:
+                    break
+            if waste + more > slack:
+                return waste + more
         return waste
 
-    def _sums(self, c: int) -> int:
+    def _sums(self, c: int) -> tuple[int, tuple[tuple[int, int], ...]]:
         """Every subset sum up to ``cap`` of the loads of the units not yet placed (free ones
-        and pins from core ``c`` on), as the set bits of an integer."""
+        and pins from core ``c`` on) as the set bits of an integer; and for each modulus ``g``
+        of the search, the same of the loads ``g`` divides, with the total width of the
+        others."""
         first_pin = bisect_left(self.s.pin_starts, c)
         key = (bytes(self.rem), first_pin)
-        sums = self.sums_of.get(key)
-        if sums is None:
-            mask = (2 << self.cap) - 1
-            sums = 1
-            for i, k in enumerate(self.rem):
+        found = self.sums_of.get(key)
+        if found is not None:
+            return found
+        mask = (2 << self.cap) - 1
+        moduli = self.s.moduli
+        every = 1
+        sums = [1] * len(moduli)
+        escape = [0] * len(moduli)
+        units = [(t[1], t[0], k) for t, k in zip(self.s.types, self.rem, strict=True) if k]
+        units += [(m.demand[0], m.min_width, 1) for m in self.s.pinned[first_pin:]]
+        for load, width, k in units:
+            for _ in range(k):
+                every = (every | every << load) & mask
+            for j, g in enumerate(moduli):
+                if load % g:
+                    escape[j] += width * k
+                    continue
                 for _ in range(k):
-                    sums = (sums | sums << self.s.types[i][1]) & mask
-            for m in self.s.pinned[first_pin:]:
-                sums = (sums | sums << m.demand[0]) & mask
-            if self._keep(len(key[0]) + 8 + self.cap // 8):
-                self.sums_of[key] = sums
-        return sums
+                    sums[j] = (sums[j] | sums[j] << load) & mask
+        found = (every, tuple(zip(sums, escape, strict=True)))
+        size = len(key[0]) + 108 + (1 + len(moduli)) * (self.cap // 8 + 8)
+        if self.sums_bytes + size <= SUMS_BYTES:
+            self.sums_bytes += size
+            self.sums_of[key] = found
+        return found
 
     def _state(self, c: int) -> tuple[int, bytes]:
         """What the search below core ``c`` depends on: ``c``, the units left, and for each core
@@ -515,17 +654,21 @@ class _Run:
         (largest first), then none of the rest; the units chosen so far add ``total`` to
         ``base``, core ``c``'s load before this core. Depth: one frame per type chosen."""
         self._tick()
-        cap = self.cap
+        cap, load, types = self.cap, self.load, self.s.types
         for b in range(a, len(avail)):
             if base + total + suffix[b] + slack < cap:
                 return False
             i = avail[b]
-            w, d = self.s.types[i][0], self.s.types[i][1]
+            w, d = types[i][0], types[i][1]
             k = self.rem[i]
             if d:
-                k = min(k, (cap - base - total) // d)
+                fit = (cap - base - total) // d
                 for x in range(c + 1, c + w):
-                    k = min(k, (cap - self.load[x]) // d)
+                    room = (cap - load[x]) // d
+                    if room < fit:
+                        fit = room
+                if fit < k:
+                    k = fit
             while k > 0:
                 self.rem[i] -= k
                 self._put(c, w, d, False, k)
@@ -571,6 +714,24 @@ class _Run:
         self.solution = list(self.placed)
         self.peak = max(self.load[: s.n])
         return True
+
+
+def pick_moduli(problem: Problem) -> tuple[int, ...]:
+    """The moduli ``g`` (2 .. :data:`MAX_MODULUS`) for the divisibility bound, the
+    :data:`MODULI` best by an estimate of the waste they force: ``(N' - E_g) (g - 1) / 2``, with
+    ``N'`` the cores exclusive units leave, ``E_g`` the total width of the non-exclusive units
+    whose load ``g`` does not divide (cores beyond those they can cover get only loads ``g``
+    divides, and leave about ``(g - 1) / 2`` of their room unfilled). Moduli that divide every
+    load are left out (the subset sums already see them), as are those no core is forced by."""
+    shared = [m for m in problem.models if not m.exclusive]
+    cores = problem.cores - sum(m.min_width for m in problem.models if m.exclusive)
+    scored = []
+    for g in range(2, MAX_MODULUS + 1):
+        escape = sum(m.min_width for m in shared if m.demand[0] % g)
+        if escape and escape < cores:
+            scored.append(((cores - escape) * (g - 1), g))
+    scored.sort(key=lambda t: (-t[0], t[1]))
+    return tuple(g for _, g in scored[:MODULI])
 
 
 def int_peak(problem: Problem, assignment: dict[int, Assignment]) -> int:
