@@ -441,3 +441,25 @@ def test_the_plan_header_says_which_layouts_the_bound_covers() -> None:
     )
     even = Mix(tuple(Model(f"m{i}", rate=5, throughput=10) for i in range(4)), inst)
     assert "bound 0.5, gap 0%" in plan_header(optimize(even, time_limit=2))
+
+
+def test_the_plan_header_of_an_slo_plan_names_its_peak_and_simulated_max_scale() -> None:
+    """An SLO plan's objective is still the layout's peak load (what ``score`` says); its
+    alpha* is an estimate from the simulation and is written as such."""
+    from types import SimpleNamespace
+
+    plan = SimpleNamespace(
+        status=SimpleNamespace(value="feasible"),
+        objective=0.75,
+        objective_name="slo",
+        max_scale=1.0512,
+        seed=3,
+        bound=0.75,
+        bound_scope="every layout",
+        gap=0.0,
+        ortools_version="9.x",
+    )
+    assert plan_header(plan) == (
+        "Plan: status feasible, peak load 0.75, max scale 1.05 (simulated, seed 3), bound 0.75, "
+        "gap 0%, CP-SAT (OR-Tools 9.x)."
+    )

@@ -416,11 +416,14 @@ def plan_header(plan: Any) -> str:
         bound_text += f" (over layouts with {scope})"
     status = getattr(plan.status, "value", plan.status)
     name = getattr(plan, "objective_name", None) or "peak"
-    objective = {"peak": "peak load"}.get(name, name)
+    objective = {"peak": "peak load", "slo": "peak load"}.get(name, name)
+    latency = ""
+    if name == "slo" and getattr(plan, "max_scale", None) is not None:
+        latency = f", max scale {plan.max_scale:.3g} (simulated, seed {plan.seed})"
     version = getattr(plan, "ortools_version", None)
     solver = f", CP-SAT (OR-Tools {version})" if version else ""
     return (
-        f"Plan: status {status}, {objective} {plan.objective:.4g}, bound {bound_text}, "
+        f"Plan: status {status}, {objective} {plan.objective:.4g}{latency}, bound {bound_text}, "
         f"gap {gap_text}{solver}."
     )
 
