@@ -26,5 +26,5 @@ def test_judge_and_summary_on_one_layout() -> None:
     text = bench.summarize([row | {"policy": "optimized"}, row], errors)
     assert "estimate p99 error at today: 8 model-layouts" in text
     assert "| vision | " in text
-    assert "optimized (busy-time objective) against the best feasible policy on alpha*: " in text
+    assert "optimized (objective slo) against the best feasible policy on alpha*: " in text
     assert "0 higher, 1 within 1%, 0 lower" in text
