@@ -52,9 +52,12 @@ A load that raises changes nothing: no copy is counted and no turn is taken.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from . import envvars
 from .errors import ConfigError, CoresUnavailable, PlacementError
@@ -412,11 +415,7 @@ class Process:
 
     def _least_used(self, width: int) -> int:
         """Rule 3: the window minimising (largest copy count, total copy count, start)."""
-        counts = self._copies
-        return min(
-            range(len(counts) - width + 1),
-            key=lambda s: (max(counts[s : s + width]), sum(counts[s : s + width]), s),
-        )
+        return least_used_start(self._copies, width)
 
     def stop(self) -> None:
         """End the process and free its cores; its loads leave the layout."""
@@ -427,3 +426,19 @@ class Process:
     def _check_live(self) -> None:
         if self._stopped:
             raise PlacementError("the process has stopped; start a new one")
+
+
+def least_used_start(counts: Sequence[int], width: int) -> int:
+    """Rule 3 on copy counts ``counts``: the start ``s`` of the ``width``-core window minimising
+    (``max(counts[s : s + width])``, ``sum(counts[s : s + width])``, ``s``).
+
+    Every window at once, as arrays: window maxima and prefix-sum differences (exact, the counts
+    are integers), then the first start of the lexicographic minimum; ``O(cores x width)`` work
+    in C per load, so a process's loads cost time linear in their number."""
+    values = np.asarray(counts, dtype=np.int64)
+    if width == 1:
+        return int(np.argmin(values))
+    prefix = np.concatenate(([0], np.cumsum(values)))
+    sums = prefix[width:] - prefix[:-width]
+    peaks = sliding_window_view(values, width).max(axis=1)
+    return int(np.lexsort((sums, peaks))[0])
