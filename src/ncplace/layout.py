@@ -16,6 +16,8 @@ from itertools import chain
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
+
 from .errors import ConfigError, PlacementError
 from .hardware import Instance
 
@@ -316,7 +318,13 @@ def _plainly_valid(replicas: tuple[tuple[int, ...], ...], cores: int) -> bool:
         return False
     if min(every) < 0 or max(every) >= cores:
         return False
-    return max(map(len, replicas)) == 1 or all(len(set(r)) == len(r) for r in replicas)
+    widths = set(map(len, replicas))
+    if widths == {1}:
+        return True
+    if len(widths) > 1:
+        return all(len(set(r)) == len(r) for r in replicas)
+    ordered = np.sort(np.array(replicas), axis=1)
+    return not np.any(ordered[:, 1:] == ordered[:, :-1])
 
 
 def _is_core(value: object, instance: Instance) -> bool:
