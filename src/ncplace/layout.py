@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from itertools import chain
+from itertools import chain, repeat
 from types import MappingProxyType
 from typing import Any
 
@@ -153,7 +153,7 @@ class Layout:
 
     def copies(self) -> list[tuple[str, tuple[int, ...]]]:
         """Every model copy as ``(model, cores)``, in placement order."""
-        return [(p.model, r) for p in self.placements for r in p.replicas]
+        return list(chain.from_iterable(zip(repeat(p.model), p.replicas) for p in self.placements))
 
     def copies_per_core(self) -> list[int]:
         """How many model copies use each core of the instance."""
