@@ -353,9 +353,9 @@ def copies_note(layout: Layout, mix: Mix, shown: int = 3) -> str:
     asks; its lower peak load then comes from copies (and device memory) the user did not plan.
     """
     placed = {name: 0 for name in mix.names}
-    for model, _ in layout.copies():
-        if model in placed:
-            placed[model] += 1
+    for p in layout.placements:
+        if p.model in placed:
+            placed[p.model] += len(p.replicas)
     n = mix.instance.cores
     off = [
         f"{m.name} {placed[m.name]} (asks {_asked(m, n)})"

@@ -8,11 +8,15 @@ plots). It is immutable and holds only facts: cores are global indices on the in
 from __future__ import annotations
 
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import chain, repeat
 from types import MappingProxyType
 from typing import Any
+
+import numpy as np
 
 from .errors import ConfigError, PlacementError
 from .hardware import Instance
@@ -63,7 +67,7 @@ class Placement:
 
     def __post_init__(self) -> None:
         try:
-            object.__setattr__(self, "replicas", tuple(tuple(r) for r in self.replicas))
+            object.__setattr__(self, "replicas", tuple(map(tuple, self.replicas)))
         except TypeError:
             raise PlacementError(
                 f"placement of {self.model!r}: replicas: expected a list of copies, each a list "
@@ -125,6 +129,8 @@ class Layout:
                 )
             if not p.replicas:
                 raise PlacementError(f"placement of {p.model!r} has no copies")
+            if _plainly_valid(p.replicas, inst.cores):
+                continue
             for j, copy in enumerate(p.replicas):
                 where = f"placement of {p.model!r}: copy {j}"
                 if not copy:
@@ -147,14 +153,14 @@ class Layout:
 
     def copies(self) -> list[tuple[str, tuple[int, ...]]]:
         """Every model copy as ``(model, cores)``, in placement order."""
-        return [(p.model, r) for p in self.placements for r in p.replicas]
+        return list(chain.from_iterable(zip(repeat(p.model), p.replicas) for p in self.placements))
 
     def copies_per_core(self) -> list[int]:
         """How many model copies use each core of the instance."""
         counts = [0] * self.instance.cores
-        for _, cores in self.copies():
-            for c in cores:
-                counts[c] += 1
+        every_core = Counter(chain.from_iterable(r for p in self.placements for r in p.replicas))
+        for c, k in every_core.items():
+            counts[c] = k
         return counts
 
     def models(self) -> tuple[str, ...]:
@@ -300,6 +306,25 @@ def layout_from_dict(data: object, instance: Instance, label: str = "layout") ->
         ]
         placements.append(Placement(model, tuple(replicas), process))
     return Layout(instance, tuple(spans), tuple(placements))
+
+
+def _plainly_valid(replicas: tuple[tuple[int, ...], ...], cores: int) -> bool:
+    """True when every copy is non-empty, of plain ``int`` cores in ``0 .. cores - 1``, none
+    twice: the common case, checked by whole-load passes in C (a ``multicore`` load of 256
+    one-core copies costs a few calls, not 256 checks). False sends the load to the copy-by-copy
+    checks, which name the first fault (and accept ``int`` subclasses other than ``bool``)."""
+    every = list(chain.from_iterable(replicas))
+    if not all(replicas) or set(map(type, every)) != {int}:
+        return False
+    if min(every) < 0 or max(every) >= cores:
+        return False
+    widths = set(map(len, replicas))
+    if widths == {1}:
+        return True
+    if len(widths) > 1:
+        return all(len(set(r)) == len(r) for r in replicas)
+    ordered = np.sort(np.array(replicas), axis=1)
+    return not np.any(ordered[:, 1:] == ordered[:, :-1])
 
 
 def _is_core(value: object, instance: Instance) -> bool:

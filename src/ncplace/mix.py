@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -577,7 +577,14 @@ def min_chip_share(cores: int, inst: Instance) -> int:
     evenly over its cores, so the pool holding this many of them carries at least
     ``share x memory_gib / cores``.
     """
-    n, width = inst.cores, inst.memory_cores
+    return _min_pool_share(cores, inst.cores, inst.memory_cores)
+
+
+@lru_cache(maxsize=1024)
+def _min_pool_share(cores: int, n: int, width: int) -> int:
+    """:func:`min_chip_share` by copy width, machine size and pool width: the same few values
+    for every model of a mix, so a scan over the starts is done once per width, not per model
+    (a mix of 10,000 models on 256 cores read in 13 s without it)."""
     best = cores
     for s in range(n - cores + 1):
         most = 0

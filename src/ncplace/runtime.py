@@ -52,9 +52,12 @@ A load that raises changes nothing: no copy is counted and no turn is taken.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from . import envvars
 from .errors import ConfigError, CoresUnavailable, PlacementError
@@ -89,6 +92,7 @@ class _MulticoreContext:
 
 
 _Context = _CoresContext | _MulticoreContext
+_plus_one = (1).__add__
 
 
 class Runtime:
@@ -254,7 +258,7 @@ class Process:
         env: Mapping[str, str],
     ) -> None:
         self.runtime = runtime
-        self.cores = cores
+        self.cores = tuple(cores)
         self.groups = groups
         self.env = dict(env)
         self.loaded: list[Loaded] = []
@@ -327,11 +331,11 @@ class Process:
                 f"load {name!r}: a copy needs {cores} cores but the process owns {n} "
                 f"(nc{self.cores[0]}-nc{self.cores[-1]})"
             )
-        starts = self._starts(name, cores)
-        replicas = tuple(tuple(self.cores[s : s + cores]) for s in starts)
-        for s in starts:
-            for i in range(s, s + cores):
-                self._copies[i] += 1
+        first, copies = self._block(name, cores)
+        end = first + copies * cores
+        block = self.cores[first:end]
+        replicas = tuple(zip(*[iter(block)] * cores, strict=True))
+        self._copies[first:end] = map(_plus_one, self._copies[first:end])
         loaded = Loaded(name, replicas, self)
         self.loaded.append(loaded)
         return loaded
@@ -369,12 +373,14 @@ class Process:
             for c in copy:
                 self._copies[self.cores.index(c)] -= 1
 
-    def _starts(self, name: str, k: int) -> list[int]:
-        """Relative start index of each copy of a ``k``-core load."""
+    def _block(self, name: str, k: int) -> tuple[int, int]:
+        """Where a ``k``-core load goes: ``(first, copies)``, its copies side by side on the
+        process's cores ``first .. first + copies x k - 1`` (relative), as every rule places
+        them; one slice per load then builds the copies and counts them, in C."""
         n = len(self.cores)
         context = self._contexts[-1] if self._contexts else None
         if isinstance(context, _MulticoreContext):
-            return [i * k for i in range(n // k)]
+            return 0, n // k
         if isinstance(context, _CoresContext):
             copies = 1 if context.nc_count == -1 else context.nc_count // k
             if copies == 0:
@@ -392,7 +398,7 @@ class Process:
                     f"from start_nc={start} need relative cores {start}-{start + width - 1}, "
                     f"but the process has 0-{n - 1}"
                 )
-            return [start + i * k for i in range(copies)]
+            return start, copies
         if self.groups:
             group = self.groups[self._group_loads % len(self.groups)]
             start = self.cores.index(group[0])
@@ -403,20 +409,16 @@ class Process:
                     f"past the process's last core nc{self.cores[-1]}"
                 )
             self._group_loads += 1
-            return [start]
+            return start, 1
         if self.framework == "torch-neuronx":
             start = self._round_robin % n
             self._round_robin += 1
-            return [start]
-        return [self._least_used(k)]
+            return start, 1
+        return self._least_used(k), 1
 
     def _least_used(self, width: int) -> int:
         """Rule 3: the window minimising (largest copy count, total copy count, start)."""
-        counts = self._copies
-        return min(
-            range(len(counts) - width + 1),
-            key=lambda s: (max(counts[s : s + width]), sum(counts[s : s + width]), s),
-        )
+        return least_used_start(self._copies, width)
 
     def stop(self) -> None:
         """End the process and free its cores; its loads leave the layout."""
@@ -427,3 +429,19 @@ class Process:
     def _check_live(self) -> None:
         if self._stopped:
             raise PlacementError("the process has stopped; start a new one")
+
+
+def least_used_start(counts: Sequence[int], width: int) -> int:
+    """Rule 3 on copy counts ``counts``: the start ``s`` of the ``width``-core window minimising
+    (``max(counts[s : s + width])``, ``sum(counts[s : s + width])``, ``s``).
+
+    Every window at once, as arrays: window maxima and prefix-sum differences (exact, the counts
+    are integers), then the first start of the lexicographic minimum; ``O(cores x width)`` work
+    in C per load, so a process's loads cost time linear in their number."""
+    values = np.asarray(counts, dtype=np.int64)
+    if width == 1:
+        return int(np.argmin(values))
+    prefix = np.concatenate(([0], np.cumsum(values)))
+    sums = prefix[width:] - prefix[:-width]
+    peaks = sliding_window_view(values, width).max(axis=1)
+    return int(np.lexsort((sums, peaks))[0])

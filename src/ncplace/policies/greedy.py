@@ -23,6 +23,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
 from ..layout import Layout
 from ..mix import MEMORY_TOLERANCE_GIB, Mix, Model
 from .base import runtime_for
@@ -34,41 +37,61 @@ DESCRIPTION = (
 
 @dataclass
 class _State:
-    """What the engineer tracks while placing: load, copies and exclusivity per core, memory."""
+    """What the engineer tracks while placing: load, copies and exclusivity per core, memory.
 
-    loads: list[float]
-    copies: list[int]
-    exclusive: list[bool]
-    memory: list[float]
+    Held as numpy arrays so that one block's key is computed for every start at once: the window
+    sums and maxima below cost ``O(cores x width)`` array work per block, in C, and the placement
+    as a whole is linear in the number of blocks.
+    """
+
+    loads: np.ndarray
+    copies: np.ndarray
+    exclusive: np.ndarray
+    memory: np.ndarray
     cores_per_chip: int
     chip_memory_gib: float
     blocks: list[tuple[Model, int, int]] = field(default_factory=list)
 
-    def key(self, m: Model, start: int, width: int, share: float) -> tuple[object, ...]:
-        block = range(start, start + width)
-        if m.exclusive:
-            conflicts = sum(1 for c in block if self.copies[c])
-        else:
-            conflicts = sum(1 for c in block if self.exclusive[c])
-        over = self._overflow((m.memory_gib or 0.0) / m.cores, start, width)
-        over = over if over > MEMORY_TOLERANCE_GIB else 0.0
-        peak = max(self.loads[c] + share for c in block)
-        overlap = sum(1 for c in block if self.copies[c])
-        return (over > 0.0, conflicts > 0, over, conflicts, peak, overlap, start)
+    def best_start(self, m: Model, width: int, share: float) -> int:
+        """The start minimising the key of the module docstring, over every start at once.
 
-    def _overflow(self, per_core: float, start: int, width: int) -> float:
-        """The chip memory overflow a block adds, summed over the chips it touches only (so a
-        candidate start costs its width, not the machine's chips)."""
+        Per start ``s`` (block ``s .. s + width - 1``): ``(over > 0, conflicts > 0, over,
+        conflicts, peak, overlap, s)``, the tuple compared lexicographically; the same float
+        operations in the same order as one start at a time, so the choice is the same."""
+        used = self.copies > 0
+        conflicts = _window_sums(used if m.exclusive else self.exclusive, width)
+        over = self._overflows((m.memory_gib or 0.0) / m.cores, width)
+        over = np.where(over > MEMORY_TOLERANCE_GIB, over, 0.0)
+        peak = sliding_window_view(self.loads + share, width).max(axis=1)
+        overlap = _window_sums(used, width)
+        order = np.lexsort((overlap, peak, conflicts, over, conflicts > 0, over > 0.0))
+        return int(order[0])
+
+    def _overflows(self, per_core: float, width: int) -> np.ndarray:
+        """For every start, the chip memory overflow the block adds, summed over the chips it
+        touches only, in chip order; ``extra`` on a chip is ``per_core`` added once per core of
+        the block there."""
+        n = len(self.loads)
+        over = np.zeros(n - width + 1)
         if not per_core:
-            return 0.0
+            return over
         cap, per_chip = self.chip_memory_gib, self.cores_per_chip
-        over = 0.0
-        for chip in range(start // per_chip, (start + width - 1) // per_chip + 1):
-            extra = 0.0
-            for _ in range(max(start, chip * per_chip), min(start + width, (chip + 1) * per_chip)):
-                extra += per_core
-            used = self.memory[chip]
-            over += max(0.0, used + extra - cap) - max(0.0, used - cap)
+        extra_of = [0.0]
+        for _ in range(per_chip):
+            extra_of.append(extra_of[-1] + per_core)
+        extras = np.array(extra_of)
+        starts = np.arange(n - width + 1)
+        ends = starts + width
+        first = starts // per_chip
+        for j in range((width - 1) // per_chip + 2):
+            chip = first + j
+            low = np.maximum(starts, chip * per_chip)
+            high = np.minimum(ends, (chip + 1) * per_chip)
+            touched = low < high
+            used = self.memory[np.minimum(chip, len(self.memory) - 1)]
+            extra = extras[np.where(touched, high - low, 0)]
+            term = np.maximum(0.0, used + extra - cap) - np.maximum(0.0, used - cap)
+            over = np.where(touched, over + term, over)
         return over
 
     def add(self, m: Model, start: int, width: int, share: float) -> None:
@@ -78,6 +101,12 @@ class _State:
             self.copies[c] += 1
             self.exclusive[c] = self.exclusive[c] or m.exclusive
             self.memory[c // self.cores_per_chip] += per_core
+
+
+def _window_sums(values: np.ndarray, width: int) -> np.ndarray:
+    """``sum(values[s : s + width])`` for every start ``s``, exact (integer prefix sums)."""
+    prefix = np.concatenate(([0], np.cumsum(values, dtype=np.int64)))
+    return prefix[width:] - prefix[:-width]
 
 
 def _order(mix: Mix) -> list[Model]:
@@ -99,10 +128,10 @@ def plan_blocks(mix: Mix) -> list[tuple[Model, int, int]]:
     inst = mix.instance
     n = inst.cores
     state = _State(
-        loads=[0.0] * n,
-        copies=[0] * n,
-        exclusive=[False] * n,
-        memory=[0.0] * inst.pools,
+        loads=np.zeros(n),
+        copies=np.zeros(n, dtype=np.int64),
+        exclusive=np.zeros(n, dtype=bool),
+        memory=np.zeros(inst.pools),
         cores_per_chip=inst.memory_cores,
         chip_memory_gib=inst.pool_memory_gib,
     )
@@ -112,8 +141,7 @@ def plan_blocks(mix: Mix) -> list[tuple[Model, int, int]]:
         while remaining:
             copies = min(remaining, n // m.cores)
             width = copies * m.cores
-            starts = [m.start] if m.start is not None else range(n - width + 1)
-            start = min(starts, key=lambda s: state.key(m, s, width, share))
+            start = m.start if m.start is not None else state.best_start(m, width, share)
             state.add(m, start, width, share)
             state.blocks.append((m, start, copies))
             remaining -= copies
