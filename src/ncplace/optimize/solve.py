@@ -545,8 +545,7 @@ def _tie_breaks(
         cpsat.complete_hint(built.model, budget, HINT_SHARE * share, options.seed)
         left = max(0.0, share - (budget.used() - before))
         solver = cpsat.new_solver(budget, left, options.seed, options.workers)
-        status = cpsat.solve(budget, solver, built.model)
-        budget.charge(solver, status, spec.name)
+        status, _ = cpsat.solve(budget, solver, built.model, spec.name)
         found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
         value = solver.objective_value if found else math.inf
         bound = solver.best_objective_bound if status != cp_model.INFEASIBLE else math.inf
@@ -587,8 +586,7 @@ def _infeasible(problem: Problem, seed: int, budget: Budget) -> bool:
         return False
     built = cpsat.build(problem)
     solver = cpsat.new_solver(budget, min(DIAGNOSIS_CHECK_S, budget.left()), seed, 1)
-    status = cpsat.solve(budget, solver, built.model)
-    budget.charge(solver, status, "diagnosis")
+    status, _ = cpsat.solve(budget, solver, built.model, "diagnosis")
     return status == cp_model.INFEASIBLE
 
 
