@@ -8,7 +8,7 @@ import random
 import pytest
 from ortools.sat.python import cp_model
 
-from ncplace import Mix, Model, instance
+from ncplace import Instance, Mix, Model, Status, instance, optimize
 from ncplace.optimize import budget, cpsat
 from ncplace.optimize.budget import WALL_FACTOR, WALL_SLACK_S, Budget
 from ncplace.optimize.problem import build_problem
@@ -92,3 +92,21 @@ def test_a_solve_that_ends_on_its_own_or_on_the_wall_clock_is_no_safety_cut() ->
     status, cut = cpsat.solve(wall, solver, _hard_peak_model().model, "peak")
     assert status in (cp_model.FEASIBLE, cp_model.UNKNOWN)
     assert not cut and wall.wall_cuts == [] and wall.spent == 0.0
+
+
+def test_a_safety_cut_while_explaining_an_infeasible_mix_is_in_the_stop_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The diagnosis runs on a budget of its own; its safety cuts reach the plan's."""
+    monkeypatch.setattr(budget, "WALL_FACTOR", 0.0)
+    monkeypatch.setattr(budget, "WALL_SLACK_S", 0.0)
+    mix = Mix(
+        [Model("mid", cores=2, start=1, exclusive=True), Model("wide", cores=2), Model("free")],
+        instance=Instance(cores=4, cores_per_chip=2),
+    )
+    plan = optimize(mix, time_limit=1, deterministic=True)
+    assert plan.status is Status.INFEASIBLE
+    assert plan.explanation is not None and "'wide' needs 2 consecutive cores" in plan.explanation
+    head, cuts = plan.stop_reason.split("; not reproducible: the wall-clock safety limit stopped ")
+    assert head == "infeasible"
+    assert "budget" in cuts.split(", ")

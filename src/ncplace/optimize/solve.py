@@ -322,6 +322,7 @@ def optimize(
     return plan
 
 
+    budget.wall_cuts += diag.wall_cuts  # the plan's stop reason names them too
 def _explain(problem: Problem, budget: Budget, seed: int, time_limit: float) -> str:
     """Why a mix proven infeasible is: the models and rule :func:`.explain.diagnose` keeps, on
     what the solve left (deterministic: at least ``DIAGNOSIS_SHARE * time_limit``)."""
