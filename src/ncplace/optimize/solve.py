@@ -60,6 +60,7 @@ from .budget import Budget, dtime_rate
 from .cpsat import Built
 from .explain import describe, diagnose, precheck
 from .layouts import assignment_of, explicit, layout_from
+from .limits import check_seed, check_time_limit
 from .objectives import (
     Assignment,
     crossings_expr,
@@ -130,17 +131,8 @@ def _validate(
     split_replicas: bool,
 ) -> None:
     check_type(mix, Mix, "optimize: mix")
-    if (
-        isinstance(time_limit, bool)
-        or not isinstance(time_limit, (int, float))
-        or not math.isfinite(time_limit)
-        or time_limit < 0
-    ):
-        raise ConfigError(
-            f"optimize: time_limit must be a number of seconds >= 0, got {time_limit!r}"
-        )
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
-        raise ConfigError(f"optimize: seed must be an integer in 0..2**31-1, got {seed!r}")
+    check_time_limit(time_limit, "optimize")
+    check_seed(seed, "optimize")
     if workers is not None and (
         isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
     ):
@@ -322,7 +314,6 @@ def optimize(
     return plan
 
 
-    budget.wall_cuts += diag.wall_cuts  # the plan's stop reason names them too
 def _explain(problem: Problem, budget: Budget, seed: int, time_limit: float) -> str:
     """Why a mix proven infeasible is: the models and rule :func:`.explain.diagnose` keeps, on
     what the solve left (deterministic: at least ``DIAGNOSIS_SHARE * time_limit``)."""
@@ -331,6 +322,7 @@ def _explain(problem: Problem, budget: Budget, seed: int, time_limit: float) -> 
         diag_s = max(diag_s, DIAGNOSIS_SHARE * time_limit)
     diag = Budget(diag_s, budget.deterministic, rate=budget.rate)
     keep = diagnose(problem, lambda p: _infeasible(p, seed, diag), diag.exhausted)
+    budget.wall_cuts += diag.wall_cuts  # the plan's stop reason names them too
     explanation = describe(problem, keep)
     mix = problem.mix
     if not problem.split and any(m.max_replicas(mix.instance.cores) > 1 for m in mix.models):
