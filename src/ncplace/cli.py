@@ -58,6 +58,7 @@ from .hardware import FRAMEWORKS, INSTANCES, Instance, with_lnc
 from .hardware import instance as find_instance
 from .layout import Layout, core_span, layout_from_dict, layout_to_dict
 from .mix import Mix
+from .optimize.limits import MAX_SEED, MAX_TIME_LIMIT
 from .score import Score, broken_rules, score
 from .verdict import overload_text, room_text
 
@@ -91,11 +92,7 @@ class _Parser(argparse.ArgumentParser):
 # --- shared helpers -----------------------------------------------------------------------------
 
 
-MAX_TIME_LIMIT = 10**6
-"""Longest ``--time-limit`` in seconds (11.6 days): past it a solver's step counts overflow."""
-
-MAX_SEED = 2**31 - 1
-"""Largest ``--seed``: CP-SAT's random seed is a 32-bit signed integer."""
+# --time-limit and --seed take the range optimize() accepts (MAX_TIME_LIMIT, MAX_SEED).
 
 
 def _positive_float(text: str) -> float:

@@ -24,6 +24,13 @@ safety limit of ``WALL_FACTOR * t + WALL_SLACK_S`` seconds on every solve, so th
 overloaded machine still stops; a solve ended by it is recorded (:attr:`Budget.wall_cuts`) and
 the plan's ``stop_reason`` says the result is not reproducible.
 
+The safety limit of a CP-SAT solve is not CP-SAT's ``max_time_in_seconds``: CP-SAT stops on
+that limit early, by the longest recent gap between two of its limit checks (a safety buffer; on
+a loaded machine a gap includes the time the thread was descheduled), so a solve it cuts may
+report a wall time well under the limit, and no test on the reported wall time tells such a cut
+from a solve that ended on its own. The thread waiting for the solve stops it instead
+(:func:`.cpsat.solve`) and knows when it did: :meth:`Budget.charge` records exactly those solves.
+
 The rate (:data:`DTIME_PER_SECOND`, :data:`SMALL_DTIME_PER_SECOND`) was chosen so that
 deterministic solves last roughly ``time_limit`` on an idle machine (measurements in
 ``docs/optimizer.md``); solves that end on their own take less.
@@ -51,12 +58,8 @@ def dtime_rate(cores: int) -> float:
 
 WALL_FACTOR = 3.0
 WALL_SLACK_S = 0.5
-WALL_CUT_FRACTION = 0.98
 """The wall-clock safety limit of a solve given ``t`` nominal seconds:
-``WALL_FACTOR * t + WALL_SLACK_S`` seconds. A solve that stopped short of its deterministic limit
-counts as cut by it only when its wall time reached ``WALL_CUT_FRACTION`` of that limit: with one
-worker, the interleaved portfolio sometimes ends before its deterministic limit on its own (seen
-on 300-model mixes: stopped at 2.0 of 3.9 units after 34 of 59 s), which is reproducible."""
+``WALL_FACTOR * t + WALL_SLACK_S`` seconds."""
 
 
 @dataclass
@@ -116,10 +119,21 @@ class Budget:
         return WALL_FACTOR * share + WALL_SLACK_S if self.deterministic else share
 
     def set_limits(self, solver: cp_model.CpSolver, share: float) -> None:
-        """Limit ``solver`` to ``share`` nominal seconds (see the module doc)."""
+        """Limit ``solver`` to ``share`` nominal seconds: its deterministic time (deterministic;
+        the wall-clock safety limit, :meth:`safety_limit`, is kept by the waiting thread, see
+        the module doc), or its wall time (wall clock)."""
         if self.deterministic:
             solver.parameters.max_deterministic_time = self.rate * max(0.0, share)
-        solver.parameters.max_time_in_seconds = self.wall_limit(share)
+        else:
+            solver.parameters.max_time_in_seconds = self.wall_limit(share)
+
+    def safety_limit(self, solver: cp_model.CpSolver) -> float | None:
+        """The wall seconds after which the waiting thread stops ``solver`` (deterministic: the
+        safety limit of the share :meth:`set_limits` gave it), or None (wall clock: CP-SAT keeps
+        the limit itself)."""
+        if not self.deterministic:
+            return None
+        return self.wall_limit(solver.parameters.max_deterministic_time / self.rate)
 
     def spend(self, nominal: float, what: str, wall_cut: bool = False) -> None:
         """Charge ``nominal`` seconds of work counted outside CP-SAT (the core sweep's and the
@@ -130,21 +144,16 @@ class Budget:
             if wall_cut:
                 self.wall_cuts.append(what)
 
-    def charge(self, solver: cp_model.CpSolver, status: object, what: str) -> bool:
+    def charge(
+        self, solver: cp_model.CpSolver, status: object, what: str, stopped: bool = False
+    ) -> bool:
         """Charge the solve that just ended to the budget; True (and ``what`` recorded in
-        :attr:`wall_cuts`) when the wall-clock safety limit, not the deterministic one, ended it
-        before it finished."""
+        :attr:`wall_cuts`) when the budget is deterministic and the waiting thread stopped it at
+        its safety limit (``stopped``) before it finished (a layout or none, with no proof)."""
         if not self.deterministic:
             return False
-        response = solver.response_proto
-        self.spent += response.deterministic_time / self.rate
-        limit = solver.parameters.max_deterministic_time
-        wall_limit = solver.parameters.max_time_in_seconds
-        cut = (
-            status in (cp_model.FEASIBLE, cp_model.UNKNOWN)
-            and response.deterministic_time < limit * (1 - 1e-9)
-            and response.wall_time >= wall_limit * WALL_CUT_FRACTION
-        )
+        self.spent += solver.response_proto.deterministic_time / self.rate
+        cut = stopped and status in (cp_model.FEASIBLE, cp_model.UNKNOWN)
         if cut:
             self.wall_cuts.append(what)
         return cut

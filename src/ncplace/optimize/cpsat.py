@@ -13,6 +13,7 @@ budget is deterministic (:mod:`.budget`).
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
@@ -62,16 +63,20 @@ def solve(
     budget: Budget,
     solver: cp_model.CpSolver,
     model: cp_model.CpModel,
+    what: str,
     callback: cp_model.CpSolverSolutionCallback | None = None,
-) -> object:
-    """Run ``solver`` on ``model``; its status.
+) -> tuple[object, bool]:
+    """Run ``solver`` on ``model`` and charge it to ``budget`` as ``what``; its status, and
+    whether the wall-clock safety limit cut it (:meth:`.budget.Budget.charge`).
 
     The solve runs on a thread of its own while this one waits, so that a ``KeyboardInterrupt``
     (Ctrl-C; the CLI turns SIGTERM into one too) reaches Python during the solve instead of after
     it: it stops the search (CP-SAT keeps the best solution it has) and sets
     :attr:`.budget.Budget.interrupted`, which ends every later stage and level. CP-SAT's own
     SIGINT handler is turned off for the same reason: it would end the solve as if on its time
-    limit, and the search would go on to the next stage.
+    limit, and the search would go on to the next stage. On the deterministic clock the waiting
+    thread also keeps the solve's safety limit (:meth:`.budget.Budget.safety_limit`), so that a
+    solve stopped by it is known for certain (see :mod:`.budget` for why not CP-SAT's own).
     """
     solver.parameters.catch_sigint_signal = False
     outcome: dict[str, object] = {}
@@ -82,6 +87,9 @@ def solve(
         except BaseException as exc:  # re-raised below, on the caller's thread
             outcome["error"] = exc
 
+    safety = budget.safety_limit(solver)
+    deadline = None if safety is None else time.perf_counter() + safety
+    stopped = False
     thread = threading.Thread(target=run, name="ncplace-cp-sat", daemon=True)
     thread.start()
     while thread.is_alive():
@@ -89,11 +97,15 @@ def solve(
             thread.join(WAIT_S)
         except KeyboardInterrupt:
             budget.interrupted = True
-        if budget.interrupted:
+        if thread.is_alive() and deadline is not None and time.perf_counter() > deadline:
+            stopped = True
+        if budget.interrupted or stopped:
+            # Again on every wait: a stop asked before the solve has started is lost.
             solver.stop_search()
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]
-    return outcome["status"]
+    status = outcome["status"]
+    return status, budget.charge(solver, status, what, stopped)
 
 
 def hint(built: Built, assignment: dict[int, Assignment], symmetric: bool) -> None:
@@ -131,8 +143,7 @@ def complete_hint(model: cp_model.CpModel, budget: Budget, share: float, seed: i
         return False
     solver = new_solver(budget, share, seed, 1)
     solver.parameters.fix_variables_to_their_hinted_value = True
-    status = solve(budget, solver, model)
-    budget.charge(solver, status, "hint")
+    status, _ = solve(budget, solver, model, "hint")
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return False
     hint_all(model, list(solver.response_proto.solution))
@@ -154,8 +165,7 @@ def decide(
     model.add(built.peak <= cap)
     solver = new_solver(budget, share, seed, workers)
     solver.parameters.interleave_search = False
-    status = solve(budget, solver, model)
-    budget.charge(solver, status, "decision")
+    status, _ = solve(budget, solver, model, "decision")
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return status, read_assignment(solver, built.vars)
     return status, None

@@ -60,6 +60,7 @@ from .budget import Budget, dtime_rate
 from .cpsat import Built
 from .explain import describe, diagnose, precheck
 from .layouts import assignment_of, explicit, layout_from
+from .limits import check_seed, check_time_limit
 from .objectives import (
     Assignment,
     crossings_expr,
@@ -130,17 +131,8 @@ def _validate(
     split_replicas: bool,
 ) -> None:
     check_type(mix, Mix, "optimize: mix")
-    if (
-        isinstance(time_limit, bool)
-        or not isinstance(time_limit, (int, float))
-        or not math.isfinite(time_limit)
-        or time_limit < 0
-    ):
-        raise ConfigError(
-            f"optimize: time_limit must be a number of seconds >= 0, got {time_limit!r}"
-        )
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
-        raise ConfigError(f"optimize: seed must be an integer in 0..2**31-1, got {seed!r}")
+    check_time_limit(time_limit, "optimize")
+    check_seed(seed, "optimize")
     if workers is not None and (
         isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
     ):
@@ -330,6 +322,7 @@ def _explain(problem: Problem, budget: Budget, seed: int, time_limit: float) -> 
         diag_s = max(diag_s, DIAGNOSIS_SHARE * time_limit)
     diag = Budget(diag_s, budget.deterministic, rate=budget.rate)
     keep = diagnose(problem, lambda p: _infeasible(p, seed, diag), diag.exhausted)
+    budget.wall_cuts += diag.wall_cuts  # the plan's stop reason names them too
     explanation = describe(problem, keep)
     mix = problem.mix
     if not problem.split and any(m.max_replicas(mix.instance.cores) > 1 for m in mix.models):
@@ -545,8 +538,7 @@ def _tie_breaks(
         cpsat.complete_hint(built.model, budget, HINT_SHARE * share, options.seed)
         left = max(0.0, share - (budget.used() - before))
         solver = cpsat.new_solver(budget, left, options.seed, options.workers)
-        status = cpsat.solve(budget, solver, built.model)
-        budget.charge(solver, status, spec.name)
+        status, _ = cpsat.solve(budget, solver, built.model, spec.name)
         found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
         value = solver.objective_value if found else math.inf
         bound = solver.best_objective_bound if status != cp_model.INFEASIBLE else math.inf
@@ -587,8 +579,7 @@ def _infeasible(problem: Problem, seed: int, budget: Budget) -> bool:
         return False
     built = cpsat.build(problem)
     solver = cpsat.new_solver(budget, min(DIAGNOSIS_CHECK_S, budget.left()), seed, 1)
-    status = cpsat.solve(budget, solver, built.model)
-    budget.charge(solver, status, "diagnosis")
+    status, _ = cpsat.solve(budget, solver, built.model, "diagnosis")
     return status == cp_model.INFEASIBLE
 
 

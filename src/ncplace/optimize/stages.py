@@ -327,9 +327,9 @@ class CpSat:
             budget, max(0.0, share - (budget.used() - before)), search.seed, search.workers
         )
         watch = search.reporter.attach(solver, built.vars, search.scale)
-        status = cpsat.solve(budget, solver, built.model, watch)
+        what = "peak" if search.objective == "peak" else "overlap"
+        status, cut = cpsat.solve(budget, solver, built.model, what, watch)
         search.reporter.detach()
-        cut = budget.charge(solver, status, "peak" if search.objective == "peak" else "overlap")
         stop = _stop_text(status, budget, cut)
         if status == cp_model.MODEL_INVALID:
             stop += ": " + built.model.validate()
