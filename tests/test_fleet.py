@@ -246,13 +246,20 @@ def test_bundled_prices_say_where_they_come_from() -> None:
         (lambda: Catalogue((Model("a", start=0),)), "catalogue model a: start: a fleet"),
         (
             lambda: plan_fleet(Catalogue((Model("a"),)), (SMALL,), prices=TINY_PRICES, seed=-1),
-            "plan_fleet: seed must be an integer >= 0, got -1",
+            "plan_fleet: seed must be an integer from 0 to 2147483647, got -1",
         ),
         (
             lambda: plan_fleet(
                 Catalogue((Model("a"),)), (SMALL,), prices=TINY_PRICES, time_limit=math.inf
             ),
-            "plan_fleet: time_limit must be seconds >= 0, got inf",
+            r"plan_fleet: time_limit must be a number of seconds from 0 to 1e\+06, got inf",
+        ),
+        (
+            lambda: plan_fleet(
+                Catalogue((Model("a"),)), (SMALL,), prices=TINY_PRICES, instance_time_limit=1e308
+            ),
+            r"plan_fleet: instance_time_limit must be a number of seconds from 0 to 1e\+06, got "
+            r"1e\+308",
         ),
         (lambda: PriceList({"x": -1.0}), "prices: x: must be a number > 0"),
         (

@@ -14,15 +14,15 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..errors import ConfigError, check_type
+from ..errors import ConfigError, check_type, value_text
 from ..hardware import Instance
 from ..layout import layout_from_dict, layout_to_dict
+from ..optimize.limits import MAX_TIME_LIMIT, check_seed
 from ..score import score
 from .assign import MAX_LITERALS, improve, literal_count, solve_exact
 from .bound import lower_bound
@@ -179,16 +179,19 @@ def _read_inputs(
 
 
 def _check_limits(time_limit: object, instance_time_limit: object, seed: object) -> None:
+    """The same ranges as :func:`ncplace.optimize` (:mod:`ncplace.optimize.limits`), each value
+    named by its own keyword."""
     for name, value in (("time_limit", time_limit), ("instance_time_limit", instance_time_limit)):
         if (
-            not isinstance(value, (int, float))
-            or isinstance(value, bool)
-            or not math.isfinite(value)
-            or value < 0
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not 0 <= value <= MAX_TIME_LIMIT
         ):
-            raise ConfigError(f"plan_fleet: {name} must be seconds >= 0, got {value!r}")
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ConfigError(f"plan_fleet: seed must be an integer >= 0, got {seed!r}")
+            raise ConfigError(
+                f"plan_fleet: {name} must be a number of seconds from 0 to {MAX_TIME_LIMIT:g}, "
+                f"got {value_text(value)}"
+            )
+    check_seed(seed, "plan_fleet")
 
 
 def _assign(
