@@ -333,3 +333,20 @@ def test_the_ray_executor_without_ray_says_how_to_install_it(
     ):
         run_map(abs, [1, -2], executor="ray")
     assert run_map(abs, [1, -2], workers=1) == [1, 2]
+
+
+def test_an_instance_with_a_tensor_parallel_server_gets_a_launcher_of_one_script_per_process():
+    """A tensor-parallel model is a process of its own, so its instance's code is the launcher
+    that writes and starts each process's script (each with its NEURON_RT_VISIBLE_CORES)."""
+    catalogue = Catalogue(
+        (
+            Model("llm", cores=2, parallel="tensor", rate=50, throughput=100),
+            Model("small", rate=50, throughput=100),
+        )
+    )
+    plan = plan_fleet(catalogue, (LARGE,), prices=TINY_PRICES, time_limit=1.0)
+    (only,) = plan.instances
+    code = only.code()
+    assert code.startswith("#!/bin/sh\n")
+    assert "neuronx_distributed.trace.parallel_model_load('llm.pt')" in code
+    assert code.count("os.environ['NEURON_RT_VISIBLE_CORES']") == 2

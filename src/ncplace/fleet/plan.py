@@ -41,11 +41,17 @@ class InstancePlan:
         return {m.name: m.min_replicas for m in self.mix.models}
 
     def code(self) -> str:
-        """The placement script of this instance, or a one-line reason when codegen cannot
-        write one (tensor-parallel models under torch-neuronx, for one)."""
-        from ..codegen import generate_code
+        """The placement script of this instance; for an instance of several processes
+        (tensor-parallel servers beside the other models) the launcher that writes and starts
+        one script per process (:func:`ncplace.deploy.launch_script`); or a one-line reason
+        when codegen cannot write one."""
+        from ..codegen import generate_code, generate_scripts
+        from ..deploy import launch_script
 
         try:
+            if len(self.layout.processes) > 1:
+                scripts = generate_scripts(self.layout, self.mix)
+                return launch_script(self.layout, self.mix, scripts=scripts)
             return generate_code(self.layout, self.mix)
         except PlacementError as exc:
             return f"# no placement code: {exc}\n"
