@@ -104,6 +104,14 @@ def parse_text(text: str, label: str, json_first: bool) -> object:
     return data
 
 
+def read_data_file(path: Path, what: str, label: str | None = None) -> object:
+    """The data of the YAML or JSON file at ``path`` (JSON when its name ends in ``.json``):
+    :func:`read_text_file`, then :func:`parse_text`; errors name the file by ``label``, by
+    default the path as given."""
+    text = read_text_file(path, what)
+    return parse_text(text, str(path) if label is None else label, path.suffix.lower() == ".json")
+
+
 def parse_json(text: str, label: str) -> object:
     """``text`` as JSON, by the module's rules."""
     return parse_text(text, label, json_first=True)

@@ -34,7 +34,7 @@ from .errors import (
     value_text,
 )
 from .hardware import FRAMEWORKS, Instance, instance, with_lnc
-from .inputs import parse_text, read_text_file
+from .inputs import read_data_file
 from .processes import ProcessSpec, specs_from_data
 from .processes import validate as validate_processes
 
@@ -429,9 +429,7 @@ class Mix:
         Errors name the file by ``label``, by default the path as given (as a compiler does)."""
         path = file_path(path, "mix file path")
         label = str(path) if label is None else label
-        text = read_text_file(path, "mix file")
-        data = parse_text(text, label, json_first=path.suffix.lower() == ".json")
-        return cls.from_dict(data, label, instance_name)
+        return cls.from_dict(read_data_file(path, "mix file", label), label, instance_name)
 
     @classmethod
     def from_dict(cls, data: object, label: str = "mix", instance_name: str | None = None) -> Mix:

@@ -44,7 +44,7 @@ from typing import Any
 
 from .errors import ConfigError, Error, check_fields, check_named_entry, file_path, value_text
 from .hardware import FRAMEWORKS, Instance
-from .inputs import parse_text, read_text_file
+from .inputs import read_data_file
 from .layout import Layout
 from .mix import parse_instance
 from .runtime import Process, Runtime
@@ -286,9 +286,7 @@ class Scenario:
 def load_scenario(path: str | Path) -> Scenario:
     """Read a YAML or JSON scenario file (JSON when the name ends in ``.json``)."""
     path = file_path(path, "scenario file path")
-    text = read_text_file(path, "scenario file")
-    data = parse_text(text, str(path), json_first=path.suffix.lower() == ".json")
-    return Scenario.from_dict(data, str(path))
+    return Scenario.from_dict(read_data_file(path, "scenario file"), str(path))
 
 
 def emulate_file(path: str | Path) -> Layout:

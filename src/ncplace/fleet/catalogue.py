@@ -22,7 +22,7 @@ from typing import Any
 
 from ..errors import ConfigError, check_fields, file_path, key_text
 from ..hardware import FRAMEWORKS, INSTANCES, Instance, instance
-from ..inputs import parse_text, read_text_file
+from ..inputs import read_data_file
 from ..mix import Model, _model_from_dict, _validate_names
 
 CATALOGUE_FIELDS = ("models", "framework")
@@ -68,9 +68,7 @@ class Catalogue:
         """Read a YAML or JSON catalogue: ``models`` (as in a mix file) and optional
         ``framework``; a mix file's ``instance`` is refused (the fleet chooses instances)."""
         path = file_path(path, "catalogue file path")
-        text = read_text_file(path, "catalogue file")
-        data = parse_text(text, str(path), json_first=path.suffix.lower() == ".json")
-        return cls.from_dict(data, str(path))
+        return cls.from_dict(read_data_file(path, "catalogue file"), str(path))
 
     @classmethod
     def from_dict(cls, data: object, label: str = "catalogue") -> Catalogue:
@@ -132,9 +130,7 @@ class PriceList:
     def from_file(cls, path: str | Path) -> PriceList:
         """Read a YAML or JSON price file: ``prices`` (type -> $/h), ``source``, ``date``."""
         path = file_path(path, "price file path")
-        text = read_text_file(path, "price file")
-        data = parse_text(text, str(path), json_first=path.suffix.lower() == ".json")
-        return cls.from_dict(data, str(path))
+        return cls.from_dict(read_data_file(path, "price file"), str(path))
 
     @classmethod
     def from_dict(cls, data: object, label: str = "prices") -> PriceList:

@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..errors import ConfigError, check_type, value_text
+from ..errors import check_type
 from ..hardware import Instance
 from ..layout import layout_from_dict, layout_to_dict
-from ..optimize.limits import MAX_TIME_LIMIT, check_seed
+from ..optimize.limits import check_seed, check_time_limit
 from ..score import score
 from .assign import MAX_LITERALS, improve, literal_count, solve_exact
 from .bound import lower_bound
@@ -179,18 +179,9 @@ def _read_inputs(
 
 
 def _check_limits(time_limit: object, instance_time_limit: object, seed: object) -> None:
-    """The same ranges as :func:`ncplace.optimize` (:mod:`ncplace.optimize.limits`), each value
-    named by its own keyword."""
-    for name, value in (("time_limit", time_limit), ("instance_time_limit", instance_time_limit)):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not 0 <= value <= MAX_TIME_LIMIT
-        ):
-            raise ConfigError(
-                f"plan_fleet: {name} must be a number of seconds from 0 to {MAX_TIME_LIMIT:g}, "
-                f"got {value_text(value)}"
-            )
+    """The same ranges as :func:`ncplace.optimize` (:mod:`ncplace.optimize.limits`)."""
+    check_time_limit(time_limit, "plan_fleet")
+    check_time_limit(instance_time_limit, "plan_fleet", "instance_time_limit")
     check_seed(seed, "plan_fleet")
 
 

@@ -20,17 +20,18 @@ MAX_SEED = 2**31 - 1
 """Largest seed: CP-SAT's random seed is a 32-bit signed integer."""
 
 
-def check_time_limit(value: object, what: str) -> float:
+def check_time_limit(value: object, what: str, name: str = "time_limit") -> float:
     """``value`` as seconds, or a :class:`ConfigError` naming it (``what``: the caller, first in
-    the message). A number (not a bool) from 0 to :data:`MAX_TIME_LIMIT`; the range test alone
-    refuses ``nan``, the infinities and integers too large for a float."""
+    the message; ``name``: its keyword). A number (not a bool) from 0 to
+    :data:`MAX_TIME_LIMIT`; the range test alone refuses ``nan``, the infinities and integers too
+    large for a float."""
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float))
         or not 0 <= value <= MAX_TIME_LIMIT
     ):
         raise ConfigError(
-            f"{what}: time_limit must be a number of seconds from 0 to {MAX_TIME_LIMIT:g}, "
+            f"{what}: {name} must be a number of seconds from 0 to {MAX_TIME_LIMIT:g}, "
             f"got {value_text(value)}"
         )
     return float(value)
