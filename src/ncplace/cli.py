@@ -698,8 +698,6 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     if plan.layout is None:
         raise Infeasible(_infeasible_message(plan))
     best = baselines.best() or baselines.best(feasible_only=False)
-    # Interrupted: print the layout at once, without the latency report's simulations.
-    latency = None if plan.interrupted else _latency_report(plan.layout, mix, args)
     code: str | None
     try:
         code = plan.code(args.framework)
@@ -714,19 +712,20 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         )
     if args.plot:
         _plot_layout(plan.layout, mix, args.plot, title=f"ncplace recommend: {mix.instance.name}")
+    if args.format == "code" and code is None:
+        raise Error(f"no placement code for this plan: {code_error}")
+    overload, done = _verdict(plan, mix, args)
     if args.format in ("launch", "k8s"):
         _write(_deployment(plan, args), args.output)
-        return EXIT_OK
-    if args.format == "code":
-        if code is None:
-            raise Error(f"no placement code for this plan: {code_error}")
-        overload, done = _verdict(plan, mix, args)
+        return done
+    if args.format == "code" and code is not None:
         warning = "" if overload is None else f"# {comment_text(overload, limit=300)}\n"
         _write(warning + code, args.output)
         return done
+    # Interrupted: print the layout at once, without the latency report's simulations.
+    latency = None if plan.interrupted else _latency_report(plan.layout, mix, args)
     if args.format == "json":
         data = plan.to_dict()
-        overload, done = _verdict(plan, mix, args)
         data["overloaded"] = overload is not None
         data["verdict"] = None if plan.score is None else room_text(plan.score, plan.layout, mix)
         if readings is not None:
@@ -752,7 +751,6 @@ def cmd_recommend(args: argparse.Namespace) -> int:
             data["moves"] = _moves(plan, current)
         _write(_json(data), args.output)
         return done
-    overload, done = _verdict(plan, mix, args)
     lines = [_mix_title(label, mix), "", _grid(plan.layout), ""]
     columns: list[tuple[str, Score | None]] = [("optimized", plan.score)]
     if current is not None and set(current.models()) == set(mix.names):
