@@ -13,6 +13,7 @@ from .deploy import k8s_manifests, launch_script
 from .dryrun import ReplayReport, replay, replay_file, replay_report
 from .errors import ConfigError, CoresUnavailable, Error, InfeasibleMix, PlacementError
 from .hardware import INSTANCES, Instance, instance
+from .latency import Simulation, max_scale, simulate
 from .layout import Layout, Placement, ProcessSpan
 from .mix import Mix, Model
 from .monitor import Observation, ObservedModel, read_monitor
@@ -24,7 +25,6 @@ from .scenario import Scenario, emulate_file, load_scenario
 from .score import Score, score
 
 if TYPE_CHECKING:
-    from .latency import Simulation, max_scale, simulate
     from .optimize.solve import optimize
 
 # Importing the subpackage above bound ``optimize`` to it; the name is the function, which
@@ -33,9 +33,6 @@ del globals()["optimize"]
 
 __version__ = "0.1.0"
 
-# The latency evaluators need numpy, imported on first use like OR-Tools for optimize.
-_LATENCY_NAMES = ("Simulation", "max_scale", "simulate")
-
 
 def __getattr__(name: str) -> Any:
     if name == "optimize":
@@ -43,12 +40,6 @@ def __getattr__(name: str) -> Any:
 
         globals()["optimize"] = optimize
         return optimize
-    if name in _LATENCY_NAMES:
-        from . import latency
-
-        value = getattr(latency, name)
-        globals()[name] = value
-        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
