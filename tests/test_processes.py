@@ -457,6 +457,8 @@ def test_cli_launch_k8s_processes_and_threads(capsys, tmp_path) -> None:
     assert err == (
         "ncplace: warning: --workers is deprecated: it sets CP-SAT threads, now --threads; for a "
         "pool of serving processes use --processes\n"
+        "ncplace: warning: OVERLOADED: peak core load 1.5; a needs at least 2 copies; try "
+        "replicas: auto\n"
     )
     assert [doc["kind"] for doc in yaml.safe_load_all(out)] == ["ConfigMap", "Deployment"]
     assert (
