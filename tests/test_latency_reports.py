@@ -120,7 +120,7 @@ def test_verdict_when_the_target_is_below_the_service_time() -> None:
 
 
 def test_recommend_reports_latency_in_text_and_json(capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["recommend", str(VISION), "--time-limit", "1", "--switch-ms", "0.5"]
+    argv = ["recommend", str(VISION), "--time-limit", "1", "--switch-ms", "0.5", "--deterministic"]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "Latency at today's traffic (simulated: " in out

@@ -309,8 +309,16 @@ def _same_target(one: str, other: str | None) -> bool:
         return False
 
 
+JSON_INDENT_MAX_BYTES = 1 << 20
+"""JSON output up to this size is indented; larger output (a plan of thousands of models) is
+written on one line, since Python's JSON encoder is several times slower when indenting."""
+
+
 def _json(data: object) -> str:
-    return json_printable(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False))
+    text = json.dumps(data, ensure_ascii=False, allow_nan=False)
+    if len(text) <= JSON_INDENT_MAX_BYTES:
+        text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)
+    return json_printable(text)
 
 
 def _plot_layout(
@@ -493,6 +501,35 @@ NO_TIME_S = 1e-3
 """The solve's time limit when reading the mix and the baselines used all of ``--time-limit``."""
 
 
+TABLE_SHARE = 0.5
+"""The part of ``--time-limit`` after which ``recommend``'s comparison table starts no further
+policy once one has a feasible layout (as :data:`ncplace.optimize.solve.BASELINES_SHARE`)."""
+REPORT_SHARE = 0.2
+"""The part of ``--time-limit`` the solve leaves for the latency report when the mix has
+traffic (the report runs until ``--time-limit`` plus :data:`REPORT_SLACK_S`, see
+:func:`_report_deadline`)."""
+REPORT_SLACK_S = 0.25
+"""How far past ``--time-limit`` the latency report may start its last simulation; the rest
+of the promised second is for writing the output."""
+
+
+def _table_deadline(args: argparse.Namespace) -> float | None:
+    """When ``recommend``'s comparison table stops starting policies (None: never, with
+    ``--deterministic``, which makes no promise on the wall time)."""
+    if getattr(args, "deterministic", False):
+        return None
+    return float(getattr(args, "started", time.perf_counter()) + TABLE_SHARE * args.time_limit)
+
+
+def _report_deadline(args: argparse.Namespace) -> float | None:
+    """When the latency report stops starting simulations (None with ``--deterministic``: the
+    report is then complete, and the same on every run)."""
+    if getattr(args, "deterministic", False):
+        return None
+    started = getattr(args, "started", time.perf_counter())
+    return float(started + args.time_limit + REPORT_SLACK_S)
+
+
 def _solve_seconds(args: argparse.Namespace, one_layout_s: float = 0.0) -> float:
     """The ``time_limit`` the solve gets: ``--time-limit`` as given with ``--deterministic``
     (nominal seconds, reproducible); otherwise what is left of it on the wall clock since the
@@ -503,6 +540,8 @@ def _solve_seconds(args: argparse.Namespace, one_layout_s: float = 0.0) -> float
     started = getattr(args, "started", time.perf_counter())
     elapsed = time.perf_counter() - started
     reserve = min(0.2 * args.time_limit, OUTPUT_RESERVE_MIN_S + one_layout_s)
+    if getattr(args, "report_latency", False):
+        reserve += REPORT_SHARE * args.time_limit
     left = args.time_limit - elapsed - reserve
     if args.time_limit > 0 and left <= 0:
         return NO_TIME_S  # not 0, which the plan would report as "time limit 0"
@@ -543,8 +582,12 @@ def _optimize(
     label: str,
     current: Layout | None = None,
     one_layout_s: float = 0.0,
+    baselines: dict[str, Layout] | None = None,
 ) -> Any:
+    """Run the optimizer as the flags say; ``baselines``: the policies' layouts the command
+    already made (its comparison table), which the optimizer then does not make again."""
     from .optimize import optimize
+    from .policies import POLICIES
 
     kwargs: dict[str, Any] = {
         "time_limit": _solve_seconds(args, one_layout_s),
@@ -560,6 +603,8 @@ def _optimize(
             kwargs[key] = getattr(args, key)
     if current is not None:
         kwargs["current"] = current
+    if baselines is not None and mix.workers is None:
+        kwargs["baselines"] = {name: baselines[name] for name in POLICIES if name in baselines}
     with Progress(label, args.time_limit) as progress:
         if progress.active and "progress" in inspect.signature(optimize).parameters:
             kwargs["progress"] = progress.update
@@ -692,9 +737,12 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     elif args.name:
         raise Error("--name names the models of a --current report; give --current too")
     before = time.perf_counter()
-    baselines = compare(mix, optimizer=False, latency=False)
+    baselines = compare(mix, optimizer=False, latency=False, deadline=_table_deadline(args))
     one_layout_s = (time.perf_counter() - before) / max(1, len(baselines.rows))
-    plan = _optimize(mix, args, "solving", current, one_layout_s)
+    made = {r.name: r.layout for r in baselines.rows if r.layout is not None}
+    has_traffic = any(m.rate is not None for m in mix.models)
+    args.report_latency = args.format in ("text", "json") and has_traffic
+    plan = _optimize(mix, args, "solving", current, one_layout_s, made)
     if plan.layout is None:
         raise Infeasible(_infeasible_message(plan))
     best = baselines.best() or baselines.best(feasible_only=False)
@@ -723,7 +771,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         _write(warning + code, args.output)
         return done
     # Interrupted: print the layout at once, without the latency report's simulations.
-    latency = None if plan.interrupted else _latency_report(plan.layout, mix, args)
+    latency, latency_note = (None, None) if plan.interrupted else _latency_report(plan, mix, args)
     if args.format == "json":
         data = plan.to_dict()
         data["overloaded"] = overload is not None
@@ -746,6 +794,8 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         if scripts:
             data["scripts"] = scripts
         data["latency"] = None if latency is None else latency.to_dict()
+        if latency_note is not None:
+            data["latency_note"] = latency_note
         if current is not None:
             data["current"] = {"file": args.current, "layout": layout_to_dict(current)}
             data["moves"] = _moves(plan, current)
@@ -785,6 +835,8 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         lines.append("No baseline policy can express this mix.")
     if latency is not None:
         lines += ["", *latency.lines()]
+    elif latency_note is not None:
+        lines += ["", f"Latency: {latency_note}."]
     lines.append("")
     if scripts:
         lines.append(
@@ -822,14 +874,28 @@ def _verdict(plan: Any, mix: Mix, args: argparse.Namespace) -> tuple[str | None,
     return overload, EXIT_OVERLOADED if args.strict else EXIT_OK
 
 
-def _latency_report(layout: Layout, mix: Mix, args: argparse.Namespace) -> Any:
+LATENCY_SKIPPED = (
+    "not simulated: --time-limit was spent before the latency report could start (raise it, or "
+    "give --deterministic for a complete report)"
+)
+
+
+def _latency_report(plan: Any, mix: Mix, args: argparse.Namespace) -> tuple[Any, str | None]:
     """The recommended layout judged by latency (``ncplace.latency.report``), or None when no
-    model has traffic or the layout breaks a hard rule."""
+    model has traffic or the layout breaks a hard rule; and a note when the time limit left no
+    time to start it (:func:`_report_deadline`)."""
+    layout = plan.layout
     if all(m.rate is None for m in mix.models) or not score(layout, mix).feasible:
-        return None
+        return None, None
+    deadline = _report_deadline(args)
+    if deadline is not None and time.perf_counter() > deadline:
+        return None, LATENCY_SKIPPED
     from .latency.report import latency_report
 
-    return latency_report(layout, mix, switch_ms=args.switch_ms, seed=args.seed)
+    report = latency_report(
+        layout, mix, switch_ms=args.switch_ms, seed=args.seed, deadline=deadline
+    )
+    return report, None
 
 
 # --- several processes (machines) ---------------------------------------------------------------

@@ -232,9 +232,12 @@ def block_loads(layout: Layout, mix: Mix, process: int, framework: str) -> list[
 def grid_lines(layout: Layout, max_width: int = _MAX_GRID_WIDTH) -> list[str]:
     """``layout.render()`` as sanitised lines; when wider than ``max_width``, models are drawn as
     ``m0, m1, ...`` (in placement order) with a legend line ``m0 = <name>`` per model."""
-    rows = [comment_text(row, 10_000) for row in layout.render().split("\n")]
-    if max(len(row) for row in rows) <= max_width:
-        return rows
+    # The core header alone is 4 columns a core (3 or more, and a separator): skip a render
+    # that is sure to be too wide (on 256 cores with 10,000 models it took about a second).
+    if 4 * layout.instance.cores - 1 <= max_width:
+        rows = [comment_text(row, 10_000) for row in layout.render().split("\n")]
+        if max(len(row) for row in rows) <= max_width:
+            return rows
     labels = {name: f"m{i}" for i, name in enumerate(layout.models())}
     short = Layout(
         layout.instance,

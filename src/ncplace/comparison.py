@@ -19,6 +19,7 @@ by max scale (highest first), then worst p99/slo, before headroom.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -264,6 +265,7 @@ def compare(
     seed: int = 0,
     latency: bool | None = None,
     switch_ms: float | None = None,
+    deadline: float | None = None,
 ) -> Comparison:
     """Lay ``mix`` out with each policy (and the optimizer), score each, best first.
 
@@ -276,12 +278,22 @@ def compare(
     ``latency``: judge every layout by simulation too (``worst p99/slo`` and ``max scale``, see
     the module docstring) and sort by it; ``None`` (the default) does so when any model gives a
     latency field. ``switch_ms`` and ``seed`` go to the simulation.
+
+    ``deadline`` (``time.perf_counter()`` seconds, as ``ncplace recommend --time-limit`` sets
+    it): once a policy has given a feasible layout, no policy starts after it; those get an
+    ``n/a`` row saying so.
     """
     check_type(mix, Mix, "compare: mix")
     if latency is not None and not isinstance(latency, bool):
         raise ConfigError(f"compare: latency must be True, False or None, got {latency!r}")
     chosen = _resolve(policies)
-    rows = [_run(name, policy, mix) for name, policy in chosen.items()]
+    rows: list[Row] = []
+    for name, policy in chosen.items():
+        late = deadline is not None and time.perf_counter() > deadline
+        if late and any(r.feasible for r in rows):
+            rows.append(Row(name, None, None, reason=NOT_RUN, description=describe(policy)))
+        else:
+            rows.append(_run(name, policy, mix))
     if optimizer:
         rows.append(_optimized_row(mix, time_limit, seed))
     if latency is None:
@@ -290,6 +302,9 @@ def compare(
         rows = [_judge(r, mix, switch_ms, seed) for r in rows]
     ordered = sorted(rows, key=lambda r: r.sort_key(bool(latency)))
     return Comparison(mix, tuple(ordered), bool(latency))
+
+
+NOT_RUN = "not run: the time limit had passed, and an earlier policy had a feasible layout"
 
 
 def _judge(row: Row, mix: Mix, switch_ms: float | None, seed: int) -> Row:

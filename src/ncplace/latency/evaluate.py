@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +13,17 @@ from ..errors import ConfigError, PlacementError
 from ..layout import Layout
 from ..mix import Mix
 from ..score import broken_rules, score
-from .simulation import core_order, default_duration, draw_calls, run_cores, run_events
+from .simulation import (
+    Calls,
+    Draws,
+    calls_from,
+    core_order,
+    default_duration,
+    draw_all,
+    draw_calls,
+    run_cores,
+    run_events,
+)
 from .traffic import Traffic, check_scale, resolve_switch_ms, traffic_of
 
 SCALE_PRECISION = 1.01
@@ -93,7 +104,7 @@ def _finite(values: dict[str, Any]) -> dict[str, Any]:
     return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in values.items()}
 
 
-def _check_seed(seed: object, what: str) -> int:
+def check_seed(seed: object, what: str) -> int:
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"{what}: seed must be an integer >= 0, got {seed!r}")
     return seed
@@ -120,7 +131,7 @@ def simulate(
     """
     switch = resolve_switch_ms(switch_ms, "simulate")
     scale = check_scale(scale, "simulate")
-    seed = _check_seed(seed, "simulate")
+    seed = check_seed(seed, "simulate")
     traffic = traffic_of(layout, mix, switch, "simulate")
     if duration_s is not None and (
         isinstance(duration_s, bool)
@@ -132,45 +143,83 @@ def simulate(
 
 
 def _simulate(
-    traffic: Traffic, switch: float, scale: float, duration_s: float | None, seed: int
+    traffic: Traffic,
+    switch: float,
+    scale: float,
+    duration_s: float | None,
+    seed: int,
+    draws: Draws | None = None,
 ) -> Simulation:
+    """:func:`simulate` on built traffic; ``draws`` (:func:`.simulation.draw_all`, covering
+    the run) saves drawing the calls again when many scales of one layout are simulated."""
     n = traffic.cores
     if not traffic.models:
         idle = tuple(CoreActivity(c, 0.0, 0.0) for c in range(n))
         return Simulation((), idle, scale, duration_s or 0.0, switch, seed)
     duration = duration_s if duration_s is not None else default_duration(traffic) / scale
-    calls = draw_calls(traffic, scale, duration, seed)
+    if draws is None:
+        calls = draw_calls(traffic, scale, duration, seed)
+    else:
+        calls = calls_from(draws, traffic, scale, duration)
     order = core_order(traffic)
     outcome = run_cores(traffic, calls, order) if order else run_events(traffic, calls)
-    response = outcome.done - calls.arrival
-    models = []
-    start = 0
-    for m, count in zip(traffic.models, calls.counts, strict=True):
-        times = (response[start : start + count] + m.overhead_s) * 1000.0
-        start += count
-        models.append(_model_latency(m.name, m.slo_ms, times))
+    models = _model_latencies(traffic, calls, outcome.done - calls.arrival)
     span = np.maximum(outcome.last_finish, duration)
     cores = tuple(
         CoreActivity(c, float(outcome.busy[c] / span[c]), float(outcome.switches[c] / duration))
         for c in range(n)
     )
-    return Simulation(tuple(models), cores, scale, duration, switch, seed)
+    return Simulation(models, cores, scale, duration, switch, seed)
 
 
-def _model_latency(name: str, slo_ms: float, times: np.ndarray) -> ModelLatency:
-    if len(times) == 0:
-        nan = math.nan
-        return ModelLatency(name, 0, nan, nan, nan, slo_ms, nan)
-    p50, p99 = np.percentile(times, [50, 99])
-    return ModelLatency(
-        name=name,
-        requests=len(times),
-        mean_ms=float(times.mean()),
-        p50_ms=float(p50),
-        p99_ms=float(p99),
-        slo_ms=slo_ms,
-        slo_attainment=float(np.mean(times <= slo_ms)),
-    )
+def _model_latencies(
+    traffic: Traffic, calls: Calls, response: np.ndarray
+) -> tuple[ModelLatency, ...]:
+    """Each model's :class:`ModelLatency` from its calls' response times (s), all models at once.
+
+    The calls come model by model (:class:`.simulation.Calls`); each model's times are sorted
+    and its percentiles read by linear interpolation between order statistics: the ``q``
+    quantile of ``n`` sorted times ``t`` is ``t[i] + (t[i + 1] - t[i]) (h - i)`` with
+    ``h = q (n - 1)`` and ``i = floor(h)`` (numpy's default ``linear`` method)."""
+    counts = np.array(calls.counts, dtype=np.int64)
+    overhead = np.array([m.overhead_s for m in traffic.models])
+    slo = np.array([m.slo_ms for m in traffic.models])
+    times = (response + overhead[calls.model]) * 1000.0
+    times = times[np.lexsort((times, calls.model))]  # calls.model is already in order
+    first = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    sums = np.bincount(calls.model, weights=times, minlength=len(counts))
+    within = np.bincount(calls.model, weights=times <= slo[calls.model], minlength=len(counts))
+    quantiles = [_quantile(times, first, counts, q) for q in (0.5, 0.99)]
+    out = []
+    for k, m in enumerate(traffic.models):
+        if counts[k] == 0:
+            nan = math.nan
+            out.append(ModelLatency(m.name, 0, nan, nan, nan, m.slo_ms, nan))
+            continue
+        out.append(
+            ModelLatency(
+                name=m.name,
+                requests=int(counts[k]),
+                mean_ms=float(sums[k] / counts[k]),
+                p50_ms=float(quantiles[0][k]),
+                p99_ms=float(quantiles[1][k]),
+                slo_ms=m.slo_ms,
+                slo_attainment=float(within[k] / counts[k]),
+            )
+        )
+    return tuple(out)
+
+
+def _quantile(ordered: np.ndarray, first: np.ndarray, counts: np.ndarray, q: float) -> np.ndarray:
+    """The ``q`` quantile of each group ``ordered[first : first + count]`` (sorted; NaN for an
+    empty group), by the interpolation of :func:`_model_latencies`."""
+    h = q * (np.maximum(counts, 1) - 1)
+    low = np.floor(h).astype(np.int64)
+    high = np.minimum(low + 1, np.maximum(counts, 1) - 1)
+    last = max(len(ordered) - 1, 0)
+    a = ordered[np.minimum(first + low, last)] if len(ordered) else np.zeros(len(counts))
+    b = ordered[np.minimum(first + high, last)] if len(ordered) else np.zeros(len(counts))
+    return np.where(counts > 0, a + (b - a) * (h - low), math.nan)
 
 
 def max_scale(layout: Layout, mix: Mix, *, switch_ms: float | None = None, seed: int = 0) -> float:
@@ -185,40 +234,98 @@ def max_scale(layout: Layout, mix: Mix, *, switch_ms: float | None = None, seed:
     (one breaking a hard rule of :func:`~ncplace.score`) raises :class:`PlacementError`.
     """
     switch = resolve_switch_ms(switch_ms, "max_scale")
-    seed = _check_seed(seed, "max_scale")
+    seed = check_seed(seed, "max_scale")
     traffic = traffic_of(layout, mix, switch, "max_scale")
+    headroom = feasible_headroom(layout, mix, "max_scale")
+    if not traffic.models:
+        return math.inf
+    return scale_bracket(traffic, switch, seed, headroom).low
+
+
+@dataclass(frozen=True)
+class Bracket:
+    """Where alpha* lies: ``low`` meets every target (simulated; 0 when no scale tried did),
+    ``high`` misses one, or is the busy-time ceiling. ``complete``: the bisection ran to
+    :data:`SCALE_PRECISION`; when a deadline stopped it, alpha* is somewhere in
+    ``[low, high)``."""
+
+    low: float
+    high: float
+    complete: bool
+
+
+def scale_bracket(
+    traffic: Traffic,
+    switch: float,
+    seed: int,
+    ceiling: float,
+    draws: Draws | None = None,
+    deadline: float | None = None,
+) -> Bracket:
+    """:func:`max_scale` on built traffic, every scale cut from one set of draws; with a
+    ``deadline`` (``time.perf_counter()`` seconds) no simulation starts that the last one's
+    duration says would end after it."""
+    draws = draws or draw_all(traffic, default_duration(traffic), seed)
+    took = 0.0
+
+    def meets(scale: float) -> bool:
+        nonlocal took
+        started = time.perf_counter()
+        if deadline is not None and started + took > deadline:
+            raise _OutOfTime
+        result = _simulate(traffic, switch, scale, None, seed, draws).meets_targets
+        took = time.perf_counter() - started
+        return result
+
+    return bisect_bracket(meets, ceiling)
+
+
+class _OutOfTime(Exception):
+    """A deadline left no time for the next simulation."""
+
+
+def feasible_headroom(layout: Layout, mix: Mix, what: str) -> float:
+    """The layout's busy-time headroom (alpha*'s ceiling); an infeasible layout raises
+    :class:`PlacementError`, since only a feasible one has a max scale."""
     s = score(layout, mix)
     if not s.feasible:
         raise PlacementError(
-            f"max_scale: the layout breaks hard rules ({', '.join(broken_rules(s))}); "
+            f"{what}: the layout breaks hard rules ({', '.join(broken_rules(s))}); "
             "only a feasible layout has a max scale"
         )
-    if not traffic.models:
-        return math.inf
-
-    def meets(scale: float) -> bool:
-        return _simulate(traffic, switch, scale, None, seed).meets_targets
-
-    return bisect_scale(meets, s.headroom)
+    return s.headroom
 
 
 def bisect_scale(meets: Any, ceiling: float) -> float:
-    """The largest scale in ``(0, ceiling]`` where ``meets`` holds, to ``SCALE_PRECISION``:
-    ``ceiling`` when it holds there, else halve from ``ceiling / 2`` until it holds (0 when it
-    still fails below ``ceiling / 1000``), then bisect geometrically. The scales tried depend
-    only on the answers, so the result does not move with anything but the simulation."""
-    if meets(ceiling):
-        return ceiling
-    hi, lo = ceiling, ceiling / 2.0
-    while not meets(lo):
-        hi = lo
-        lo /= 2.0
-        if lo < ceiling / 1000.0:
-            return 0.0
-    while hi / lo > SCALE_PRECISION:
-        mid = math.sqrt(lo * hi)
-        if meets(mid):
-            lo = mid
-        else:
-            hi = mid
-    return lo
+    """The largest scale in ``(0, ceiling]`` where ``meets`` holds, to ``SCALE_PRECISION``
+    (:func:`bisect_bracket`)."""
+    return bisect_bracket(meets, ceiling).low
+
+
+def bisect_bracket(meets: Any, ceiling: float) -> Bracket:
+    """Bisect for the largest scale in ``(0, ceiling]`` where ``meets`` holds, to
+    ``SCALE_PRECISION``: ``ceiling`` when it holds there, else halve from ``ceiling / 2`` until
+    it holds (0 when it still fails below ``ceiling / 1000``), then bisect geometrically. The
+    scales tried depend only on the answers, so the result does not move with anything but the
+    simulation. When ``meets`` raises :class:`_OutOfTime` the bracket so far is returned,
+    marked incomplete."""
+    shown, hi = 0.0, ceiling  # the largest scale seen to meet, the smallest seen to miss
+    try:
+        if meets(ceiling):
+            return Bracket(ceiling, ceiling, True)
+        lo = ceiling / 2.0
+        while not meets(lo):
+            hi = lo
+            lo /= 2.0
+            if lo < ceiling / 1000.0:
+                return Bracket(0.0, hi, True)
+        shown = lo
+        while hi / lo > SCALE_PRECISION:
+            mid = math.sqrt(lo * hi)
+            if meets(mid):
+                lo = shown = mid
+            else:
+                hi = mid
+    except _OutOfTime:
+        return Bracket(shown, hi, False)
+    return Bracket(lo, hi, True)

@@ -4,26 +4,52 @@ switch-time sweep, and a verdict in plain words."""
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from ..layout import Layout
 from ..mix import Mix
-from .evaluate import SCALE_PRECISION, Simulation, max_scale, simulate
-from .traffic import SWITCH_SWEEP_MS, resolve_switch_ms
+from ..score import score
+from .evaluate import (
+    SCALE_PRECISION,
+    ModelLatency,
+    Simulation,
+    _simulate,
+    check_seed,
+    feasible_headroom,
+    max_scale,
+    scale_bracket,
+    simulate,
+)
+from .simulation import Draws, default_duration, draw_all
+from .traffic import SWITCH_SWEEP_MS, Traffic, resolve_switch_ms, traffic_of
 
 
 @dataclass(frozen=True)
 class LatencyReport:
     """A layout judged by latency: the simulation at today's traffic, alpha* at the switch time
     used (``max_scale``) and at each of :data:`SWITCH_SWEEP_MS` (``sweep``), the busy-time
-    headroom that caps alpha*, and the models missing their target just above alpha*."""
+    headroom that caps alpha*, and the models missing their target just above alpha*.
+
+    With a deadline (``ncplace recommend --time-limit``) the report may be cut short:
+    ``max_scale_below`` is then set (alpha* lies in ``[max_scale, max_scale_below)``, where
+    ``max_scale`` is the largest scale simulated to meet every target, 0 when none was), and
+    ``sweep`` holds only the switch times whose alpha* was settled (``sweep_cut`` says some
+    were not)."""
 
     today: Simulation
     max_scale: float
     sweep: tuple[tuple[float, float], ...]
     headroom: float
     first_misses: tuple[str, ...]
+    max_scale_below: float | None = None
+    sweep_cut: bool = False
+
+    @property
+    def complete(self) -> bool:
+        """True when no deadline cut the report short."""
+        return self.max_scale_below is None and not self.sweep_cut
 
     @property
     def verdict(self) -> str:
@@ -34,6 +60,8 @@ class LatencyReport:
         if math.isinf(alpha):
             return "no model has traffic"
         missed = sorted(today.models, key=lambda m: -m.ratio)
+        if self.max_scale_below is not None:
+            return self._cut_verdict(missed)
         if alpha == 0.0:
             worst = missed[0]
             return (
@@ -43,11 +71,8 @@ class LatencyReport:
         if today.meets_targets:
             head = f"meets every target at today's traffic, up to {alpha:.2f}x"
         else:
-            late = [m for m in missed if m.p99_ms > m.slo_ms]
-            names = ", ".join(f"{m.name} ({m.p99_ms:.3g} ms > {m.slo_ms:g} ms)" for m in late[:3])
-            more = f" and {len(late) - 3} more" if len(late) > 3 else ""
             head = (
-                f"misses at today's traffic: {names}{more}; every target holds only up to "
+                f"misses at today's traffic: {_late(missed)}; every target holds only up to "
                 f"{alpha:.2f}x"
             )
         if alpha >= self.headroom:
@@ -57,6 +82,21 @@ class LatencyReport:
             target = today[who].slo_ms
             return f"{head}; {who} misses its {target:g} ms target above {alpha:.2f}x"
         return head
+
+    def _cut_verdict(self, missed: list[ModelLatency]) -> str:
+        """The verdict when the deadline stopped the search for alpha*."""
+        where = f"the time limit stopped the search for alpha*: {self._cut_range()}"
+        if self.today.meets_targets:
+            return f"meets every target at today's traffic; {where}"
+        return f"misses at today's traffic: {_late(missed)}; {where}"
+
+    def _cut_range(self) -> str:
+        """Where alpha* lies when the deadline stopped its search."""
+        assert self.max_scale_below is not None
+        low = f"at least {_scale(self.max_scale)}, " if self.max_scale > 0 else ""
+        if self.max_scale_below >= self.headroom:
+            return f"{low}at most {_scale(self.headroom)} (the busy-time headroom)"
+        return f"{low}below {_scale(self.max_scale_below)}"
 
     def lines(self) -> list[str]:
         """The report as text lines."""
@@ -84,9 +124,16 @@ class LatencyReport:
             ]
             out.append("  " + "  ".join(cells).rstrip())
         sweep = ", ".join(f"{_scale(a)} at {s:g} ms" for s, a in self.sweep)
+        if self.sweep_cut:
+            sweep = f"{sweep}; " if sweep else ""
+            sweep += "the time limit left no time for the rest of the switch-time sweep"
+        if self.max_scale_below is None:
+            alpha = f"(alpha*, simulated, to 1%): {_scale(self.max_scale)}"
+        else:
+            alpha = f"(alpha*, simulated, cut by the time limit): {self._cut_range()}"
         out.append(
-            f"Max scale (alpha*, simulated, to 1%): {_scale(self.max_scale)} at switch "
-            f"{today.switch_ms:g} ms ({sweep}); busy-time headroom {_scale(self.headroom)}."
+            f"Max scale {alpha} at switch {today.switch_ms:g} ms ({sweep}); busy-time "
+            f"headroom {_scale(self.headroom)}."
         )
         out.append(f"Verdict: {self.verdict}.")
         return out
@@ -98,6 +145,8 @@ class LatencyReport:
             "max_scale": _finite(self.max_scale),
             "switch_ms": self.today.switch_ms,
             "sweep": [{"switch_ms": s, "max_scale": _finite(a)} for s, a in self.sweep],
+            "max_scale_below": None if self.max_scale_below is None else self.max_scale_below,
+            "sweep_complete": not self.sweep_cut,
             "headroom": _finite(self.headroom),
             "first_misses": list(self.first_misses),
             "verdict": self.verdict,
@@ -105,25 +154,72 @@ class LatencyReport:
 
 
 def latency_report(
-    layout: Layout, mix: Mix, *, switch_ms: float | None = None, seed: int = 0
+    layout: Layout,
+    mix: Mix,
+    *,
+    switch_ms: float | None = None,
+    seed: int = 0,
+    deadline: float | None = None,
 ) -> LatencyReport:
-    """Judge ``layout`` by latency (see :class:`LatencyReport`); the layout must be feasible."""
-    from ..score import score
+    """Judge ``layout`` by latency (see :class:`LatencyReport`); the layout must be feasible.
 
+    Every simulation cuts its calls from one set of draws (the scales and switch times of one
+    layout share their calls). With a ``deadline`` (``time.perf_counter()`` seconds), today's
+    simulation always runs; after it no simulation starts that the last one's duration says
+    would end after the deadline, in this order of value: alpha* at the switch time used, the
+    models missing first above it, the rest of the switch-time sweep."""
     switch = resolve_switch_ms(switch_ms, "latency report")
-    today = simulate(layout, mix, switch_ms=switch, seed=seed)
-    alpha = max_scale(layout, mix, switch_ms=switch, seed=seed)
-    sweep = tuple(
-        (s, alpha if s == switch else max_scale(layout, mix, switch_ms=s, seed=seed))
-        for s in SWITCH_SWEEP_MS
-    )
-    headroom = score(layout, mix).headroom
-    first: tuple[str, ...] = ()
-    if 0 < alpha < headroom:
-        above = simulate(layout, mix, switch_ms=switch, seed=seed, scale=alpha * SCALE_PRECISION)
-        late = sorted((m for m in above.models if m.p99_ms > m.slo_ms), key=lambda m: -m.ratio)
-        first = tuple(m.name for m in late)
-    return LatencyReport(today, alpha, sweep, headroom, first)
+    traffic = traffic_of(layout, mix, switch, "latency report")
+    if not traffic.models:
+        today = simulate(layout, mix, switch_ms=switch, seed=seed)
+        alpha = max_scale(layout, mix, switch_ms=switch, seed=seed)
+        every = tuple((s, alpha) for s in SWITCH_SWEEP_MS)
+        return LatencyReport(today, alpha, every, score(layout, mix).headroom, ())
+    headroom = feasible_headroom(layout, mix, "latency report")
+    draws = draw_all(traffic, default_duration(traffic), check_seed(seed, "latency report"))
+    today = _simulate(traffic, switch, 1.0, None, seed, draws)
+    found = scale_bracket(traffic, switch, seed, headroom, draws, deadline)
+    if not found.complete:
+        low = max(found.low, 1.0) if today.meets_targets and headroom >= 1.0 else found.low
+        return LatencyReport(today, low, (), headroom, (), found.high, True)
+    alpha = found.low
+    first = _first_misses(traffic, switch, seed, alpha, headroom, draws, deadline)
+    sweep: list[tuple[float, float]] = []
+    for s in SWITCH_SWEEP_MS:
+        if s == switch:
+            sweep.append((s, alpha))
+            continue
+        other = traffic_of(layout, mix, s, "latency report")
+        at = scale_bracket(other, s, seed, headroom, draws, deadline)
+        if not at.complete:
+            return LatencyReport(today, alpha, tuple(sweep), headroom, first, None, True)
+        sweep.append((s, at.low))
+    return LatencyReport(today, alpha, tuple(sweep), headroom, first)
+
+
+def _first_misses(
+    traffic: Traffic,
+    switch: float,
+    seed: int,
+    alpha: float,
+    headroom: float,
+    draws: Draws,
+    deadline: float | None,
+) -> tuple[str, ...]:
+    """The models missing their target 1% above alpha*, worst first (none when alpha* is 0
+    or the headroom, or the deadline has passed)."""
+    if not 0 < alpha < headroom or (deadline is not None and time.perf_counter() > deadline):
+        return ()
+    above = _simulate(traffic, switch, alpha * SCALE_PRECISION, None, seed, draws)
+    late = sorted((m for m in above.models if m.p99_ms > m.slo_ms), key=lambda m: -m.ratio)
+    return tuple(m.name for m in late)
+
+
+def _late(missed: list[ModelLatency]) -> str:
+    """The models over their target today, at most three named."""
+    late = [m for m in missed if m.p99_ms > m.slo_ms]
+    names = ", ".join(f"{m.name} ({m.p99_ms:.3g} ms > {m.slo_ms:g} ms)" for m in late[:3])
+    return names + (f" and {len(late) - 3} more" if len(late) > 3 else "")
 
 
 def _scale(value: float) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,26 +72,65 @@ def _gamma(rng: np.random.Generator, cv: float, size: int) -> np.ndarray:
     return rng.gamma(shape, 1.0 / shape, size)
 
 
-def draw_calls(traffic: Traffic, scale: float, duration: float, seed: int) -> Calls:
-    """The calls arriving in ``[0, duration]`` at ``scale`` times each model's rate.
+@dataclass(frozen=True)
+class Draws:
+    """Every model's calls over ``span`` seconds of traffic at scale 1, drawn once (one model
+    after another in mix order): ``units`` are the running sums of each model's unit-mean gaps,
+    ``model``, ``flow`` and ``multiplier`` as in :class:`Calls`. A run at ``scale`` over
+    ``duration`` with ``scale x duration <= span`` keeps each model's first calls up to its
+    horizon and divides by ``rate x scale`` (:func:`calls_from`): every scale and switch time
+    of one layout shares the same draws, which :func:`draw_calls` would otherwise repeat."""
 
-    Unit-mean gaps are drawn in fixed blocks from the model's own stream, so a longer run or a
-    higher scale extends the same sequence; dividing by ``rate x scale`` makes them seconds."""
-    arrivals, models, flows, multipliers, counts = [], [], [], [], []
+    units: np.ndarray
+    model: np.ndarray
+    flow: np.ndarray
+    multiplier: np.ndarray
+    span: float
+    seed: int
+    key: tuple[tuple[object, ...], ...]
+
+
+def draws_key(traffic: Traffic) -> tuple[tuple[object, ...], ...]:
+    """What a model's draws depend on: its name (the seed), rate, variations, width, routes."""
+    return tuple(
+        (m.name, m.rate, m.arrival_cv, m.service_cv, m.width, m.routes) for m in traffic.models
+    )
+
+
+GAP_BLOCK = 4096
+"""How many gaps :func:`draw_all` draws at a time once its first block fell short."""
+
+SPAN_MARGIN = 1e-9
+"""Relative room above ``span``: ``rate x scale x duration`` rounds a few ulps away from
+``rate x span`` when ``duration = span / scale``."""
+
+
+def draw_all(traffic: Traffic, span: float, seed: int) -> Draws:
+    """Draw the calls of :class:`Draws` over ``span`` seconds at scale 1.
+
+    Unit-mean gaps are drawn from the model's own stream, so a longer run or a higher scale
+    extends the same sequence (the first block is sized to the calls expected, later ones hold
+    :data:`GAP_BLOCK`: the gaps are the stream's first draws whatever the blocks). The service
+    multipliers of call ``i`` are draws ``i w .. i w + w - 1`` of a second stream (numpy's
+    generators give the same first draws whatever the count asked), so a run that keeps fewer
+    calls sees the same values."""
+    units_of, models, flows, multipliers = [], [], [], []
     width = max(m.width for m in traffic.models)
     for k, m in enumerate(traffic.models):
         rng = np.random.default_rng(_stream_seed(seed, m.name, 0))
-        horizon = m.rate * scale * duration
+        horizon = m.rate * span * (1.0 + SPAN_MARGIN)
         gaps: list[np.ndarray] = []
         total = 0.0
+        size = min(GAP_BLOCK, int(horizon + 4 * math.sqrt(horizon)) + 16)
         while total <= horizon:
-            block = _gamma(rng, m.arrival_cv, 4096)
+            block = _gamma(rng, m.arrival_cv, size)
             gaps.append(block)
             total += float(block.sum())
+            size = GAP_BLOCK
         units = np.cumsum(np.concatenate(gaps))
         units = units[units <= horizon]
         n = len(units)
-        arrivals.append(units / (m.rate * scale))
+        units_of.append(units)
         models.append(np.full(n, k, dtype=np.int64))
         flows.append(_route(m.routes, n))
         rng = np.random.default_rng(_stream_seed(seed, m.name, 1))
@@ -98,14 +138,37 @@ def draw_calls(traffic: Traffic, scale: float, duration: float, seed: int) -> Ca
         if m.width < width:
             mult = np.hstack([mult, np.ones((n, width - m.width))])
         multipliers.append(mult)
-        counts.append(n)
-    return Calls(
-        arrival=np.concatenate(arrivals),
+    return Draws(
+        units=np.concatenate(units_of),
         model=np.concatenate(models),
         flow=np.concatenate(flows),
         multiplier=np.concatenate(multipliers),
-        counts=tuple(counts),
+        span=span,
+        seed=seed,
+        key=draws_key(traffic),
     )
+
+
+def calls_from(draws: Draws, traffic: Traffic, scale: float, duration: float) -> Calls:
+    """The calls arriving in ``[0, duration]`` at ``scale`` times each model's rate, cut from
+    ``draws`` (which must cover ``scale x duration`` and the same models)."""
+    if draws.key != draws_key(traffic) or scale * duration > draws.span * (1.0 + SPAN_MARGIN):
+        raise ValueError("calls_from: the draws do not cover this traffic")
+    rate = np.array([m.rate for m in traffic.models]) * scale
+    keep = draws.units <= (rate * duration)[draws.model]
+    model = draws.model[keep]
+    return Calls(
+        arrival=draws.units[keep] / rate[model],
+        model=model,
+        flow=draws.flow[keep],
+        multiplier=draws.multiplier[keep],
+        counts=tuple(int(n) for n in np.bincount(model, minlength=len(traffic.models))),
+    )
+
+
+def draw_calls(traffic: Traffic, scale: float, duration: float, seed: int) -> Calls:
+    """The calls arriving in ``[0, duration]`` at ``scale`` times each model's rate."""
+    return calls_from(draw_all(traffic, scale * duration, seed), traffic, scale, duration)
 
 
 def _route(routes: tuple[tuple[int, ...], ...], n: int) -> np.ndarray:

@@ -15,6 +15,7 @@ or a mix whose best layout needs copies apart).
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..errors import Error
@@ -60,30 +61,36 @@ def pins_kept(layout: Layout, mix: Mix) -> bool:
 
 def copies_allowed(layout: Layout, mix: Mix) -> bool:
     """Every model has as many copies as its ``replicas`` allows."""
-    from .problem import allowed_replicas
+    from .problem import replica_range
 
-    counts = {name: 0 for name in mix.names}
-    for name, _ in layout.copies():
-        if name in counts:
-            counts[name] += 1
-    return all(counts[m.name] in allowed_replicas(mix, i) for i, m in enumerate(mix.models))
+    counts = dict.fromkeys(mix.names, 0)
+    for p in layout.placements:
+        if p.model in counts:
+            counts[p.model] += len(p.replicas)
+    return all(counts[m.name] in replica_range(mix, i) for i, m in enumerate(mix.models))
 
 
-def run_baselines(mix: Mix, deadline: float | None = None) -> list[Baseline]:
+def run_baselines(
+    mix: Mix, deadline: float | None = None, given: Mapping[str, Layout] | None = None
+) -> list[Baseline]:
     """The feasible baselines of ``mix``, in registry order. With a ``deadline``
     (``time.perf_counter()`` seconds) no policy is started after it once one feasible baseline
     is found: on the wall clock a big mix keeps time for the search (the plan is then never
-    worse than the baselines tried), and still has a layout to fall back on."""
+    worse than the baselines tried), and still has a layout to fall back on. ``given``: the
+    policies' layouts already made (name to layout, as ``ncplace recommend``'s comparison table
+    has them), used instead of running those policies again."""
     try:
         from ..policies import POLICIES  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         return []
     out: list[Baseline] = []
     for name, policy in dict(POLICIES).items():
+        if given is not None and name not in given:
+            continue
         if deadline is not None and out and time.perf_counter() > deadline:
             break
         try:
-            layout = policy(mix)
+            layout = policy(mix) if given is None else given[name]
             # The cheap checks first: scoring a layout the optimizer cannot use is wasted (on
             # 10,000 models on 256 cores, multicore's 2.56 million copies took seconds to score).
             if not (pins_kept(layout, mix) and copies_allowed(layout, mix)):

@@ -18,6 +18,7 @@ Loads and memory are fractions; CP-SAT needs integers. :func:`build_problem` sca
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -145,19 +146,27 @@ class Problem:
         return replace(self, models=tuple(models))
 
 
+@functools.lru_cache(maxsize=4096)
 def _rational(x: float) -> Fraction | None:
+    """``x`` as a fraction with a small denominator, None when it is none (cached: a mix of
+    thousands of models repeats few rates, throughputs and memory sizes)."""
     q = Fraction(x).limit_denominator(EXACT_DENOMINATOR)
     return q if float(q) == x else None
 
 
 def allowed_replicas(mix: Mix, index: int) -> tuple[int, ...]:
     """The copy counts model ``index`` may take: its integer, or ``min..max`` when chosen."""
+    return tuple(replica_range(mix, index))
+
+
+def replica_range(mix: Mix, index: int) -> range:
+    """:func:`allowed_replicas` as a range (membership in constant time)."""
     model = mix.models[index]
     n = mix.instance.cores
     low = model.min_replicas
     high = model.max_replicas(n)
     high = max(low, min(high, max(1, n // model.cores)))
-    return tuple(range(low, high + 1))
+    return range(low, high + 1)
 
 
 def _load_scale(demands: list[float], replicas: list[tuple[int, ...]]) -> tuple[int, bool]:

@@ -39,7 +39,7 @@ copy otherwise, so that every copy carries the same traffic, in the simulation a
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -119,7 +119,8 @@ def optimize_slo(
     )
     judge = _Judge(mix, switch_ms, seed)
     try:
-        candidates = _candidates(mix, peak, judge)
+        given = peak_options.get("baselines")
+        candidates = _candidates(mix, peak, judge, given if isinstance(given, Mapping) else None)
     except KeyboardInterrupt:  # before any layout was judged: the peak solve's, unjudged
         return replace(
             peak,
@@ -182,8 +183,11 @@ class _Judge:
         return replace(judged, simulated=alpha, simulated_ratio=ratio)
 
 
-def _candidates(mix: Mix, peak: Plan, judge: _Judge) -> list[Judged]:
-    """The peak solve's layout and every feasible baseline that keeps the pins, estimated."""
+def _candidates(
+    mix: Mix, peak: Plan, judge: _Judge, given: Mapping[str, Layout] | None = None
+) -> list[Judged]:
+    """The peak solve's layout and every feasible baseline that keeps the pins, estimated
+    (``given``: the policies' layouts already made, see :func:`.solve.optimize`)."""
     from ..policies import POLICIES  # type: ignore[import-not-found,unused-ignore]
 
     out: list[Judged] = []
@@ -193,8 +197,10 @@ def _candidates(mix: Mix, peak: Plan, judge: _Judge) -> list[Judged]:
         # Baselines lay out one process: they cannot honour the mix's processes (.processes).
         return out
     for name, policy in dict(POLICIES).items():
+        if given is not None and name not in given:
+            continue
         try:
-            layout = policy(mix)
+            layout = policy(mix) if given is None else given[name]
             if score(layout, mix).feasible and pins_kept(layout, mix):
                 out.append(judge.estimate(f"baseline:{name}", layout))
         except Error:

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import version
 
@@ -152,6 +152,18 @@ def _validate(
         raise ConfigError(f"optimize: split_replicas must be True or False, got {split_replicas!r}")
 
 
+def _validate_baselines(baselines: object) -> None:
+    if baselines is None:
+        return
+    if not isinstance(baselines, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, Layout) for k, v in baselines.items()
+    ):
+        raise ConfigError(
+            "optimize: baselines must map policy names to Layouts (or be None), got "
+            f"{type(baselines).__name__}"
+        )
+
+
 def _reserve(time_limit: float, baselines_s: float) -> float:
     """The wall seconds to keep for building the plan (see :data:`RESERVE_MIN_S`)."""
     per_policy = baselines_s / max(1, _policy_count())
@@ -193,6 +205,7 @@ def optimize(
     progress: ProgressCallback | None = None,
     deterministic: bool = False,
     switch_ms: float | None = None,
+    baselines: Mapping[str, Layout] | None = None,
 ) -> Plan:
     """Find explicit placements for ``mix`` that minimise the peak core load (then overlap, chip
     crossings, moves from ``current``, and the highest used core), with a proven bound.
@@ -211,7 +224,10 @@ def optimize(
     CP-SAT's parallel portfolio on more threads; it needs the wall clock.
     ``progress(elapsed_s, incumbent, bound)`` is called with the first objective's incumbent and
     bound during the first level and once at the end with the plan's (:mod:`.progress`). The plan
-    is never worse, on the first two objectives, than the best feasible baseline policy. A
+    is never worse, on the first two objectives, than the best feasible baseline policy.
+    ``baselines`` (policy name to layout) gives the policies' layouts already made, as a
+    comparison of the same mix has them: those policies are not run again, and only they count
+    as baselines. A
     ``KeyboardInterrupt`` (Ctrl-C) during the search ends it: the plan holds the best layout so
     far, with ``interrupted`` True (:mod:`.cpsat` says how a solve is stopped). See
     :mod:`ncplace.optimize` for the model.
@@ -221,6 +237,7 @@ def optimize(
         objective = "slo" if latency_given(mix) else "peak"
     _validate(mix, time_limit, seed, workers, current, objective, split_replicas)
     _validate_clock(deterministic, workers)
+    _validate_baselines(baselines)
     if progress is not None and not callable(progress):
         raise ConfigError(
             f"optimize: progress must be a callable (elapsed_s, incumbent, bound) or None, got "
@@ -235,6 +252,11 @@ def optimize(
         pool: dict[str, object] = {"time_limit": time_limit, "seed": seed, "workers": workers}
         pool |= {"objective": objective, "split_replicas": split_replicas}
         pool |= {"deterministic": deterministic, "switch_ms": switch_ms}
+        if baselines is not None:
+            raise ConfigError(
+                "optimize: baselines cannot be used with a pool of workers (workers: "
+                f"{mix.workers}), whose slices have baselines of their own"
+            )
         return plan_workers(mix, optimize, progress=progress, **pool)
     if objective == "slo":
         return optimize_slo(
@@ -249,6 +271,7 @@ def optimize(
                 "workers": workers,
                 "current": current,
                 "split_replicas": split_replicas,
+                "baselines": baselines,
             },
         )
     start = time.perf_counter()
@@ -259,10 +282,10 @@ def optimize(
     problem_s = time.perf_counter() - start
     deadline = None if deterministic else start + BASELINES_SHARE * time_limit
     # Baselines lay out one process: they cannot honour declared processes (.processes).
-    baselines = [] if problem.processes else run_baselines(mix, deadline)
+    found_baselines = [] if problem.processes else run_baselines(mix, deadline, baselines)
     if not deterministic:
         budget.reserve = _reserve(time_limit, time.perf_counter() - start - problem_s)
-    top = best(baselines, objective)
+    top = best(found_baselines, objective)
     common = {
         "mix": mix,
         "objective_name": objective,
@@ -286,7 +309,7 @@ def optimize(
         objective, seed, n_workers, deterministic, time_limit, current, progress, start
     )
     try:
-        found = _search(problem, baselines, top, budget, options)
+        found = _search(problem, found_baselines, top, budget, options)
     except KeyboardInterrupt:
         common["interrupted"] = True
         stop = "interrupted"

@@ -30,6 +30,7 @@ seed the result is the same on every run; :data:`STEPS_PER_SECOND` converts nomi
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from dataclasses import dataclass
@@ -78,6 +79,10 @@ def improve(
     return search.run(lower, int(patience * steps))
 
 
+class _WallCut(Exception):
+    """The wall-clock safety limit ran out during a search step."""
+
+
 class _Tabu:
     """The mutable state of one search."""
 
@@ -94,6 +99,7 @@ class _Tabu:
         self.deadline = deadline
         self.rng = random.Random(seed)
         self.steps = 0
+        self.next_check = WALL_CHECK_STEPS
         self.wall_cut = False
         n = problem.cores
         self.owner: list[int] = []
@@ -114,9 +120,10 @@ class _Tabu:
                 self.start.append(start)
                 self.movable.append(m.start is None and not m.exclusive)
         units = range(len(self.width))
-        self.siblings = [
-            [v for v in units if v != u and self.owner[v] == self.owner[u]] for u in units
-        ]
+        owned: dict[int, list[int]] = {}
+        for u in units:
+            owned.setdefault(self.owner[u], []).append(u)
+        self.siblings = [[v for v in owned[self.owner[u]] if v != u] for u in units]
         self.load = [0] * n
         blocked = [False] * n
         for u in units:
@@ -158,20 +165,28 @@ class _Tabu:
             assignment[m.index] = (self.copies[position], tuple(sorted(starts[position])))
         return TabuResult(assignment, best_peak, self.steps, self.wall_cut, interrupted)
 
+    def _tick(self) -> None:
+        """Count a step; every :data:`WALL_CHECK_STEPS` look at the wall clock (one move's scan
+        of a 10,000-model mix is hundreds of thousands of steps)."""
+        self.steps += 1
+        if self.steps >= self.next_check:
+            self.next_check = self.steps + WALL_CHECK_STEPS
+            if time.perf_counter() > self.deadline:
+                self.wall_cut = True
+                raise _WallCut
+
     def _search(self, lower: int, patience: int) -> None:
+        with contextlib.suppress(_WallCut):
+            self._descend(lower, patience)
+
+    def _descend(self, lower: int, patience: int) -> None:
         target = self.best[0] - 1
         excess = self._excess(target)
         iteration = 0
-        next_check = WALL_CHECK_STEPS
         last_gain = 0
         while target >= lower and self.steps < self.budget and self.steps - last_gain <= patience:
             iteration += 1
-            self.steps += 1
-            if self.steps >= next_check:
-                next_check = self.steps + WALL_CHECK_STEPS
-                if time.perf_counter() > self.deadline:
-                    self.wall_cut = True
-                    break
+            self._tick()
             move = self._best_move(target, excess, iteration)
             if move is None:
                 break
@@ -212,7 +227,7 @@ class _Tabu:
             for s in self.starts_for[w]:
                 if s == s0:
                     continue
-                self.steps += 1
+                self._tick()
                 change = self._change(((s0, -d), (s, d)), w, target)
                 key = (change, self.rng.random())
                 if best is not None and key >= best:
@@ -224,7 +239,7 @@ class _Tabu:
                 e, s1 = self.demand[v], self.start[v]
                 if e == d or s1 == s0:
                     continue
-                self.steps += 1
+                self._tick()
                 change = self._change(((s0, e - d), (s1, d - e)), w, target)
                 key = (change, self.rng.random())
                 if best is not None and key >= best:

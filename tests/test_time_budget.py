@@ -1,0 +1,161 @@
+"""The whole ``recommend`` under ``--time-limit`` (issue 16, item 2): the latency report's
+deadline and its honest words when cut, draws shared by every scale, the comparison table's
+deadline, the optimizer reusing the table's layouts, and the tabu search's clock inside a move.
+No test here reads a clock against a number: deadlines are set in the past, or far away."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ncplace
+from ncplace import Layout, Mix, Model
+from ncplace.cli import main
+from ncplace.comparison import NOT_RUN, compare
+from ncplace.latency.evaluate import _model_latencies, _simulate, scale_bracket
+from ncplace.latency.report import latency_report
+from ncplace.latency.simulation import calls_from, default_duration, draw_all, draw_calls
+from ncplace.latency.traffic import traffic_of
+from ncplace.optimize import optimize
+from ncplace.optimize.baselines import run_baselines
+from ncplace.optimize.problem import build_problem
+from ncplace.optimize.tabu import _Tabu
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.fixture(scope="module")
+def bundled() -> tuple[Layout, Mix]:
+    mix = Mix.from_file(EXAMPLES / "mix.yaml")
+    layout = optimize(mix, objective="peak", time_limit=1, deterministic=True).layout
+    assert layout is not None
+    return layout, mix
+
+
+def test_draws_cut_for_any_scale_are_the_calls_drawn_for_it(bundled: tuple[Layout, Mix]) -> None:
+    layout, mix = bundled
+    traffic = traffic_of(layout, mix, 0.25, "test")
+    span = default_duration(traffic)
+    draws = draw_all(traffic, span, seed=3)
+    for scale in (0.3, 1.0, 1.7):
+        direct = draw_calls(traffic, scale, span / scale, seed=3)
+        cut = calls_from(draws, traffic, scale, span / scale)
+        assert cut.counts == direct.counts
+        for field in ("arrival", "model", "flow", "multiplier"):
+            assert np.array_equal(getattr(cut, field), getattr(direct, field))
+    with pytest.raises(ValueError, match="do not cover"):
+        calls_from(draws, traffic, 2.0, span)
+
+
+def test_each_models_percentiles_are_numpys(bundled: tuple[Layout, Mix]) -> None:
+    layout, mix = bundled
+    traffic = traffic_of(layout, mix, 0.25, "test")
+    calls = draw_calls(traffic, 1.0, 2.0, seed=1)
+    response = np.random.default_rng(7).exponential(0.004, len(calls.arrival))
+    found = _model_latencies(traffic, calls, response)
+    start = 0
+    for m, count, got in zip(traffic.models, calls.counts, found, strict=True):
+        times = (response[start : start + count] + m.overhead_s) * 1000.0
+        start += count
+        p50, p99 = np.percentile(times, [50, 99])
+        assert (got.requests, got.p50_ms, got.p99_ms) == (count, p50, p99)
+        assert got.mean_ms == pytest.approx(times.mean(), rel=1e-12)
+        assert got.slo_attainment == np.mean(times <= m.slo_ms)
+
+
+def test_a_bracket_cut_before_any_simulation_knows_only_the_ceiling(
+    bundled: tuple[Layout, Mix],
+) -> None:
+    layout, mix = bundled
+    traffic = traffic_of(layout, mix, 0.25, "test")
+    ceiling = ncplace.score(layout, mix).headroom
+    found = scale_bracket(traffic, 0.25, 0, ceiling, deadline=time.perf_counter() - 1)
+    assert (found.low, found.high, found.complete) == (0.0, ceiling, False)
+    whole = scale_bracket(traffic, 0.25, 0, ceiling)
+    assert whole.complete and whole.low == ncplace.max_scale(layout, mix)
+    assert _simulate(traffic, 0.25, whole.low, None, 0).meets_targets
+
+
+def test_a_report_past_its_deadline_says_what_it_did_not_settle(
+    bundled: tuple[Layout, Mix],
+) -> None:
+    layout, mix = bundled
+    report = latency_report(layout, mix, deadline=time.perf_counter() - 1)
+    assert report.today.meets_targets and not report.complete
+    assert (report.max_scale, report.sweep, report.sweep_cut) == (1.0, (), True)
+    assert report.max_scale_below == report.headroom == pytest.approx(4 / 3)
+    assert report.verdict == (
+        "meets every target at today's traffic; the time limit stopped the search for alpha*: "
+        "at least 1.00x, at most 1.33x (the busy-time headroom)"
+    )
+    data = report.to_dict()
+    assert (data["max_scale_below"], data["sweep_complete"]) == (report.headroom, False)
+    whole = latency_report(layout, mix)
+    assert whole.complete and whole.to_dict()["max_scale_below"] is None
+    assert whole.max_scale == ncplace.max_scale(layout, mix)
+    assert [s for s, _ in whole.sweep] == [0.0, 0.25, 0.5, 1.0]
+
+
+def test_recommend_skips_the_report_when_the_limit_is_spent(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("ncplace.cli.REPORT_SLACK_S", -1e6)
+    assert main(["recommend", "--time-limit", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "Latency: not simulated: --time-limit was spent before the latency report" in out
+    assert "Max scale" not in out
+    assert main(["recommend", "--time-limit", "1", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["latency"] is None and data["latency_note"].startswith("not simulated")
+    assert main(["recommend", "--time-limit", "1", "--deterministic", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["latency"]["sweep_complete"] and data["latency"]["max_scale_below"] is None
+
+
+def test_the_table_starts_no_policy_after_its_deadline_once_one_is_feasible() -> None:
+    inst = ncplace.Instance(cores=4, cores_per_chip=4)
+    mix = Mix([Model("a", rate=100, throughput=1000), Model("b")], instance=inst)
+    table = compare(mix, optimizer=False, deadline=time.perf_counter() - 1)
+    first = next(iter(ncplace.POLICIES))
+    assert table.row(first).feasible
+    skipped = sorted(r.name for r in table.rows if r.reason == NOT_RUN)
+    assert skipped == sorted(name for name in ncplace.POLICIES if name != first)
+
+
+def test_the_optimizer_takes_the_layouts_it_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    mix = Mix.from_file(EXAMPLES / "mix.yaml")
+    made = {}
+    for name, policy in ncplace.POLICIES.items():
+        try:
+            made[name] = policy(mix)
+        except ncplace.Error:
+            continue
+    expected = optimize(mix, objective="peak", time_limit=1, deterministic=True)
+
+    def refuse(mix: Mix) -> Layout:
+        raise AssertionError("a policy ran again")
+
+    monkeypatch.setattr(
+        "ncplace.policies.POLICIES", dict.fromkeys(ncplace.POLICIES, refuse), raising=True
+    )
+    given = optimize(mix, objective="peak", time_limit=1, deterministic=True, baselines=made)
+    assert given.layout == expected.layout and given.objective == expected.objective
+    assert [b.name for b in run_baselines(mix, given={"greedy": made["greedy"]})] == ["greedy"]
+    with pytest.raises(ncplace.ConfigError, match="baselines must map policy names to Layouts"):
+        optimize(mix, baselines={"greedy": "nc0"})  # type: ignore[dict-item]
+
+
+def test_the_tabu_search_looks_at_the_clock_inside_a_move() -> None:
+    inst = ncplace.Instance(cores=64, cores_per_chip=4)
+    models = [Model(f"m{i}", rate=10 + i % 7, throughput=100) for i in range(300)]
+    mix = Mix(models, instance=inst)
+    problem = build_problem(mix, False)
+    stacked = {m.index: (1, (0,)) for m in problem.models}  # every model on core 0
+    tabu = _Tabu(problem, stacked, budget=10**9, seed=0, deadline=time.perf_counter() - 1)
+    result = tabu.run(lower=0, patience=10**9)
+    assert result.wall_cut
+    assert result.steps <= 2 * 4096 + 1  # one move scan is 300 x 63 starts: cut within it
