@@ -106,7 +106,7 @@ def test_recommend_skips_the_report_when_the_limit_is_spent(
     monkeypatch.setattr("ncplace.cli.REPORT_SLACK_S", -1e6)
     assert main(["recommend", "--time-limit", "1"]) == 0
     out = capsys.readouterr().out
-    assert "Latency: not simulated: --time-limit was spent before the latency report" in out
+    assert "Latency: not simulated: --time-limit left too little time for the latency report" in out
     assert "Max scale" not in out
     assert main(["recommend", "--time-limit", "1", "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
