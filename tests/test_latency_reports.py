@@ -52,6 +52,7 @@ def test_compare_judges_every_policy_by_max_scale_when_the_mix_gives_targets(
     assert row["latency"] == {
         "worst_p99_slo": first.latency.worst_ratio,  # type: ignore[union-attr]
         "max_scale": first.latency.max_scale,  # type: ignore[union-attr]
+        "max_scale_settled": True,
     }
 
 

@@ -159,3 +159,30 @@ def test_the_tabu_search_looks_at_the_clock_inside_a_move() -> None:
     result = tabu.run(lower=0, patience=10**9)
     assert result.wall_cut
     assert result.steps <= 2 * 4096 + 1  # one move scan is 300 x 63 starts: cut within it
+
+
+def test_compare_past_its_deadline_judges_nothing_and_says_so() -> None:
+    mix = Mix.from_file(EXAMPLES / "vision-skewed-inf1-xlarge.yaml")
+    table = compare(mix, time_limit=5, deadline=time.perf_counter() - 1)
+    optimized = table.row("optimized")
+    assert optimized.plan is not None and optimized.plan.runtime_s < 5
+    judged = [r for r in table.rows if r.latency is not None]
+    laid_out = [r for r in table.rows if r.layout is not None]
+    assert judged == [] and laid_out
+    assert table.note == f"{len(laid_out)} layout(s) not judged by latency: the time limit had passed"
+    assert table.to_markdown().endswith(f"Note: {table.note}.")
+    assert table.to_dict()["note"] == table.note
+
+
+def test_a_row_whose_alpha_search_was_cut_shows_a_lower_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    mix = Mix.from_file(EXAMPLES / "mix.yaml")
+    monkeypatch.setattr("ncplace.latency.evaluate.first_run_fits", lambda mix, deadline: True)
+    table = compare(mix, policies=["greedy"], optimizer=False, deadline=time.perf_counter() - 1)
+    row = table.row("greedy")
+    assert row.latency is not None and not row.latency.settled
+    assert row.latency.max_scale == 1.0  # today's traffic met every target; nothing above tried
+    assert "| >=1.00 |" in table.to_markdown()
+    assert table.note.startswith("max scale >= x: the time limit stopped")
+    assert row.to_dict()["latency"]["max_scale_settled"] is False

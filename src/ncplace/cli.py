@@ -501,9 +501,6 @@ NO_TIME_S = 1e-3
 """The solve's time limit when reading the mix and the baselines used all of ``--time-limit``."""
 
 
-TABLE_SHARE = 0.5
-"""The part of ``--time-limit`` after which ``recommend``'s comparison table starts no further
-policy once one has a feasible layout (as :data:`ncplace.optimize.solve.BASELINES_SHARE`)."""
 REPORT_SHARE = 0.2
 """The part of ``--time-limit`` the solve leaves for the latency report when the mix has
 traffic (the report runs until ``--time-limit`` plus :data:`REPORT_SLACK_S`, see
@@ -513,12 +510,13 @@ REPORT_SLACK_S = 0.25
 of the promised second is for writing the output."""
 
 
-def _table_deadline(args: argparse.Namespace) -> float | None:
-    """When ``recommend``'s comparison table stops starting policies (None: never, with
-    ``--deterministic``, which makes no promise on the wall time)."""
+def _limit_deadline(args: argparse.Namespace) -> float | None:
+    """When ``--time-limit`` ends (None with ``--deterministic``, which makes no promise on the
+    wall time): ``recommend``'s comparison table stops starting policies halfway to it
+    (:data:`ncplace.comparison.TABLE_SHARE`)."""
     if getattr(args, "deterministic", False):
         return None
-    return float(getattr(args, "started", time.perf_counter()) + TABLE_SHARE * args.time_limit)
+    return float(getattr(args, "started", time.perf_counter()) + args.time_limit)
 
 
 def _report_deadline(args: argparse.Namespace) -> float | None:
@@ -737,7 +735,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     elif args.name:
         raise Error("--name names the models of a --current report; give --current too")
     before = time.perf_counter()
-    baselines = compare(mix, optimizer=False, latency=False, deadline=_table_deadline(args))
+    baselines = compare(mix, optimizer=False, latency=False, deadline=_limit_deadline(args))
     one_layout_s = (time.perf_counter() - before) / max(1, len(baselines.rows))
     made = {r.name: r.layout for r in baselines.rows if r.layout is not None}
     has_traffic = any(m.rate is not None for m in mix.models)
@@ -874,12 +872,6 @@ def _verdict(plan: Any, mix: Mix, args: argparse.Namespace) -> tuple[str | None,
     return overload, EXIT_OVERLOADED if args.strict else EXIT_OK
 
 
-REPORT_S_PER_MODEL = 2e-4
-"""About what the latency report's first simulation costs per model (drawing each model's calls
-from its own stream, then the run): measured 1.3-1.5 s for 10,000 models on the 2-core
-development machine. The report does not start when what is left before its deadline is less:
-the first simulation cannot be cut."""
-
 LATENCY_SKIPPED = (
     "not simulated: --time-limit left too little time for the latency report's first "
     "simulation (raise it, or give --deterministic for a complete report)"
@@ -894,9 +886,11 @@ def _latency_report(plan: Any, mix: Mix, args: argparse.Namespace) -> tuple[Any,
     if all(m.rate is None for m in mix.models) or not score(layout, mix).feasible:
         return None, None
     deadline = _report_deadline(args)
-    if deadline is not None and time.perf_counter() + REPORT_S_PER_MODEL * len(mix) > deadline:
-        return None, LATENCY_SKIPPED
+    from .latency.evaluate import first_run_fits
     from .latency.report import latency_report
+
+    if not first_run_fits(mix, deadline):
+        return None, LATENCY_SKIPPED
 
     report = latency_report(
         layout, mix, switch_ms=args.switch_ms, seed=args.seed, deadline=deadline
@@ -978,8 +972,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.no_optimizer:
         table = compare(mix, optimizer=False, **judge)
     else:
+        deadline = args.started + args.time_limit - OUTPUT_RESERVE_MIN_S
         with Progress("comparing", None):
-            table = compare(mix, optimizer=True, time_limit=args.time_limit, **judge)
+            table = compare(
+                mix, optimizer=True, time_limit=args.time_limit, deadline=deadline, **judge
+            )
     if args.plot:
         from . import plot
 

@@ -54,16 +54,19 @@ LATENCY_COLUMNS = ("worst p99/slo", "max scale")
 class RowLatency:
     """A layout judged by latency: ``worst_ratio`` is the largest simulated ``p99 / slo`` over
     the models at today's traffic; ``max_scale`` is alpha* (None when the layout is infeasible,
-    inf when no model has traffic)."""
+    inf when no model has traffic). ``settled`` is False when a deadline stopped alpha*'s
+    search: ``max_scale`` is then only the largest scale simulated to meet every target."""
 
     worst_ratio: float
     max_scale: float | None
+    settled: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         alpha = self.max_scale
         return {
             "worst_p99_slo": self.worst_ratio,
             "max_scale": None if alpha is None or math.isinf(alpha) else alpha,
+            "max_scale_settled": self.settled,
         }
 
 
@@ -149,11 +152,12 @@ class Row:
 @dataclass(frozen=True)
 class Comparison:
     """The rows of :func:`compare`, best first; ``latency`` when rows were judged (and sorted)
-    by latency too."""
+    by latency too; ``note`` says what a deadline left out (empty when nothing)."""
 
     mix: Mix
     rows: tuple[Row, ...]
     latency: bool = False
+    note: str = ""
 
     def __iter__(self) -> Iterator[Row]:
         return iter(self.rows)
@@ -209,11 +213,14 @@ class Comparison:
                     r.note,
                 ]
             lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        if self.note:
+            lines += ["", f"Note: {self.note}."]
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
         """The mix (as a mix file writes it) and every row, JSON-ready."""
-        return {"mix": self.mix.to_dict(), "rows": [r.to_dict() for r in self.rows]}
+        rows = [r.to_dict() for r in self.rows]
+        return {"mix": self.mix.to_dict(), "rows": rows, "note": self.note or None}
 
     def to_dataframe(self) -> Any:
         """A pandas DataFrame indexed by policy, one column per metric (needs pandas)."""
@@ -279,14 +286,62 @@ def compare(
     the module docstring) and sort by it; ``None`` (the default) does so when any model gives a
     latency field. ``switch_ms`` and ``seed`` go to the simulation.
 
-    ``deadline`` (``time.perf_counter()`` seconds, as ``ncplace recommend --time-limit`` sets
-    it): once a policy has given a feasible layout, no policy starts after it; those get an
-    ``n/a`` row saying so.
+    ``deadline`` (``time.perf_counter()`` seconds, as ``--time-limit`` sets it for ``ncplace
+    compare`` and ``recommend``): when the whole comparison should end. Once a policy has given
+    a feasible layout, no policy starts after :data:`TABLE_SHARE` of the time to it (those get
+    an ``n/a`` row saying so); the optimizer gets at most what is left, less
+    :data:`JUDGE_SHARE` of it when latency is judged, and reuses the policies' layouts
+    (``optimize(baselines=...)``); rows are judged by latency, best by busy time first, while
+    the deadline has not passed (one row's judgement is not cut), and :attr:`Comparison.note`
+    counts those left unjudged.
     """
     check_type(mix, Mix, "compare: mix")
     if latency is not None and not isinstance(latency, bool):
         raise ConfigError(f"compare: latency must be True, False or None, got {latency!r}")
     chosen = _resolve(policies)
+    start = time.perf_counter()
+    rows = _run_policies(chosen, mix, _at_share(start, deadline, TABLE_SHARE))
+    if latency is None:
+        latency = any(m.gives_latency for m in mix.models)
+    if optimizer:
+        limit = time_limit
+        if deadline is not None:
+            left = (deadline - time.perf_counter()) * (1.0 - (JUDGE_SHARE if latency else 0.0))
+            limit = min(time_limit, max(NO_TIME_S, left))
+        made = {r.name: r.layout for r in rows if r.layout is not None and _registered(r, chosen)}
+        rows.append(_optimized_row(mix, limit, seed, made))
+    note = ""
+    if latency:
+        rows.sort(key=lambda r: r.sort_key(False))
+        rows = [_judge(r, mix, switch_ms, seed, deadline) for r in rows]
+        unjudged = sum(r.layout is not None and r.latency is None for r in rows)
+        if unjudged:
+            note = f"{unjudged} layout(s) not judged by latency: the time limit had passed"
+        if any(r.latency is not None and not r.latency.settled for r in rows):
+            cut = "max scale >= x: the time limit stopped that layout's search for alpha* above x"
+            note = f"{note}; {cut}" if note else cut
+    ordered = sorted(rows, key=lambda r: r.sort_key(bool(latency)))
+    return Comparison(mix, tuple(ordered), bool(latency), note)
+
+
+TABLE_SHARE = 0.5
+"""The part of the time to :func:`compare`'s deadline after which no further policy starts,
+once one has a feasible layout."""
+JUDGE_SHARE = 0.3
+"""The part of the time left after the policies that :func:`compare` keeps for judging
+latency, when it does."""
+NO_TIME_S = 1e-3
+"""The optimizer's time limit when the deadline has passed (not 0, which means "no search")."""
+
+
+def _at_share(start: float, deadline: float | None, share: float) -> float | None:
+    return None if deadline is None else start + share * (deadline - start)
+
+
+def _run_policies(
+    chosen: Mapping[str, Callable[[Mix], Layout]], mix: Mix, deadline: float | None
+) -> list[Row]:
+    """Every chosen policy's row; after ``deadline``, once a row is feasible, ``n/a`` rows."""
     rows: list[Row] = []
     for name, policy in chosen.items():
         late = deadline is not None and time.perf_counter() > deadline
@@ -294,28 +349,33 @@ def compare(
             rows.append(Row(name, None, None, reason=NOT_RUN, description=describe(policy)))
         else:
             rows.append(_run(name, policy, mix))
-    if optimizer:
-        rows.append(_optimized_row(mix, time_limit, seed))
-    if latency is None:
-        latency = any(m.gives_latency for m in mix.models)
-    if latency:
-        rows = [_judge(r, mix, switch_ms, seed) for r in rows]
-    ordered = sorted(rows, key=lambda r: r.sort_key(bool(latency)))
-    return Comparison(mix, tuple(ordered), bool(latency))
+    return rows
+
+
+def _registered(row: Row, chosen: Mapping[str, Callable[[Mix], Layout]]) -> bool:
+    """The row's layout is the registered policy's, which the optimizer would run itself."""
+    return POLICIES.get(row.name) is chosen[row.name]
 
 
 NOT_RUN = "not run: the time limit had passed, and an earlier policy had a feasible layout"
 
 
-def _judge(row: Row, mix: Mix, switch_ms: float | None, seed: int) -> Row:
-    """``row`` with its :class:`RowLatency` (unchanged when it has no layout)."""
-    if row.layout is None:
-        return row
-    from .latency import max_scale, simulate
+def _judge(
+    row: Row, mix: Mix, switch_ms: float | None, seed: int, deadline: float | None = None
+) -> Row:
+    """``row`` with its :class:`RowLatency` (unchanged when it has no layout, or when the
+    ``deadline`` has passed)."""
+    from .latency.evaluate import first_run_fits, judge
 
-    worst = simulate(row.layout, mix, switch_ms=switch_ms, seed=seed).worst_ratio
-    alpha = max_scale(row.layout, mix, switch_ms=switch_ms, seed=seed) if row.feasible else None
-    return replace(row, latency=RowLatency(worst, alpha))
+    if row.layout is None or not first_run_fits(mix, deadline):
+        return row
+    today, bracket = judge(row.layout, mix, switch_ms, seed, deadline)
+    if bracket is None:
+        return replace(row, latency=RowLatency(today.worst_ratio, None))
+    alpha = bracket.low
+    if not bracket.complete and today.meets_targets and bracket.high >= 1.0:
+        alpha = max(alpha, 1.0)  # today's traffic, scale 1, was simulated to meet every target
+    return replace(row, latency=RowLatency(today.worst_ratio, alpha, bracket.complete))
 
 
 def _latency_cells(judged: RowLatency | None) -> list[str]:
@@ -323,6 +383,8 @@ def _latency_cells(judged: RowLatency | None) -> list[str]:
         return ["-", "-"]
     alpha = judged.max_scale
     shown = "-" if alpha is None else "inf" if math.isinf(alpha) else f"{alpha:.2f}"
+    if not judged.settled:
+        shown = f">={shown}"
     return [f"{judged.worst_ratio:.2f}", shown]
 
 
@@ -388,7 +450,9 @@ def _asked(model: Model, cores: int) -> str:
     return str(low) if low == high else f"{low}-{high}"
 
 
-def _optimized_row(mix: Mix, time_limit: float, seed: int) -> Row:
+def _optimized_row(
+    mix: Mix, time_limit: float, seed: int, made: dict[str, Layout] | None = None
+) -> Row:
     description = "CP-SAT: explicit neuron_cores_context blocks minimising peak load, then overlap"
     try:
         from .optimize import optimize
@@ -399,7 +463,8 @@ def _optimized_row(mix: Mix, time_limit: float, seed: int) -> Row:
             OPTIMIZED, None, None, reason=f"optimizer unavailable: {exc}", description=description
         )
     try:
-        plan = optimize(mix, time_limit=time_limit, seed=seed)
+        given = made if made and mix.workers is None else None
+        plan = optimize(mix, time_limit=time_limit, seed=seed, baselines=given)
     except Error as exc:
         return Row(OPTIMIZED, None, None, reason=str(exc), description=description)
     layout = plan.layout
