@@ -38,7 +38,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -719,15 +719,34 @@ def _measured_rates(
     return (calibrated_mix(mix, readings) if args.calibrate else mix), readings
 
 
+@dataclass(frozen=True)
+class _Recommendation:
+    """What ``recommend`` computed, for its text and JSON outputs."""
+
+    args: argparse.Namespace
+    mix: Mix
+    given: Mix
+    current: Layout | None
+    readings: Sequence[Any] | None
+    baselines: Any
+    plan: Any
+    code: str | None
+    code_error: str | None
+    scripts: dict[str, str]
+    overload: str | None
+    latency: Any = None
+    latency_note: str | None = None
+
+    @property
+    def best(self) -> Any:
+        return self.baselines.best() or self.baselines.best(feasible_only=False)
+
+
 def cmd_recommend(args: argparse.Namespace) -> int:
     from .comparison import compare
 
-    mix = load_mix(args.mix, args.instance, args.framework)
-    mix = _with_processes(mix, args.processes)
-    label = args.mix or f"bundled example {BUNDLED_MIX}"
-    current = None
-    readings = None
-    given = mix
+    mix = given = _with_processes(load_mix(args.mix, args.instance, args.framework), args.processes)
+    current = readings = None
     if args.current is not None:
         with _name_option_words(dict(args.name or [])):
             current, seen = _current(args.current, mix, dict(args.name or []))
@@ -743,19 +762,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     plan = _optimize(mix, args, "solving", current, one_layout_s, made)
     if plan.layout is None:
         raise Infeasible(_infeasible_message(plan))
-    best = baselines.best() or baselines.best(feasible_only=False)
-    code: str | None
-    try:
-        code = plan.code(args.framework)
-        code_error = None
-    except Error as exc:
-        code, code_error = None, one_line(exc)
-    scripts = _process_scripts(plan, args.framework)
-    if scripts:
-        code_error = (
-            f"the plan has {len(scripts)} processes: --format launch writes a launcher with a "
-            "script per process, --format k8s Kubernetes manifests"
-        )
+    code, code_error, scripts = _plan_code(plan, args.framework)
     if args.plot:
         _plot_layout(plan.layout, mix, args.plot, title=f"ncplace recommend: {mix.instance.name}")
     if args.format == "code" and code is None:
@@ -768,91 +775,116 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         warning = "" if overload is None else f"# {comment_text(overload, limit=300)}\n"
         _write(warning + code, args.output)
         return done
+    found = _Recommendation(
+        args, mix, given, current, readings, baselines, plan, code, code_error, scripts, overload
+    )
     # Interrupted: print the layout at once, without the latency report's simulations.
-    latency, latency_note = (None, None) if plan.interrupted else _latency_report(plan, mix, args)
-    if args.format == "json":
-        data = plan.to_dict()
-        data["overloaded"] = overload is not None
-        data["verdict"] = None if plan.score is None else room_text(plan.score, plan.layout, mix)
-        if readings is not None:
-            data["calibration"] = [asdict(c) for c in readings]
-            data["calibrated"] = bool(args.calibrate)
-        data["baselines"] = [
-            {
-                "policy": r.name,
-                "score": None if r.score is None else r.score.to_dict(),
-                "reason": r.reason,
-            }
-            for r in baselines.rows
-        ]
-        data["best_baseline"] = None if best is None else best.name
-        data["framework"] = args.framework or mix.framework
-        data["code"] = code
-        data["code_error"] = code_error
-        if scripts:
-            data["scripts"] = scripts
-        data["latency"] = None if latency is None else latency.to_dict()
-        if latency_note is not None:
-            data["latency_note"] = latency_note
-        if current is not None:
-            data["current"] = {"file": args.current, "layout": layout_to_dict(current)}
-            data["moves"] = _moves(plan, current)
-        _write(_json(data), args.output)
-        return done
+    if not plan.interrupted:
+        latency, note = _latency_report(plan, mix, args)
+        found = replace(found, latency=latency, latency_note=note)
+    text = _recommend_json(found) if args.format == "json" else _recommend_text(found)
+    _write(text, args.output)
+    return done
+
+
+def _plan_code(plan: Any, framework: str | None) -> tuple[str | None, str | None, dict[str, str]]:
+    """The plan's placement code (or why there is none) and its per-process scripts."""
+    code: str | None
+    try:
+        code, code_error = plan.code(framework), None
+    except Error as exc:
+        code, code_error = None, one_line(exc)
+    scripts = _process_scripts(plan, framework)
+    if scripts:
+        code_error = (
+            f"the plan has {len(scripts)} processes: --format launch writes a launcher with a "
+            "script per process, --format k8s Kubernetes manifests"
+        )
+    return code, code_error, scripts
+
+
+def _recommend_json(r: _Recommendation) -> str:
+    plan, mix, args = r.plan, r.mix, r.args
+    data = plan.to_dict()
+    data["overloaded"] = r.overload is not None
+    data["verdict"] = None if plan.score is None else room_text(plan.score, plan.layout, mix)
+    if r.readings is not None:
+        data["calibration"] = [asdict(c) for c in r.readings]
+        data["calibrated"] = bool(args.calibrate)
+    data["baselines"] = [
+        {"policy": b.name, "score": b.score and b.score.to_dict(), "reason": b.reason}
+        for b in r.baselines.rows
+    ]
+    data["best_baseline"] = None if r.best is None else r.best.name
+    data["framework"] = args.framework or mix.framework
+    data["code"] = r.code
+    data["code_error"] = r.code_error
+    if r.scripts:
+        data["scripts"] = r.scripts
+    data["latency"] = None if r.latency is None else r.latency.to_dict()
+    if r.latency_note is not None:
+        data["latency_note"] = r.latency_note
+    if r.current is not None:
+        data["current"] = {"file": args.current, "layout": layout_to_dict(r.current)}
+        data["moves"] = _moves(plan, r.current)
+    return _json(data)
+
+
+def _recommend_text(r: _Recommendation) -> str:
+    plan, mix, args, best = r.plan, r.mix, r.args, r.best
+    label = args.mix or f"bundled example {BUNDLED_MIX}"
     lines = [_mix_title(label, mix), "", _grid(plan.layout), ""]
     columns: list[tuple[str, Score | None]] = [("optimized", plan.score)]
-    if current is not None and set(current.models()) == set(mix.names):
-        columns.append(("current", score(current, mix)))
-    others: list[tuple[str, str, Score | None, str]] = []
-    if DEFAULT_POLICY in baselines.names and baselines.row(DEFAULT_POLICY).score is not None:
-        row = baselines.row(DEFAULT_POLICY)
-        others.append((DEFAULT_POLICY, DEFAULT_POLICY, row.score, row.copies_note))
-    if best is not None and best.name != DEFAULT_POLICY:
-        others.append(
-            (
-                f"best baseline: {best.name}",
-                f"{best.name} (best baseline)",
-                best.score,
-                best.copies_note,
-            )
-        )
+    if r.current is not None and set(r.current.models()) == set(mix.names):
+        columns.append(("current", score(r.current, mix)))
+    others = _compared_baselines(r.baselines, best)
     columns += [(column, other) for column, _, other, _ in others]
     lines += [score_table(columns), ""]
     if plan.score is not None:
         lines.append(room_text(plan.score, plan.layout, mix))
     lines.append(_certificate_text(plan))
-    if current is not None:
-        lines.append(_moves_text(_moves(plan, current), args.current))
-    if readings:
-        lines += _rates_text(readings, given, args.calibrate)
+    if r.current is not None:
+        lines.append(_moves_text(_moves(plan, r.current), args.current))
+    if r.readings:
+        lines += _rates_text(r.readings, r.given, args.calibrate)
     for _, name, other, copies in others:
         if other is not None and plan.score is not None:
             proven = plan.bound_scope if _status(plan) == "optimal" else None
             lines.append(_ratio_text(plan.score, other, f"Against {name}", proven, copies))
     if best is None:
         lines.append("No baseline policy can express this mix.")
-    if latency is not None:
-        lines += ["", *latency.lines()]
-    elif latency_note is not None:
-        lines += ["", f"Latency: {latency_note}."]
-    lines.append("")
-    if scripts:
-        lines.append(
+    if r.latency is not None:
+        lines += ["", *r.latency.lines()]
+    elif r.latency_note is not None:
+        lines += ["", f"Latency: {r.latency_note}."]
+    return "\n".join([*lines, "", *_code_lines(r)])
+
+
+def _compared_baselines(baselines: Any, best: Any) -> list[tuple[str, str, Score | None, str]]:
+    """The default placement and the best baseline: (column, name, score, copies note)."""
+    others: list[tuple[str, str, Score | None, str]] = []
+    if DEFAULT_POLICY in baselines.names and baselines.row(DEFAULT_POLICY).score is not None:
+        row = baselines.row(DEFAULT_POLICY)
+        others.append((DEFAULT_POLICY, DEFAULT_POLICY, row.score, row.copies_note))
+    if best is not None and best.name != DEFAULT_POLICY:
+        column, name = f"best baseline: {best.name}", f"{best.name} (best baseline)"
+        others.append((column, name, best.score, best.copies_note))
+    return others
+
+
+def _code_lines(r: _Recommendation) -> list[str]:
+    if r.scripts:
+        lines = [
             "Placement code, one script per process (--format launch writes them with a "
             "launcher, --format k8s as Kubernetes manifests):"
-        )
-        for name, script in scripts.items():
-            lines += ["", f"# ===== {name}.py =====", script]
-    elif code is None:
-        lines.append(f"No placement code: {code_error}")
-    else:
-        lines += [
-            "Placement code (ncplace recommend --format code -o serve.py writes it alone):",
-            "",
-            code,
         ]
-    _write("\n".join(lines), args.output)
-    return done
+        for name, script in r.scripts.items():
+            lines += ["", f"# ===== {name}.py =====", script]
+        return lines
+    if r.code is None:
+        return [f"No placement code: {r.code_error}"]
+    head = "Placement code (ncplace recommend --format code -o serve.py writes it alone):"
+    return [head, "", r.code]
 
 
 EXIT_OVERLOADED = 4
