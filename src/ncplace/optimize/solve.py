@@ -244,19 +244,15 @@ def optimize(
             f"{type(progress).__name__}"
         )
     if mix.workers is not None:
-        if current is not None:
+        if current is not None or baselines is not None:
+            given = "current" if current is not None else "baselines"
             raise ConfigError(
-                "optimize: current cannot be used with a pool of workers (workers: "
+                f"optimize: {given} cannot be used with a pool of workers (workers: "
                 f"{mix.workers}), which is planned as equal slices"
             )
         pool: dict[str, object] = {"time_limit": time_limit, "seed": seed, "workers": workers}
         pool |= {"objective": objective, "split_replicas": split_replicas}
         pool |= {"deterministic": deterministic, "switch_ms": switch_ms}
-        if baselines is not None:
-            raise ConfigError(
-                "optimize: baselines cannot be used with a pool of workers (workers: "
-                f"{mix.workers}), whose slices have baselines of their own"
-            )
         return plan_workers(mix, optimize, progress=progress, **pool)
     if objective == "slo":
         return optimize_slo(
@@ -275,7 +271,18 @@ def optimize(
             },
         )
     start = time.perf_counter()
-    n_workers = workers or 1
+    options = _Options(
+        objective, seed, workers or 1, deterministic, time_limit, current, progress, start
+    )
+    return _optimize_busy(mix, split_replicas, baselines, options)
+
+
+def _optimize_busy(
+    mix: Mix, split_replicas: bool, baselines: Mapping[str, Layout] | None, options: _Options
+) -> Plan:
+    """:func:`optimize` for the busy-time objectives (``peak``, ``overlap``) on one process's
+    layout or declared processes: the baselines, the problem, the levels and the plan."""
+    start, time_limit, deterministic = options.start, options.time_limit, options.deterministic
     rate = dtime_rate(mix.instance.cores)
     budget = Budget(float(time_limit), deterministic=deterministic, start=start, rate=rate)
     problem = build_problem(mix, split_replicas)
@@ -285,17 +292,17 @@ def optimize(
     found_baselines = [] if problem.processes else run_baselines(mix, deadline, baselines)
     if not deterministic:
         budget.reserve = _reserve(time_limit, time.perf_counter() - start - problem_s)
-    top = best(found_baselines, objective)
+    top = best(found_baselines, options.objective)
     common = {
         "mix": mix,
-        "objective_name": objective,
+        "objective_name": options.objective,
         "ortools_version": ORTOOLS_VERSION,
-        "seed": seed,
+        "seed": options.seed,
         "split_replicas": split_replicas,
         "load_scale": problem.load_scale,
         "load_exact": problem.load_exact,
     }
-
+    progress = options.progress
     reason = precheck(problem)
     if reason is not None:
         stop = "infeasible"
@@ -305,19 +312,15 @@ def optimize(
     if not deterministic and budget.left() < problem_s:
         stop = "time limit 0" if time_limit == 0 else "time limit (no time left to build the model)"
         return _early(problem, top, Status.UNKNOWN, 0.0, stop, None, start, common, progress)
-    options = _Options(
-        objective, seed, n_workers, deterministic, time_limit, current, progress, start
-    )
     try:
         found = _search(problem, found_baselines, top, budget, options)
     except KeyboardInterrupt:
         common["interrupted"] = True
         stop = "interrupted"
         return _early(problem, top, Status.UNKNOWN, 0.0, stop, None, start, common, progress)
-
     explanation = None
     if found.status == Status.INFEASIBLE:
-        explanation = _explain(problem, budget, seed, time_limit)
+        explanation = _explain(problem, budget, options.seed, time_limit)
     stop = found.stop_reason(time_limit, budget.interrupted) + _not_reproducible(budget)
     common["interrupted"] = budget.interrupted
     layout = None if found.assignment is None else layout_from(problem, found.assignment)
