@@ -6,6 +6,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+import ncplace
 from ncplace import (
     POLICIES,
     ConfigError,
@@ -356,3 +357,13 @@ def test_greedy_keeps_memory_before_exclusivity_when_no_block_layout_keeps_both(
     assert [p.replicas for p in layout.placements_of("m2")] == [((3,), (4,))]
     assert s.memory_overflow_gib == 0.0
     assert s.exclusive_violations == 1
+
+
+def test_a_refusal_of_thousands_of_models_stays_one_short_line() -> None:
+    inst = ncplace.Instance(cores=16, cores_per_chip=4)
+    mix = ncplace.Mix([ncplace.Model(f"m{i}", cores=2) for i in range(3000)], instance=inst)
+    with pytest.raises(ncplace.PlacementError) as caught:
+        ncplace.POLICIES["group_sizes"](mix)
+    message = str(caught.value)
+    assert "m7 2x1 + 2,992 more models 5,984 = 6000 cores but" in message
+    assert len(message) < 300 and "\n" not in message

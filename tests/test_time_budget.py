@@ -169,7 +169,9 @@ def test_compare_past_its_deadline_judges_nothing_and_says_so() -> None:
     judged = [r for r in table.rows if r.latency is not None]
     laid_out = [r for r in table.rows if r.layout is not None]
     assert judged == [] and laid_out
-    assert table.note == f"{len(laid_out)} layout(s) not judged by latency: the time limit had passed"
+    assert (
+        table.note == f"{len(laid_out)} layout(s) not judged by latency: the time limit had passed"
+    )
     assert table.to_markdown().endswith(f"Note: {table.note}.")
     assert table.to_dict()["note"] == table.note
 

@@ -70,8 +70,18 @@ def load_each_copy(process: Process, models: Iterable[Model]) -> None:
             process.load(m.name, cores=m.cores)
 
 
+SUM_TERMS_SHOWN = 8
+"""How many models :func:`copies_sum` writes out before summing the rest in one term."""
+
+
 def copies_sum(models: Iterable[Model]) -> tuple[str, int]:
-    """``("bert 4x2 + resnet 1x3", 11)``: the cores one block per model needs, as arithmetic."""
+    """``("bert 4x2 + resnet 1x3", 11)``: the cores one block per model needs, as arithmetic;
+    past :data:`SUM_TERMS_SHOWN` models the rest is one term (``+ 9,992 more models 19,980``),
+    so that a message about a mix of thousands stays one readable line."""
     models = list(models)
-    terms = " + ".join(f"{m.name} {m.cores}x{m.min_replicas}" for m in models)
+    shown = models[:SUM_TERMS_SHOWN]
+    terms = " + ".join(f"{m.name} {m.cores}x{m.min_replicas}" for m in shown)
+    rest = models[SUM_TERMS_SHOWN:]
+    if rest:
+        terms += f" + {len(rest):,} more models {sum(m.width for m in rest):,}"
     return terms, sum(m.width for m in models)
