@@ -188,3 +188,14 @@ def test_a_row_whose_alpha_search_was_cut_shows_a_lower_bound(
     assert "| >=1.00 |" in table.to_markdown()
     assert table.note.startswith("max scale >= x: the time limit stopped")
     assert row.to_dict()["latency"]["max_scale_settled"] is False
+
+
+def test_an_slo_plan_out_of_time_names_the_baselines_it_did_not_simulate() -> None:
+    mix = Mix.from_file(EXAMPLES / "vision-skewed-inf1-xlarge.yaml")
+    rushed = optimize(mix, time_limit=0.001)
+    assert rushed.objective_name == "slo" and rushed.layout is not None
+    assert "the time limit left baseline(s) " in rushed.stop_reason
+    assert "unsimulated: the plan is not checked against them" in rushed.stop_reason
+    full = optimize(mix, time_limit=0.001, deterministic=True)
+    assert "the time limit" not in full.stop_reason
+    assert full.max_scale is not None

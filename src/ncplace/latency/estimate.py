@@ -46,6 +46,7 @@ an estimate for ranking; :func:`~ncplace.max_scale` is the measurement.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 from ..layout import Layout
@@ -104,20 +105,30 @@ def estimate(
     return estimate_traffic(traffic_of(layout, mix, switch, "estimate"), scale, switch)
 
 
-def estimate_traffic(traffic: Traffic, scale: float, switch_ms: float = 0.0) -> Estimate:
-    """:func:`estimate` on routed traffic."""
+def estimate_traffic(
+    traffic: Traffic, scale: float, switch_ms: float = 0.0, deadline: float | None = None
+) -> Estimate:
+    """:func:`estimate` on routed traffic. With a ``deadline`` (``time.perf_counter()``
+    seconds) the bisection for alpha* stops there, at the largest scale estimated to meet every
+    target so far (0 when none was): a lower bound of the estimate's own alpha*."""
     shape = _Shape(list(core_order(traffic) or range(traffic.cores)), _hop_riders(traffic))
     models = _estimate_models(traffic, scale, shape)
     ceiling = _headroom(traffic)
+
+    def late() -> bool:
+        return deadline is not None and time.perf_counter() > deadline
+
     best = 0.0
     if math.isinf(ceiling):
         best = math.inf
+    elif late():
+        pass
     elif _meets(traffic, shape, ceiling * 0.999):
         best = ceiling
     else:
         lo, hi = ceiling / 1000.0, ceiling
-        if _meets(traffic, shape, lo):
-            while hi / lo > 1.01:
+        if not late() and _meets(traffic, shape, lo):
+            while hi / lo > 1.01 and not late():
                 mid = math.sqrt(lo * hi)
                 lo, hi = (mid, hi) if _meets(traffic, shape, mid) else (lo, mid)
             best = lo

@@ -24,10 +24,17 @@ The search, in four steps on shares of ``time_limit``:
    fixed order, so the result depends on the inputs only (with ``deterministic=True`` the moves
    are counted, :data:`MOVES_PER_SECOND`, instead of timed).
 4. **Confirmation** by simulation (``max_scale`` with the caller's ``seed`` and ``switch_ms``):
-   every baseline candidate, always (so the plan's alpha* is never below a baseline's, measured
-   the same way), then the other candidates best estimate first, at least :data:`CONFIRM`
-   of them and more while time is left. The plan is the confirmed layout with the largest
-   simulated alpha*, ties broken by the smallest simulated worst ``p99 / slo_ms`` at scale 1.
+   every baseline candidate (so the plan's alpha* is never below a baseline's, measured the
+   same way), then the other candidates best estimate first, :data:`CONFIRM` of them. The plan
+   is the confirmed layout with the largest simulated alpha*, ties broken by the smallest
+   simulated worst ``p99 / slo_ms`` at scale 1.
+
+With ``deterministic=True`` every step runs in full, and the guarantee against the baselines
+holds. On the wall clock (the default) ``time_limit`` ends the whole call: candidates are
+estimated, and simulated, while time is left (a simulation is not started when its first run
+would end after the deadline, and alpha*'s bisection stops at it), the simulated candidates
+rank before the others, and the plan's stop reason names the baselines left unsimulated (the
+plan is not checked against them) and the layouts whose alpha* is only a lower bound.
 
 A ``KeyboardInterrupt`` after the peak solve ends the search with the best candidate by
 estimate, marked interrupted (the guarantee against the baselines then does not hold).
@@ -82,6 +89,7 @@ class Judged:
     estimate_ratio: float
     simulated: float | None = None
     simulated_ratio: float | None = None
+    settled: bool = True
 
     @property
     def estimate_key(self) -> tuple[float, float]:
@@ -117,7 +125,7 @@ def optimize_slo(
         progress=progress,
         **peak_options,
     )
-    judge = _Judge(mix, switch_ms, seed)
+    judge = _Judge(mix, switch_ms, seed, None if deterministic else deadline)
     try:
         given = peak_options.get("baselines")
         candidates = _candidates(mix, peak, judge, given if isinstance(given, Mapping) else None)
@@ -137,7 +145,7 @@ def optimize_slo(
         if not interrupted and not process_specs(mix):
             # The local search moves copies over one process: not for a mix of processes.
             candidates = _search(mix, candidates, judge, time_limit, deterministic)
-            candidates = _confirm(candidates, judge, None if deterministic else deadline)
+            candidates = _confirm(candidates, judge)
     except KeyboardInterrupt:
         interrupted = True
     return _plan(mix, peak, candidates[0], candidates, judge, interrupted, start)
@@ -161,26 +169,46 @@ def _search(
 
 
 class _Judge:
-    """The estimate and the simulation of layouts of one mix, with one seed and switch time."""
+    """The estimate and the simulation of layouts of one mix, with one seed and switch time.
 
-    def __init__(self, mix: Mix, switch_ms: float | None, seed: int) -> None:
+    With a ``deadline`` (wall-clock mode) a simulation is not started when its first run would
+    end after it, and alpha*'s bisection stops there; ``unjudged`` names the candidates left
+    unsimulated and ``cut`` those whose alpha* is only a lower bound."""
+
+    def __init__(
+        self, mix: Mix, switch_ms: float | None, seed: int, deadline: float | None = None
+    ) -> None:
         self.mix = mix
         self.switch_ms = switch_ms
         self.seed = seed
+        self.deadline = deadline
+        self.unjudged: list[str] = []
+        self.cut: list[str] = []
+
+    def late(self) -> bool:
+        return self.deadline is not None and time.perf_counter() > self.deadline
 
     def estimate(self, name: str, layout: Layout) -> Judged:
-        from ..latency import estimate
+        from ..latency.estimate import estimate_traffic
+        from ..latency.traffic import resolve_switch_ms, traffic_of
 
-        found = estimate(layout, self.mix, switch_ms=self.switch_ms)
+        switch = resolve_switch_ms(self.switch_ms, "estimate")
+        traffic = traffic_of(layout, self.mix, switch, "estimate")
+        found = estimate_traffic(traffic, 1.0, switch, self.deadline)
         return Judged(name, layout, found.max_scale, found.worst_ratio)
 
     def simulate(self, judged: Judged) -> Judged:
-        from ..latency import max_scale, simulate
+        from ..latency.evaluate import first_run_fits, judge
 
-        alpha = max_scale(judged.layout, self.mix, switch_ms=self.switch_ms, seed=self.seed)
-        today = simulate(judged.layout, self.mix, switch_ms=self.switch_ms, seed=self.seed)
+        if not first_run_fits(self.mix, self.deadline):
+            self.unjudged.append(judged.name)
+            return judged
+        today, found = judge(judged.layout, self.mix, self.switch_ms, self.seed, self.deadline)
+        assert found is not None  # every candidate is feasible
+        if not found.complete:
+            self.cut.append(judged.name)
         ratio = max((m.p99_ms / m.slo_ms for m in today.models), default=0.0)
-        return replace(judged, simulated=alpha, simulated_ratio=ratio)
+        return replace(judged, simulated=found.low, simulated_ratio=ratio, settled=found.complete)
 
 
 def _candidates(
@@ -199,6 +227,9 @@ def _candidates(
     for name, policy in dict(POLICIES).items():
         if given is not None and name not in given:
             continue
+        if judge.late():
+            judge.unjudged.append(f"baseline:{name}")
+            continue
         try:
             layout = policy(mix) if given is None else given[name]
             if score(layout, mix).feasible and pins_kept(layout, mix):
@@ -208,19 +239,23 @@ def _candidates(
     return out
 
 
-def _confirm(candidates: list[Judged], judge: _Judge, deadline: float | None) -> list[Judged]:
-    """Simulate every baseline, then the others by estimate while time is left (at least
-    :data:`CONFIRM`); every candidate, the confirmed first, best simulated alpha* (then worst
-    simulated ratio) first."""
+def _confirm(candidates: list[Judged], judge: _Judge) -> list[Judged]:
+    """Simulate every baseline, then the others by estimate: :data:`CONFIRM` of them, or with
+    a deadline as many as time allows (the baselines too, then). Every candidate, the simulated
+    first, best simulated alpha* (then worst simulated ratio) first, the rest by estimate."""
     confirmed = [judge.simulate(c) for c in candidates if c.name.startswith("baseline:")]
     others = [c for c in candidates if not c.name.startswith("baseline:")]
     rest: list[Judged] = []
     for position, candidate in enumerate(others):
-        if position >= CONFIRM and (deadline is None or time.perf_counter() > deadline):
+        if judge.late() if judge.deadline is not None else position >= CONFIRM:
             rest = others[position:]
             break
         confirmed.append(judge.simulate(candidate))
-    return sorted(confirmed, key=lambda j: j.simulated_key) + rest
+    simulated = [c for c in confirmed if c.simulated is not None]
+    rest += [c for c in confirmed if c.simulated is None]
+    return sorted(simulated, key=lambda j: j.simulated_key) + sorted(
+        rest, key=lambda j: j.estimate_key
+    )
 
 
 def _local_search(
@@ -322,7 +357,7 @@ def _plan(
     bound = min(bound, s.peak_load)
     gap = 0.0 if s.peak_load <= 0 else (s.peak_load - bound) / s.peak_load
     stop = f"{'interrupted; ' if interrupted else ''}layout from {chosen.name}; peak solve: "
-    stop += peak.stop_reason
+    stop += peak.stop_reason + _cut_text(judge)
     return replace(
         peak,
         layout=chosen.layout,
@@ -344,6 +379,20 @@ def _plan(
         switch_ms=judge.switch_ms,
         candidates=tuple((c.name, c.estimate, c.simulated) for c in candidates),
     )
+
+
+def _cut_text(judge: _Judge) -> str:
+    """What the time limit left unjudged, for the stop reason (empty when nothing)."""
+    text = ""
+    baselines = [n.removeprefix("baseline:") for n in judge.unjudged if n.startswith("baseline:")]
+    if baselines:
+        text += (
+            f"; the time limit left baseline(s) {', '.join(baselines)} unsimulated: the plan "
+            "is not checked against them"
+        )
+    if judge.cut:
+        text += f"; the time limit cut alpha*'s search for {', '.join(judge.cut)} (a lower bound)"
+    return text
 
 
 def latency_given(mix: Mix) -> bool:
