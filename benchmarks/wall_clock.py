@@ -1,7 +1,7 @@
 """Wall time of ``ncplace recommend --time-limit T`` against T, from 10 to 10,000 models.
 
-``python -m benchmarks.wall_clock [--models 10,100,1000,10000] [--limits 1,5] [--how api,cli]
-[--out DIR]``
+``python -m benchmarks.wall_clock [--models 10,100,1000,10000] [--limits 1,5]
+[--how api,cli,compare] [--targets] [--out DIR]``
 
 For each model count it writes the ``scale`` family's mix on 256 cores
 (:func:`benchmarks.generator.generate`, ``synthetic-256``, seed 0) to a JSON file and times, from
@@ -9,7 +9,10 @@ the outside, a fresh process for each limit ``T``: ``api`` reads the mix, calls
 ``ncplace.optimize(mix, time_limit=T)`` and writes the placement code (:data:`API_RUN`); ``cli``
 runs the real console script ``ncplace recommend MIX --time-limit T --format json -o OUT``
 (start-up, reading the mix, the baselines and their latency columns, the solve, the plan, the
-latency report, the placement code and the output). The promise checked is ``wall <= T + 1``;
+latency report, the placement code and the output); ``compare`` runs ``ncplace compare`` the
+same way (the policies, the optimizer row, the latency columns when the mix has targets).
+``--targets`` gives every model ``slo_ms: 20``, so the plan is the SLO objective's. The promise
+checked is ``wall <= T + 1``;
 the CPU time of the process is shown beside it (on a loaded machine the wall time includes
 waiting for a core).
 It prints one Markdown row per run (models, limit, wall seconds, over the promise or not, the
@@ -59,7 +62,8 @@ def run_one(mix_path: Path, limit: float, out: Path, how: str) -> dict[str, obje
     if how == "api":
         argv = [sys.executable, "-c", API_RUN, str(mix_path), f"{limit:g}", str(out)]
     else:
-        argv = [console_script(), "recommend", str(mix_path), "--time-limit", f"{limit:g}"]
+        command = "compare" if how == "compare" else "recommend"
+        argv = [console_script(), command, str(mix_path), "--time-limit", f"{limit:g}"]
         argv += ["--format", "json", "-o", str(out)]
     started = time.perf_counter()
     cpu_before = _children_cpu()
@@ -72,12 +76,18 @@ def run_one(mix_path: Path, limit: float, out: Path, how: str) -> dict[str, obje
         "error": done.stderr.strip(),
     }
     if done.returncode == 0:
-        certificate = json.loads(out.read_text())["certificate"]
-        row.update(
-            runtime_s=certificate["runtime_s"],
-            status=certificate["status"],
-            stop=certificate["stop_reason"],
-        )
+        data = json.loads(out.read_text())
+        if how == "compare":
+            plan = next(r for r in data["rows"] if r["policy"] == "optimized")["plan"] or {}
+            note = data.get("note") or "every row judged"
+            row.update(runtime_s=plan.get("runtime_s") or 0.0, status=plan.get("status"), stop=note)
+        else:
+            certificate = data["certificate"]
+            row.update(
+                runtime_s=certificate["runtime_s"],
+                status=certificate["status"],
+                stop=certificate["stop_reason"],
+            )
     return row
 
 
@@ -86,7 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default="10,100,1000,3000,10000")
     parser.add_argument("--limits", default="1,5")
     parser.add_argument("--out", default="benchmarks/out")
-    parser.add_argument("--how", default="api,cli", help="api, cli or both (api,cli)")
+    parser.add_argument("--how", default="api,cli", help="api, cli (recommend), compare")
+    parser.add_argument(
+        "--targets", action="store_true", help="give every model slo_ms: 20 (the SLO objective)"
+    )
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -98,7 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(lines), flush=True)
     for n in (int(x) for x in args.models.split(",")):
         mix_path = out / f"wall-clock-{n}.json"
-        mix_path.write_text(json.dumps(generate("scale", "synthetic-256", n, 0).to_dict()))
+        data = generate("scale", "synthetic-256", n, 0).to_dict()
+        if args.targets:
+            for model in data["models"]:
+                model["slo_ms"] = 20
+        mix_path.write_text(json.dumps(data))
         for how in args.how.split(","):
             for limit in (float(x) for x in args.limits.split(",")):
                 line = _row(how, n, limit, run_one(mix_path, limit, out / "plan.json", how))
