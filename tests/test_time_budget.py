@@ -194,8 +194,8 @@ def test_an_slo_plan_out_of_time_names_the_baselines_it_did_not_simulate() -> No
     mix = Mix.from_file(EXAMPLES / "vision-skewed-inf1-xlarge.yaml")
     rushed = optimize(mix, time_limit=0.001)
     assert rushed.objective_name == "slo" and rushed.layout is not None
-    assert "the time limit left baseline(s) " in rushed.stop_reason
-    assert "unsimulated: the plan is not checked against them" in rushed.stop_reason
+    assert rushed.stop_reason.endswith("; the time limit left no time to judge layouts by latency")
+    assert rushed.max_scale is None
     full = optimize(mix, time_limit=0.001, deterministic=True)
     assert "the time limit" not in full.stop_reason
     assert full.max_scale is not None

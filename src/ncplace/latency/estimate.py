@@ -109,14 +109,17 @@ def estimate_traffic(
     traffic: Traffic, scale: float, switch_ms: float = 0.0, deadline: float | None = None
 ) -> Estimate:
     """:func:`estimate` on routed traffic. With a ``deadline`` (``time.perf_counter()``
-    seconds) the bisection for alpha* stops there, at the largest scale estimated to meet every
-    target so far (0 when none was): a lower bound of the estimate's own alpha*."""
+    seconds) the bisection for alpha* starts no scale that the first one's time says would end
+    after it, and stops at the largest scale estimated to meet every target so far (0 when none
+    was): a lower bound of the estimate's own alpha*."""
     shape = _Shape(list(core_order(traffic) or range(traffic.cores)), _hop_riders(traffic))
+    started = time.perf_counter()
     models = _estimate_models(traffic, scale, shape)
     ceiling = _headroom(traffic)
+    took = time.perf_counter() - started
 
     def late() -> bool:
-        return deadline is not None and time.perf_counter() > deadline
+        return deadline is not None and time.perf_counter() + took > deadline
 
     best = 0.0
     if math.isinf(ceiling):

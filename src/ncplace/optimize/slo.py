@@ -71,6 +71,11 @@ CONFIRM = 3
 """Candidates other than the baselines confirmed by simulation whatever the time left."""
 STARTS = 2
 """The local search starts from this many of the best-estimated candidates."""
+ESTIMATE_S_PER_MODEL = 4e-4
+"""About what a layout's estimate at one scale costs per model (0.55-1.2 s at 3,000 models on
+the 2-core development machine, depending on how many models share a core). On the wall clock
+an estimate does not start when less is left; its alpha* search then starts no scale that the
+first one's time says would end after the deadline."""
 MOVES_PER_SECOND = 40
 """Local-search moves evaluated per nominal second with ``deterministic=True``."""
 
@@ -138,7 +143,13 @@ def optimize_slo(
             runtime_s=time.perf_counter() - start,
         )
     if not candidates:
-        return replace(peak, objective_name="slo", runtime_s=time.perf_counter() - start)
+        late = "; the time limit left no time to judge layouts by latency" if judge.unjudged else ""
+        return replace(
+            peak,
+            objective_name="slo",
+            stop_reason=peak.stop_reason + late,
+            runtime_s=time.perf_counter() - start,
+        )
     candidates.sort(key=lambda j: j.estimate_key)
     interrupted = peak.interrupted
     try:
@@ -188,6 +199,13 @@ class _Judge:
     def late(self) -> bool:
         return self.deadline is not None and time.perf_counter() > self.deadline
 
+    def estimate_fits(self, end: float | None = None) -> bool:
+        """True when an estimate of a layout may start: it would end before ``end`` (default
+        the deadline) by :data:`ESTIMATE_S_PER_MODEL`, or there is no deadline."""
+        end = self.deadline if end is None else end
+        needed = ESTIMATE_S_PER_MODEL * len(self.mix)
+        return end is None or time.perf_counter() + needed <= end
+
     def estimate(self, name: str, layout: Layout) -> Judged:
         from ..latency.estimate import estimate_traffic
         from ..latency.traffic import resolve_switch_ms, traffic_of
@@ -220,14 +238,17 @@ def _candidates(
 
     out: list[Judged] = []
     if peak.layout is not None and peak.score is not None and peak.score.feasible:
-        out.append(judge.estimate("optimizer (peak)", peak.layout))
+        if not judge.estimate_fits():
+            judge.unjudged.append("optimizer (peak)")
+        else:
+            out.append(judge.estimate("optimizer (peak)", peak.layout))
     if process_specs(mix):
         # Baselines lay out one process: they cannot honour the mix's processes (.processes).
         return out
     for name, policy in dict(POLICIES).items():
         if given is not None and name not in given:
             continue
-        if judge.late():
+        if not judge.estimate_fits():
             judge.unjudged.append(f"baseline:{name}")
             continue
         try:
@@ -273,7 +294,7 @@ def _local_search(
         for changed in _neighbours(mix, copies):
             if moves is not None and evaluated >= moves:
                 return None if best is start else best
-            if moves is None and time.perf_counter() > end:
+            if moves is None and not judge.estimate_fits(end):
                 return None if best is start else best
             layout = _layout(mix, changed)
             if not score(layout, mix).feasible:
