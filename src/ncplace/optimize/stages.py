@@ -46,7 +46,7 @@ from .layouts import layout_from
 from .objectives import Assignment
 from .problem import Problem
 from .progress import Reporter, read_assignment, real_peak
-from .sweep import STEPS_PER_SECOND, SweepResult, applicable, int_peak, prove, sweep
+from .sweep import SweepResult, applicable, int_peak, prove, steps_per_second, sweep
 from .variables import bounds
 
 HINT_SHARE = 0.2
@@ -190,7 +190,8 @@ def run_sweep(
     ``lower`` and marks the budget interrupted."""
     floor = bounds(built.peak)[0]
     lower = floor if lower is None else max(lower, floor)
-    steps, wall = int(STEPS_PER_SECOND * share), budget.wall_limit(share)
+    rate = steps_per_second(problem)
+    steps, wall = int(rate * share), budget.wall_limit(share)
     try:
         if find:
             result = sweep(problem, lower, upper, steps, wall)
@@ -199,7 +200,7 @@ def run_sweep(
     except KeyboardInterrupt:
         budget.interrupted = True
         return SweepResult(bound=lower, peak=None, assignment=None, steps=0, tries=())
-    budget.spend(result.steps / STEPS_PER_SECOND, "sweep", result.wall_cut)
+    budget.spend(result.steps / rate, "sweep", result.wall_cut)
     if result.bound > floor:
         built.model.add(built.peak >= result.bound)
     return result

@@ -73,20 +73,43 @@ came out as before within one unit (one 0.0005 lower, none higher).
 The optimizer (:mod:`.solve`) runs it twice: a short probe before CP-SAT (proofs only), whose
 bound CP-SAT starts from (``peak >= bound``) and whose layout, when its peak equals the bound,
 settles the peak level without CP-SAT; and a search after CP-SAT for a layout below CP-SAT's.
-Work is counted in search steps, so the result is the same on every run;
-:data:`STEPS_PER_SECOND` converts nominal seconds to steps.
+Work is counted in search steps, so the result is the same on every run of one backend;
+:func:`steps_per_second` converts nominal seconds to steps.
+
+Two backends run the decision search with the same semantics (same status, steps, layout and
+remembered states for every decision): the compiled ``_sweep`` extension (``_sweep.c``, which
+mirrors :class:`_Run` and the memory of :class:`_Search` method by method), used when it was
+built, and :class:`_Run` itself, the reference. The environment variable ``NCPLACE_SWEEP``
+chooses: ``python`` forces the Python search, ``native`` requires the compiled one, unset takes
+the compiled one when available (:func:`backend`).
 """
 
 from __future__ import annotations
 
+import importlib
 import math
+import os
 import time
 from array import array
 from bisect import bisect_left
+from collections import Counter
 from dataclasses import dataclass, replace
+from typing import Any
 
+from ..errors import ConfigError, value_text
 from .objectives import Assignment
 from .problem import ModelData, Problem
+
+
+def _load_native() -> Any:
+    """The compiled search, or None when ncplace was installed without a C compiler."""
+    try:
+        return importlib.import_module("ncplace.optimize._sweep")
+    except ImportError:
+        return None
+
+
+_sweep = _load_native()
 
 STEPS_PER_SECOND = 120_000
 """Search steps per nominal second of ``time_limit``: measured 110-139 thousand steps per CPU
@@ -97,6 +120,18 @@ The remembered states and the waste bound make a step dearer (140-280 thousand a
 either, 70-94 thousand without the waste bound, both measured before the divisibility bound) and
 a proof cheaper: three decisions of the module doc took 8.4-16.3 s with both and 14.6-18.3 s
 without the waste bound."""
+
+NATIVE_STEPS_PER_SECOND = 2_000_000
+"""Search steps per nominal second for the compiled backend (measured like
+:data:`STEPS_PER_SECOND`; see docs/optimizer.md)."""
+
+BACKEND_ENV = "NCPLACE_SWEEP"
+"""The environment variable that chooses the backend (:func:`backend`)."""
+
+NATIVE_LIMIT = 1 << 46
+"""The compiled search computes in int64: it takes a problem whose loads, widths times loads
+and memory stay below this, and capacities below it (far above the ``2**40`` load range of
+:mod:`.problem`), so slack and sums stay far from overflow; others run in Python."""
 
 WALL_CHECK_STEPS = 4096
 """How often (in steps) the search looks at the wall clock for its safety limit."""
@@ -165,10 +200,34 @@ class SweepResult:
     steps: int
     tries: tuple[Outcome, ...]
     wall_cut: bool = False
+    backend: str = "python"
 
     @property
     def proven(self) -> bool:
         return self.peak is not None and self.peak <= self.bound
+
+
+def backend() -> str:
+    """The decision search that runs: ``"native"`` (the compiled extension) or ``"python"``,
+    as ``NCPLACE_SWEEP`` asks (unset: native when built)."""
+    asked = os.environ.get(BACKEND_ENV, "")
+    if asked not in ("", "python", "native"):
+        raise ConfigError(
+            f"{BACKEND_ENV}={value_text(asked)} is not a sweep backend: use python or native"
+        )
+    if asked == "native" and _sweep is None:
+        raise ConfigError(
+            f"{BACKEND_ENV}=native but the compiled sweep (ncplace.optimize._sweep) is not built:"
+            " reinstall ncplace with a C compiler, or use python"
+        )
+    return "python" if asked == "python" or _sweep is None else "native"
+
+
+def steps_per_second(problem: Problem | None = None) -> int:
+    """Search steps per nominal second of ``time_limit`` for the backend that runs (on
+    ``problem``: one too large for the compiled search's int64 runs in Python)."""
+    native = backend() == "native" and (problem is None or _native_fits(problem))
+    return NATIVE_STEPS_PER_SECOND if native else STEPS_PER_SECOND
 
 
 def applicable(problem: Problem) -> bool:
@@ -233,6 +292,7 @@ def sweep(
         steps=search.used,
         tries=tuple(tries),
         wall_cut=search.wall_cut,
+        backend=search.backend,
     )
 
 
@@ -317,7 +377,9 @@ class _Search:
     """The left-justified event search (module doc) over one problem, with a shared step
     budget."""
 
-    def __init__(self, problem: Problem, budget: int, deadline: float) -> None:
+    def __init__(
+        self, problem: Problem, budget: int, deadline: float, kind: str | None = None
+    ) -> None:
         self.problem = problem
         self.n = problem.cores
         self.budget = budget
@@ -350,6 +412,23 @@ class _Search:
         self.moduli = pick_moduli(problem)
         self.failed: dict[tuple[int, bytes], int] = {}
         self.memo_bytes = 0
+        self.backend = kind or backend()
+        self.native: Any = None
+        if self.backend == "native":
+            if _native_fits(problem):
+                self.native = _sweep.Search(
+                    self.n,
+                    [(*t, len(m)) for t, m in zip(self.types, self.members, strict=True)],
+                    [
+                        (m.start, m.min_width, m.demand[0], m.exclusive, m.memory)
+                        for m in self.pinned
+                    ],
+                    self.memory,
+                    problem.memory_cores,
+                    problem.chip_memory,
+                )
+            else:
+                self.backend = "python"
 
     def left(self) -> int:
         return max(0, self.budget - self.used)
@@ -375,9 +454,30 @@ class _Search:
         self.failed = {k: v for k, v in self.failed.items() if v >= cap}
         self.memo_bytes = sum(len(k[1]) + 100 for k in self.failed)
 
+    def memo(self) -> tuple[dict[int, int], int]:
+        """How many failed states are remembered at each capacity, and the bytes counted."""
+        if self.native is not None:
+            counts, size = self.native.memo()
+            return counts, size
+        return dict(Counter(self.failed.values())), self.memo_bytes
+
+    def starts(self, placed: list[tuple[int, int]]) -> dict[int, int]:
+        """Each model's start in ``placed`` (type or ``-pin - 1``, start) pairs."""
+        out: dict[int, int] = {}
+        taken = [0] * len(self.types)
+        for key, start in placed:
+            if key < 0:
+                out[self.pinned[-key - 1].index] = start
+            else:
+                out[self.members[key][taken[key]]] = start
+                taken[key] += 1
+        return out
+
     def run(self, cap: int, limit: int) -> Outcome:
         """Decide ``peak <= cap`` within ``limit`` steps (and the overall budget)."""
         limit = min(limit, self.left())
+        if self.native is not None and cap < NATIVE_LIMIT:
+            return self._run_native(cap, limit)
         self._forget_below(cap)
         run = _Run(self, cap, limit)
         try:
@@ -394,6 +494,45 @@ class _Search:
         if status == "feasible":
             return Outcome(run.peak, status, run.steps, run.starts())
         return Outcome(cap, status, run.steps)
+
+    def _run_native(self, cap: int, limit: int) -> Outcome:
+        """:meth:`run` by the compiled search (same outcome, steps and memory decisions)."""
+        self.native.forget_below(cap, MEMO_BYTES)
+        status, steps, peak, placed = self.native.run(
+            cap,
+            limit,
+            self.deadline - time.perf_counter(),
+            WALL_CHECK_STEPS,
+            MAX_SUBSET_SUM,
+            MEMO_BYTES,
+            SUMS_BYTES,
+            tuple(self.moduli),
+        )
+        self.used += steps
+        if status in ("limit", "wall"):
+            if status == "wall":
+                self.wall_cut = True
+                raise _Stop
+            if self.left() <= 0:
+                raise _Stop
+            return Outcome(cap, "limit", steps)
+        if status == "feasible":
+            return Outcome(peak, status, steps, self.starts(placed))
+        return Outcome(cap, status, steps)
+
+
+def _native_fits(problem: Problem) -> bool:
+    """Whether the compiled search's int64 arithmetic is safe for ``problem`` (:data:`NATIVE_LIMIT`)
+    and its unit counts fit its state keys (one byte per type, as in :meth:`_Run._state`)."""
+    work = sum(m.min_width * (m.demand[0] + 1) for m in problem.models)
+    memory = sum(m.min_width * m.memory for m in problem.models)
+    return (
+        problem.cores < (1 << 15)
+        and work < NATIVE_LIMIT
+        and memory < NATIVE_LIMIT
+        and problem.chip_memory < NATIVE_LIMIT
+        and len(problem.models) < 256
+    )
 
 
 class _Run:
@@ -447,15 +586,7 @@ class _Run:
         """Each model's start in ``placed`` (default: the solution found)."""
         placed = self.solution if placed is None else placed
         assert placed is not None
-        out: dict[int, int] = {}
-        taken = [0] * len(self.s.types)
-        for key, start in placed:
-            if key < 0:
-                out[self.s.pinned[-key - 1].index] = start
-            else:
-                out[self.s.members[key][taken[key]]] = start
-                taken[key] += 1
-        return out
+        return self.s.starts(placed)
 
     # --- search ------------------------------------------------------------------------------
 
