@@ -82,6 +82,7 @@ from .stages import (
     Search,
     run_stages,
 )
+from .sweep import backend as sweep_backend
 from .sweep import int_peak
 from .variables import bounds
 
@@ -271,6 +272,7 @@ def optimize(
         "split_replicas": split_replicas,
         "load_scale": problem.load_scale,
         "load_exact": problem.load_exact,
+        "sweep_backend": sweep_backend(problem),
     }
 
     reason = precheck(problem)

@@ -121,9 +121,10 @@ either, 70-94 thousand without the waste bound, both measured before the divisib
 a proof cheaper: three decisions of the module doc took 8.4-16.3 s with both and 14.6-18.3 s
 without the waste bound."""
 
-NATIVE_STEPS_PER_SECOND = 2_000_000
-"""Search steps per nominal second for the compiled backend (measured like
-:data:`STEPS_PER_SECOND`; see docs/optimizer.md)."""
+NATIVE_STEPS_PER_SECOND = 3_000_000
+"""Search steps per nominal second for the compiled backend: measured 2.9-3.5 million steps per
+CPU second on sweeps of the ``scale`` mixes of 20 models on 16 cores, 4.4-12.7 million on 30 and
+40 (cheaper steps), as :data:`STEPS_PER_SECOND` was (docs/optimizer.md)."""
 
 BACKEND_ENV = "NCPLACE_SWEEP"
 """The environment variable that chooses the backend (:func:`backend`)."""
@@ -207,9 +208,10 @@ class SweepResult:
         return self.peak is not None and self.peak <= self.bound
 
 
-def backend() -> str:
-    """The decision search that runs: ``"native"`` (the compiled extension) or ``"python"``,
-    as ``NCPLACE_SWEEP`` asks (unset: native when built)."""
+def backend(problem: Problem | None = None) -> str:
+    """The decision search that runs (on ``problem``): ``"native"`` (the compiled extension) or
+    ``"python"``, as ``NCPLACE_SWEEP`` asks (unset: native when built); a problem too large for
+    the compiled search's int64 arithmetic (:data:`NATIVE_LIMIT`) runs in Python."""
     asked = os.environ.get(BACKEND_ENV, "")
     if asked not in ("", "python", "native"):
         raise ConfigError(
@@ -220,14 +222,15 @@ def backend() -> str:
             f"{BACKEND_ENV}=native but the compiled sweep (ncplace.optimize._sweep) is not built:"
             " reinstall ncplace with a C compiler, or use python"
         )
-    return "python" if asked == "python" or _sweep is None else "native"
+    if asked == "python" or _sweep is None or (problem is not None and not _native_fits(problem)):
+        return "python"
+    return "native"
 
 
 def steps_per_second(problem: Problem | None = None) -> int:
     """Search steps per nominal second of ``time_limit`` for the backend that runs (on
-    ``problem``: one too large for the compiled search's int64 runs in Python)."""
-    native = backend() == "native" and (problem is None or _native_fits(problem))
-    return NATIVE_STEPS_PER_SECOND if native else STEPS_PER_SECOND
+    ``problem``)."""
+    return NATIVE_STEPS_PER_SECOND if backend(problem) == "native" else STEPS_PER_SECOND
 
 
 def applicable(problem: Problem) -> bool:
@@ -412,7 +415,7 @@ class _Search:
         self.moduli = pick_moduli(problem)
         self.failed: dict[tuple[int, bytes], int] = {}
         self.memo_bytes = 0
-        self.backend = kind or backend()
+        self.backend = kind or backend(problem)
         self.native: Any = None
         if self.backend == "native":
             if _native_fits(problem):
