@@ -52,10 +52,11 @@ from .variables import bounds
 HINT_SHARE = 0.2
 """The part of a CP-SAT level's share that completing its hint may take
 (:func:`.cpsat.complete_hint`)."""
-PROBE_SHARE = 0.1
-"""The core sweep's probe before CP-SAT: proofs only, from the floor. Kept short because mixes
-that CP-SAT proves in milliseconds would otherwise wait for it."""
-SWEEP_SHARE = 0.3
+PROBE_SHARE = 0.3
+"""The core sweep's probe before CP-SAT: proofs only, from the floor. Where the compiled sweep
+runs (:func:`.sweep.backend`), this is where the dense mixes are proven: a decision at the LP
+bound takes 20-30 million steps on some of them (``docs/optimizer.md``)."""
+SWEEP_SHARE = 0.2
 """The core sweep after CP-SAT and the tabu search, for layouts below the best so far."""
 TABU_SHARE = 0.1
 """Each of the two tabu searches: from the best baseline before CP-SAT, and from the best layout

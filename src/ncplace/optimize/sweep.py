@@ -121,10 +121,10 @@ either, 70-94 thousand without the waste bound, both measured before the divisib
 a proof cheaper: three decisions of the module doc took 8.4-16.3 s with both and 14.6-18.3 s
 without the waste bound."""
 
-NATIVE_STEPS_PER_SECOND = 3_000_000
+NATIVE_STEPS_PER_SECOND = 4_000_000
 """Search steps per nominal second for the compiled backend: measured 2.9-3.5 million steps per
-CPU second on sweeps of the ``scale`` mixes of 20 models on 16 cores, 4.4-12.7 million on 30 and
-40 (cheaper steps), as :data:`STEPS_PER_SECOND` was (docs/optimizer.md)."""
+CPU second on sweeps of the ``scale`` mixes of 20 models on 16 cores and 4.4-12.7 million on 30
+and 40 (cheaper steps), as :data:`STEPS_PER_SECOND` was (docs/optimizer.md)."""
 
 BACKEND_ENV = "NCPLACE_SWEEP"
 """The environment variable that chooses the backend (:func:`backend`)."""
@@ -143,10 +143,13 @@ MAX_MODELS = 100
 MIN_TRY_STEPS = 2_000
 """The least budget a primal try gets."""
 
-MEMO_BYTES = 64 << 20
+MEMO_BYTES = 256 << 20
 """How much a sweep may keep of failed states (counted as their bytes plus 100 for each entry:
-about 300 per state on 16 cores, 900 on 64); past it a decision search first drops the states
-that failed only at capacities below its own (useless to it), then goes on without adding."""
+about 300 per state on 16 cores, 900 on 64, close to what the compiled search allocates); past
+it a decision search first drops the states that failed only at capacities below its own
+(useless to it), then goes on without adding. The compiled search fills 64 MiB in a few seconds
+on the dense mixes, where four times as much halves the steps of their proofs
+(docs/optimizer.md)."""
 
 SUMS_BYTES = 16 << 20
 """How much one decision search may keep of subset-sum sets (counted like :data:`MEMO_BYTES`)."""
