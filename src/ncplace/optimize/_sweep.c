@@ -40,8 +40,14 @@ typedef struct Entry {
     unsigned char key[];
 } Entry;
 
+/* A slot keeps its entry's hash, so that a probe reads the entry only when the hashes match. */
 typedef struct {
-    Entry **slots;
+    uint64_t hash;
+    Entry *e;
+} Slot;
+
+typedef struct {
+    Slot *slots;
     size_t mask;
     size_t used;
 } Table;
@@ -63,7 +69,7 @@ static uint64_t hash_bytes(const unsigned char *p, size_t n) {
 }
 
 static int table_init(Table *t, size_t slots) {
-    t->slots = calloc(slots, sizeof(Entry *));
+    t->slots = calloc(slots, sizeof(Slot));
     t->mask = slots - 1;
     t->used = 0;
     return t->slots ? 0 : -1;
@@ -73,26 +79,27 @@ static void table_free(Table *t) {
     if (!t->slots)
         return;
     for (size_t i = 0; i <= t->mask; i++)
-        free(t->slots[i]);
+        free(t->slots[i].e);
     free(t->slots);
     t->slots = NULL;
 }
 
 static Entry *table_find(const Table *t, const unsigned char *key, size_t klen, uint64_t h) {
     for (size_t i = h & t->mask;; i = (i + 1) & t->mask) {
-        Entry *e = t->slots[i];
+        Entry *e = t->slots[i].e;
         if (!e)
             return NULL;
-        if (e->hash == h && e->klen == klen && memcmp(e->key, key, klen) == 0)
+        if (t->slots[i].hash == h && e->klen == klen && memcmp(e->key, key, klen) == 0)
             return e;
     }
 }
 
 static void table_place(Table *t, Entry *e) {
     size_t i = e->hash & t->mask;
-    while (t->slots[i])
+    while (t->slots[i].e)
         i = (i + 1) & t->mask;
-    t->slots[i] = e;
+    t->slots[i].hash = e->hash;
+    t->slots[i].e = e;
     t->used++;
 }
 
@@ -104,8 +111,8 @@ static Entry *table_add(Table *t, const unsigned char *key, size_t klen, uint64_
         if (table_init(&bigger, (t->mask + 1) * 2) < 0)
             return NULL;
         for (size_t i = 0; i <= t->mask; i++)
-            if (t->slots[i])
-                table_place(&bigger, t->slots[i]);
+            if (t->slots[i].e)
+                table_place(&bigger, t->slots[i].e);
         free(t->slots);
         *t = bigger;
     }
@@ -292,6 +299,18 @@ static void add_load(uint64_t *set, size_t words, int64_t cap, int64_t load) {
         set[words - 1] &= (2ULL << top) - 1;
 }
 
+/* Up to k copies of load: shifts by load, 2 load, 4 load, ... and the rest (the same set as k
+ * single shifts, as in _sums, in log k of them). */
+static void add_copies(uint64_t *set, size_t words, int64_t cap, int64_t load, int64_t k) {
+    for (int64_t part = 1; k > 0; part *= 2) {
+        int64_t take = part < k ? part : k;
+        if (load > cap / take)
+            return;
+        add_load(set, words, cap, take * load);
+        k -= take;
+    }
+}
+
 /* (every & ((2 << room) - 1)).bit_length() for a set of `words` words */
 static int64_t bits_upto(const uint64_t *set, size_t words, int64_t room) {
     if (room < 0)
@@ -342,15 +361,13 @@ static void fill_sums(Run *r, int first_pin, uint64_t *sets, int64_t *escape) {
             Pin *p = &s->pinned[first_pin + u - s->ntypes];
             load = p->d, width = p->w, k = 1;
         }
-        for (int64_t t = 0; t < k; t++)
-            add_load(sets, words, r->cap, load);
+        add_copies(sets, words, r->cap, load, k);
         for (int j = 0; j < m; j++) {
             if (load % r->moduli[j]) {
                 escape[j] += width * k;
                 continue;
             }
-            for (int64_t t = 0; t < k; t++)
-                add_load(sets + (j + 1) * words, words, r->cap, load);
+            add_copies(sets + (j + 1) * words, words, r->cap, load, k);
         }
     }
 }
@@ -387,11 +404,6 @@ static uint64_t *_sums(Run *r, int c, int64_t **escape) {
     return r->scratch;
 }
 
-static int by_value(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* The distinct rooms of the shared cores from c on that the slack counts, with their counts. */
 static int collect_rooms(Run *r, int c) {
     SearchObject *s = r->s;
@@ -402,7 +414,13 @@ static int collect_rooms(Run *r, int c) {
     for (int x = c; x < s->n; x++)
         if (!(r->excl[x] || (exclusive_left && !r->cover[x])))
             r->extra_e[k++] = r->cap - r->load[x];
-    qsort(r->extra_e, (size_t)k, sizeof(int64_t), by_value);
+    for (int i = 1; i < k; i++) { /* insertion sort: a few cores */
+        int64_t room = r->extra_e[i];
+        int j = i - 1;
+        for (; j >= 0 && r->extra_e[j] > room; j--)
+            r->extra_e[j + 1] = r->extra_e[j];
+        r->extra_e[j + 1] = room;
+    }
     int distinct = 0;
     for (int i = 0; i < k; i++) {
         if (distinct && r->rooms[distinct - 1] == r->extra_e[i]) {
@@ -765,7 +783,7 @@ static PyObject *Search_forget_below(SearchObject *s, PyObject *args) {
         return PyErr_NoMemory();
     s->memo_bytes = 0;
     for (size_t i = 0; i <= s->failed.mask; i++) {
-        Entry *e = s->failed.slots[i];
+        Entry *e = s->failed.slots[i].e;
         if (!e)
             continue;
         if (keep(e, cap)) {
@@ -784,7 +802,7 @@ static PyObject *Search_forget_below(SearchObject *s, PyObject *args) {
 static PyObject *Search_memo(SearchObject *s, PyObject *Py_UNUSED(ignored)) {
     PyObject *counts = PyDict_New();
     for (size_t i = 0; counts && i <= s->failed.mask; i++) {
-        Entry *e = s->failed.slots[i];
+        Entry *e = s->failed.slots[i].e;
         if (!e)
             continue;
         PyObject *cap = PyLong_FromLongLong(e->value);
