@@ -65,10 +65,7 @@ infeasible in 0.70 and 0.72 million steps with both, 1.37 and 1.26 million with 
 alone, and seed 0 not within 2 million without either (seed 3 has a layout at floor + 7, so it
 is optimal there: 0.704, below the 0.706 of the optimizer's 10 s runs); 16 models, seed 0, one
 unit below its best layout, proven infeasible in 1.7 million steps (16 s), which proves that
-layout optimal. Within the
-optimizer's 10 s, of which the sweep gets about a tenth, it proves none of the 20-40-model mixes:
-a step now costs about twice as much (:data:`STEPS_PER_SECOND`), and the benchmark's bounds there
-came out as before within one unit (one 0.0005 lower, none higher).
+layout optimal. What the optimizer proves with it is in ``benchmarks/RESULTS.md``.
 
 The optimizer (:mod:`.solve`) runs it twice: a short probe before CP-SAT (proofs only), whose
 bound CP-SAT starts from (``peak >= bound``) and whose layout, when its peak equals the bound,
