@@ -11,7 +11,7 @@
  * fallback (NCPLACE_SWEEP=python).
  *
  * Numbers: loads, capacities and slack are int64; sweep.py only hands a problem here when its
- * loads and capacities are far from overflowing (see _NATIVE_LIMIT there). Memo keys are the
+ * loads and capacities are far from overflowing (see NATIVE_LIMIT there). Memo keys are the
  * whole state, compared byte by byte: a hash collision costs a comparison, never a false proof.
  * Subset sums are bitsets of uint64 words (bit s set: sum s reachable), for capacities up to
  * MAX_SUBSET_SUM.

@@ -417,21 +417,17 @@ class _Search:
         self.memo_bytes = 0
         self.backend = kind or backend(problem)
         self.native: Any = None
-        if self.backend == "native":
-            if _native_fits(problem):
-                self.native = _sweep.Search(
-                    self.n,
-                    [(*t, len(m)) for t, m in zip(self.types, self.members, strict=True)],
-                    [
-                        (m.start, m.min_width, m.demand[0], m.exclusive, m.memory)
-                        for m in self.pinned
-                    ],
-                    self.memory,
-                    problem.memory_cores,
-                    problem.chip_memory,
-                )
-            else:
-                self.backend = "python"
+        if self.backend == "native" and _sweep is not None and _native_fits(problem):
+            self.native = _sweep.Search(
+                self.n,
+                [(*t, len(m)) for t, m in zip(self.types, self.members, strict=True)],
+                [(m.start, m.min_width, m.demand[0], m.exclusive, m.memory) for m in self.pinned],
+                self.memory,
+                problem.memory_cores,
+                problem.chip_memory,
+            )
+        else:
+            self.backend = "python"
 
     def left(self) -> int:
         return max(0, self.budget - self.used)
