@@ -19,7 +19,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from ncplace import ConfigError, Error, Instance, Mix, Model
+from ncplace import ConfigError, Error, Instance, Mix, Model, optimize
 from ncplace.optimize import sweep as sweep_module
 from ncplace.optimize.problem import Problem, build_problem
 from ncplace.optimize.sweep import SweepResult, _Search, applicable, prove, sweep
@@ -227,3 +227,14 @@ def test_native_is_refused_when_the_extension_is_absent(monkeypatch: pytest.Monk
         sweep_module.backend()
     monkeypatch.delenv("NCPLACE_SWEEP")
     assert sweep_module.backend() == "python"
+
+
+def test_the_plan_records_the_sweep_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deterministic plan is reproducible for one backend (its steps per second set the sweep's
+    budget), so the plan and its certificate name it."""
+    mix = tiny_mix(3, ranges=False)
+    plan = optimize(mix, time_limit=1, deterministic=True)
+    assert plan.sweep_backend == sweep_module.backend()
+    assert plan.to_dict()["certificate"]["sweep_backend"] == plan.sweep_backend
+    monkeypatch.setenv("NCPLACE_SWEEP", "python")
+    assert optimize(mix, time_limit=1, deterministic=True).sweep_backend == "python"
