@@ -18,6 +18,8 @@
  *
  * Every search function returns 1 (a layout was found), 0 (none below this branch) or -1 (stop:
  * the step budget or the wall clock ran out, or a signal handler raised, r->stop says which).
+ * Every WALL_CHECK_STEPS steps the search also lets other threads take the GIL and runs the
+ * signal handlers (PyErr_CheckSignals), so a KeyboardInterrupt stops it.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -196,6 +198,9 @@ static int _tick(Run *r) {
         return -1;
     }
     if (r->steps % r->wall_every == 0) {
+        /* Let other threads run (a progress line's redraw waits for the GIL), take signals. */
+        Py_BEGIN_ALLOW_THREADS
+        Py_END_ALLOW_THREADS
         if (PyErr_CheckSignals() < 0) {
             r->stop = STOP_ERROR;
             return -1;
