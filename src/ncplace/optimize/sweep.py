@@ -119,9 +119,11 @@ a proof cheaper: three decisions of the module doc took 8.4-16.3 s with both and
 without the waste bound."""
 
 NATIVE_STEPS_PER_SECOND = 4_000_000
-"""Search steps per nominal second for the compiled backend: measured 2.9-3.5 million steps per
-CPU second on sweeps of the ``scale`` mixes of 20 models on 16 cores and 4.4-12.7 million on 30
-and 40 (cheaper steps), as :data:`STEPS_PER_SECOND` was (docs/optimizer.md)."""
+"""Search steps per nominal second for the compiled backend: measured 3.4-5.6 million steps per
+CPU second on proofs-only sweeps of the ``scale`` mixes of 20 models on 16 cores and 6.4-19.1
+million on 30 and 40 (cheaper steps), as :data:`STEPS_PER_SECOND` was (docs/optimizer.md); set
+near the 20-model rate, so that a sweep takes at most about 1.2 times the seconds it is
+charged there and less elsewhere."""
 
 BACKEND_ENV = "NCPLACE_SWEEP"
 """The environment variable that chooses the backend (:func:`backend`)."""
