@@ -151,7 +151,7 @@ typedef struct {
     int *pin_begin, *pin_end; /* pins starting at core c: pinned[pin_begin[c] .. pin_end[c]) */
     int last_pin, last_exclusive_pin;
     int64_t exclusive_width, shared_work;
-    int memory, pools, memory_cores;
+    int memory, memory_cores;
     int64_t chip_memory;
     Table failed;
     int64_t memo_bytes;
