@@ -23,8 +23,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from ncplace.optimize.sweep import backend as sweep_backend
-
 TOLERANCE = 1e-6
 Row = dict[str, Any]
 
@@ -80,8 +78,6 @@ def machine() -> dict[str, str]:
             info[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             info[package] = "not installed"
-    # The core sweep's backend sets its steps per nominal second (ncplace.optimize.sweep).
-    info["core sweep"] = sweep_backend()
     return info
 
 
