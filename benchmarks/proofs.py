@@ -10,8 +10,9 @@ one row per mix to ``DIR/proofs.csv`` and a markdown table to ``DIR/proofs.md``.
 optimizer's status, peak (rescored by ``ncplace.score``, which must equal the plan's), bound, the
 seconds of its first level (time to proof when proven: the level stops at the proof), the stop
 reason, the LP bound and the integer floor it started from (``lp_lift``: units of ``1 / load_scale``
-above the floor), the core sweep's search steps in the whole plan; HiGHS's status, peak, bound and
-seconds to the end of its peak level. ``consistent`` checks that no method's bound exceeds the
+above the floor), the core sweep's search steps in the whole plan and its backend (``native`` or
+``python``, ``NCPLACE_SWEEP``); HiGHS's status, peak, bound and seconds to the end of its peak
+level. ``consistent`` checks that no method's bound exceeds the
 other's peak. Steps are the measure that does not depend on how loaded the machine is; seconds do.
 On a machine shared with other work, ``--wall-factor`` widens the optimizer's wall-clock safety
 limit (:data:`ncplace.optimize.budget.WALL_FACTOR`) so that the load does not cut its deterministic
@@ -52,6 +53,7 @@ COLUMNS = (
     "lp_bound",
     "lp_lift",
     "sweep_steps",
+    "sweep_backend",
     "highs_status",
     "highs_peak",
     "highs_bound",
@@ -127,6 +129,7 @@ def run_mix(
             total_s=total,
             stop=plan.stop_reason,
             sweep_steps=counter.steps,
+            sweep_backend=plan.sweep_backend,
         )
     consistent = bound <= peak + 1e-9
     if highs:
@@ -163,6 +166,7 @@ def markdown(rows: list[dict[str, Any]], time_limit: float) -> str:
         "proof_s",
         "lp_lift",
         "sweep_steps",
+        "sweep_backend",
         "highs_status",
         "highs_peak",
         "highs_bound",

@@ -115,12 +115,12 @@ def test_a_state_failed_at_a_higher_capacity_is_cut_at_a_lower_one() -> None:
     alone = _Search(problem, 10**6, float("inf")).run(72, 10**6)
     shared = _Search(problem, 10**6, float("inf"))
     assert shared.run(73, 10**6).status == "infeasible"
-    caps = set(shared.failed.values())
+    caps = set(shared.memo()[0])
     after = shared.run(72, 10**6)
     assert alone.status == after.status == "infeasible"
     assert after.steps < alone.steps
     assert caps == {73}
-    assert set(shared.failed.values()) <= {72, 73}
+    assert set(shared.memo()[0]) <= {72, 73}
 
 
 def test_the_descent_goes_one_unit_below_the_best_layout_until_a_proof() -> None:
@@ -181,7 +181,7 @@ def test_failed_states_are_kept_within_their_memory(monkeypatch: pytest.MonkeyPa
     for cap in (optimum - 2, optimum - 1, optimum):
         out = search.run(cap, 10**6)
         assert (out.status == "infeasible") == (cap < optimum)
-        assert search.memo_bytes <= 2_000
+        assert search.memo()[1] <= 2_000
 
 
 def test_proofs_under_the_fallback_scale_run_on_coarser_loads() -> None:

@@ -76,6 +76,10 @@ class Plan:
     ``feasible`` (never ``optimal``: alpha* is not proven) and ``stop_reason`` names the layout's
     source before the peak solve's own reason.
 
+    ``sweep_backend`` is the core sweep's decision search, ``"native"`` or ``"python"``
+    (:func:`.sweep.backend`): a deterministic plan is reproducible for the same backend, whose
+    steps per second set the sweep's budget.
+
     ``stop_reason`` says what ended the first level: ``"optimal"``, ``"optimal (core sweep)"``
     and ``"optimal (core sweep after CP-SAT)"`` (the proof came from :mod:`.sweep`),
     ``"optimal (tabu search)"`` and ``"optimal (tabu search after CP-SAT)"`` (:mod:`.tabu` found
@@ -124,6 +128,7 @@ class Plan:
     worst_slo_ratio: float | None = None
     switch_ms: float | None = None
     candidates: tuple[tuple[str, float, float | None], ...] = ()
+    sweep_backend: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))
@@ -209,6 +214,7 @@ class Plan:
                 "stop_reason": self.stop_reason,
                 "solver": "OR-Tools CP-SAT",
                 "ortools_version": self.ortools_version,
+                "sweep_backend": self.sweep_backend,
                 "seed": self.seed,
                 "split_replicas": self.split_replicas,
                 "source": self.source,

@@ -82,6 +82,7 @@ from .stages import (
     Search,
     run_stages,
 )
+from .sweep import backend as sweep_backend
 from .sweep import int_peak
 from .variables import bounds
 
@@ -301,6 +302,7 @@ def _optimize_busy(
         "split_replicas": split_replicas,
         "load_scale": problem.load_scale,
         "load_exact": problem.load_exact,
+        "sweep_backend": sweep_backend(problem),
     }
     progress = options.progress
     reason = precheck(problem)

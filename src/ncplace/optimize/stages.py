@@ -46,16 +46,17 @@ from .layouts import layout_from
 from .objectives import Assignment
 from .problem import Problem
 from .progress import Reporter, read_assignment, real_peak
-from .sweep import STEPS_PER_SECOND, SweepResult, applicable, int_peak, prove, sweep
+from .sweep import SweepResult, applicable, int_peak, prove, steps_per_second, sweep
 from .variables import bounds
 
 HINT_SHARE = 0.2
 """The part of a CP-SAT level's share that completing its hint may take
 (:func:`.cpsat.complete_hint`)."""
-PROBE_SHARE = 0.1
-"""The core sweep's probe before CP-SAT: proofs only, from the floor. Kept short because mixes
-that CP-SAT proves in milliseconds would otherwise wait for it."""
-SWEEP_SHARE = 0.3
+PROBE_SHARE = 0.3
+"""The core sweep's probe before CP-SAT: proofs only, from the floor. Where the compiled sweep
+runs (:func:`.sweep.backend`), this is where the dense mixes are proven: a decision at the LP
+bound takes 20-30 million steps on some of them (``docs/optimizer.md``)."""
+SWEEP_SHARE = 0.2
 """The core sweep after CP-SAT and the tabu search, for layouts below the best so far."""
 TABU_SHARE = 0.1
 """Each of the two tabu searches: from the best baseline before CP-SAT, and from the best layout
@@ -190,7 +191,8 @@ def run_sweep(
     ``lower`` and marks the budget interrupted."""
     floor = bounds(built.peak)[0]
     lower = floor if lower is None else max(lower, floor)
-    steps, wall = int(STEPS_PER_SECOND * share), budget.wall_limit(share)
+    rate = steps_per_second(problem)
+    steps, wall = int(rate * share), budget.wall_limit(share)
     try:
         if find:
             result = sweep(problem, lower, upper, steps, wall)
@@ -199,7 +201,7 @@ def run_sweep(
     except KeyboardInterrupt:
         budget.interrupted = True
         return SweepResult(bound=lower, peak=None, assignment=None, steps=0, tries=())
-    budget.spend(result.steps / STEPS_PER_SECOND, "sweep", result.wall_cut)
+    budget.spend(result.steps / rate, "sweep", result.wall_cut)
     if result.bound > floor:
         built.model.add(built.peak >= result.bound)
     return result

@@ -65,28 +65,48 @@ infeasible in 0.70 and 0.72 million steps with both, 1.37 and 1.26 million with 
 alone, and seed 0 not within 2 million without either (seed 3 has a layout at floor + 7, so it
 is optimal there: 0.704, below the 0.706 of the optimizer's 10 s runs); 16 models, seed 0, one
 unit below its best layout, proven infeasible in 1.7 million steps (16 s), which proves that
-layout optimal. Within the
-optimizer's 10 s, of which the sweep gets about a tenth, it proves none of the 20-40-model mixes:
-a step now costs about twice as much (:data:`STEPS_PER_SECOND`), and the benchmark's bounds there
-came out as before within one unit (one 0.0005 lower, none higher).
+layout optimal. What the optimizer proves with it is in ``benchmarks/RESULTS.md``.
 
 The optimizer (:mod:`.solve`) runs it twice: a short probe before CP-SAT (proofs only), whose
 bound CP-SAT starts from (``peak >= bound``) and whose layout, when its peak equals the bound,
 settles the peak level without CP-SAT; and a search after CP-SAT for a layout below CP-SAT's.
-Work is counted in search steps, so the result is the same on every run;
-:data:`STEPS_PER_SECOND` converts nominal seconds to steps.
+Work is counted in search steps, so the result is the same on every run of one backend;
+:func:`steps_per_second` converts nominal seconds to steps.
+
+Two backends run the decision search with the same semantics (same status, steps, layout and
+remembered states for every decision): the compiled ``_sweep`` extension (``_sweep.c``, which
+mirrors :class:`_Run` and the memory of :class:`_Search` method by method), used when it was
+built, and :class:`_Run` itself, the reference. The environment variable ``NCPLACE_SWEEP``
+chooses: ``python`` forces the Python search, ``native`` requires the compiled one, unset takes
+the compiled one when available (:func:`backend`).
 """
 
 from __future__ import annotations
 
+import importlib
 import math
+import os
 import time
 from array import array
 from bisect import bisect_left
+from collections import Counter
 from dataclasses import dataclass, replace
+from typing import Any
 
+from ..errors import ConfigError, value_text
 from .objectives import Assignment
 from .problem import ModelData, Problem
+
+
+def _load_native() -> Any:
+    """The compiled search, or None when ncplace was installed without a C compiler."""
+    try:
+        return importlib.import_module("ncplace.optimize._sweep")
+    except ImportError:
+        return None
+
+
+_sweep = _load_native()
 
 STEPS_PER_SECOND = 120_000
 """Search steps per nominal second of ``time_limit``: measured 110-139 thousand steps per CPU
@@ -98,6 +118,21 @@ either, 70-94 thousand without the waste bound, both measured before the divisib
 a proof cheaper: three decisions of the module doc took 8.4-16.3 s with both and 14.6-18.3 s
 without the waste bound."""
 
+NATIVE_STEPS_PER_SECOND = 4_000_000
+"""Search steps per nominal second for the compiled backend: measured 3.4-5.6 million steps per
+CPU second on proofs-only sweeps of the ``scale`` mixes of 20 models on 16 cores and 6.4-19.1
+million on 30 and 40 (cheaper steps), as :data:`STEPS_PER_SECOND` was (docs/optimizer.md); set
+near the 20-model rate, so that a sweep takes at most about 1.2 times the seconds it is
+charged there and less elsewhere."""
+
+BACKEND_ENV = "NCPLACE_SWEEP"
+"""The environment variable that chooses the backend (:func:`backend`)."""
+
+NATIVE_LIMIT = 1 << 46
+"""The compiled search computes in int64: it takes a problem whose loads, widths times loads
+and memory stay below this, and capacities below it (far above the ``2**40`` load range of
+:mod:`.problem`), so slack and sums stay far from overflow; others run in Python."""
+
 WALL_CHECK_STEPS = 4096
 """How often (in steps) the search looks at the wall clock for its safety limit."""
 
@@ -107,10 +142,13 @@ MAX_MODELS = 100
 MIN_TRY_STEPS = 2_000
 """The least budget a primal try gets."""
 
-MEMO_BYTES = 64 << 20
+MEMO_BYTES = 256 << 20
 """How much a sweep may keep of failed states (counted as their bytes plus 100 for each entry:
-about 300 per state on 16 cores, 900 on 64); past it a decision search first drops the states
-that failed only at capacities below its own (useless to it), then goes on without adding."""
+about 300 per state on 16 cores, 900 on 64, close to what the compiled search allocates); past
+it a decision search first drops the states that failed only at capacities below its own
+(useless to it), then goes on without adding. The compiled search fills 64 MiB in a few seconds
+on the dense mixes, where four times as much halves the steps of their proofs
+(docs/optimizer.md)."""
 
 SUMS_BYTES = 16 << 20
 """How much one decision search may keep of subset-sum sets (counted like :data:`MEMO_BYTES`)."""
@@ -165,10 +203,36 @@ class SweepResult:
     steps: int
     tries: tuple[Outcome, ...]
     wall_cut: bool = False
+    backend: str = "python"
 
     @property
     def proven(self) -> bool:
         return self.peak is not None and self.peak <= self.bound
+
+
+def backend(problem: Problem | None = None) -> str:
+    """The decision search that runs (on ``problem``): ``"native"`` (the compiled extension) or
+    ``"python"``, as ``NCPLACE_SWEEP`` asks (unset: native when built); a problem too large for
+    the compiled search's int64 arithmetic (:data:`NATIVE_LIMIT`) runs in Python."""
+    asked = os.environ.get(BACKEND_ENV, "")
+    if asked not in ("", "python", "native"):
+        raise ConfigError(
+            f"{BACKEND_ENV}={value_text(asked)} is not a sweep backend: use python or native"
+        )
+    if asked == "native" and _sweep is None:
+        raise ConfigError(
+            f"{BACKEND_ENV}=native but the compiled sweep (ncplace.optimize._sweep) is not built:"
+            " reinstall ncplace with a C compiler, or use python"
+        )
+    if asked == "python" or _sweep is None or (problem is not None and not _native_fits(problem)):
+        return "python"
+    return "native"
+
+
+def steps_per_second(problem: Problem | None = None) -> int:
+    """Search steps per nominal second of ``time_limit`` for the backend that runs (on
+    ``problem``)."""
+    return NATIVE_STEPS_PER_SECOND if backend(problem) == "native" else STEPS_PER_SECOND
 
 
 def applicable(problem: Problem) -> bool:
@@ -233,6 +297,7 @@ def sweep(
         steps=search.used,
         tries=tuple(tries),
         wall_cut=search.wall_cut,
+        backend=search.backend,
     )
 
 
@@ -317,7 +382,9 @@ class _Search:
     """The left-justified event search (module doc) over one problem, with a shared step
     budget."""
 
-    def __init__(self, problem: Problem, budget: int, deadline: float) -> None:
+    def __init__(
+        self, problem: Problem, budget: int, deadline: float, kind: str | None = None
+    ) -> None:
         self.problem = problem
         self.n = problem.cores
         self.budget = budget
@@ -350,6 +417,19 @@ class _Search:
         self.moduli = pick_moduli(problem)
         self.failed: dict[tuple[int, bytes], int] = {}
         self.memo_bytes = 0
+        self.backend = kind or backend(problem)
+        self.native: Any = None
+        if self.backend == "native" and _sweep is not None and _native_fits(problem):
+            self.native = _sweep.Search(
+                self.n,
+                [(*t, len(m)) for t, m in zip(self.types, self.members, strict=True)],
+                [(m.start, m.min_width, m.demand[0], m.exclusive, m.memory) for m in self.pinned],
+                self.memory,
+                problem.memory_cores,
+                problem.chip_memory,
+            )
+        else:
+            self.backend = "python"
 
     def left(self) -> int:
         return max(0, self.budget - self.used)
@@ -375,9 +455,30 @@ class _Search:
         self.failed = {k: v for k, v in self.failed.items() if v >= cap}
         self.memo_bytes = sum(len(k[1]) + 100 for k in self.failed)
 
+    def memo(self) -> tuple[dict[int, int], int]:
+        """How many failed states are remembered at each capacity, and the bytes counted."""
+        if self.native is not None:
+            counts, size = self.native.memo()
+            return counts, size
+        return dict(Counter(self.failed.values())), self.memo_bytes
+
+    def starts(self, placed: list[tuple[int, int]]) -> dict[int, int]:
+        """Each model's start in ``placed`` (type or ``-pin - 1``, start) pairs."""
+        out: dict[int, int] = {}
+        taken = [0] * len(self.types)
+        for key, start in placed:
+            if key < 0:
+                out[self.pinned[-key - 1].index] = start
+            else:
+                out[self.members[key][taken[key]]] = start
+                taken[key] += 1
+        return out
+
     def run(self, cap: int, limit: int) -> Outcome:
         """Decide ``peak <= cap`` within ``limit`` steps (and the overall budget)."""
         limit = min(limit, self.left())
+        if self.native is not None and cap < NATIVE_LIMIT:
+            return self._run_native(cap, limit)
         self._forget_below(cap)
         run = _Run(self, cap, limit)
         try:
@@ -394,6 +495,45 @@ class _Search:
         if status == "feasible":
             return Outcome(run.peak, status, run.steps, run.starts())
         return Outcome(cap, status, run.steps)
+
+    def _run_native(self, cap: int, limit: int) -> Outcome:
+        """:meth:`run` by the compiled search (same outcome, steps and memory decisions)."""
+        self.native.forget_below(cap, MEMO_BYTES)
+        status, steps, peak, placed = self.native.run(
+            cap,
+            limit,
+            self.deadline - time.perf_counter(),
+            WALL_CHECK_STEPS,
+            MAX_SUBSET_SUM,
+            MEMO_BYTES,
+            SUMS_BYTES,
+            tuple(self.moduli),
+        )
+        self.used += steps
+        if status in ("limit", "wall"):
+            if status == "wall":
+                self.wall_cut = True
+                raise _Stop
+            if self.left() <= 0:
+                raise _Stop
+            return Outcome(cap, "limit", steps)
+        if status == "feasible":
+            return Outcome(peak, status, steps, self.starts(placed))
+        return Outcome(cap, status, steps)
+
+
+def _native_fits(problem: Problem) -> bool:
+    """Whether the compiled search's int64 arithmetic is safe for ``problem`` (:data:`NATIVE_LIMIT`)
+    and its unit counts fit its state keys (one byte per type, as in :meth:`_Run._state`)."""
+    work = sum(m.min_width * (m.demand[0] + 1) for m in problem.models)
+    memory = sum(m.min_width * m.memory for m in problem.models)
+    return (
+        problem.cores < (1 << 15)
+        and work < NATIVE_LIMIT
+        and memory < NATIVE_LIMIT
+        and problem.chip_memory < NATIVE_LIMIT
+        and len(problem.models) < 256
+    )
 
 
 class _Run:
@@ -447,15 +587,7 @@ class _Run:
         """Each model's start in ``placed`` (default: the solution found)."""
         placed = self.solution if placed is None else placed
         assert placed is not None
-        out: dict[int, int] = {}
-        taken = [0] * len(self.s.types)
-        for key, start in placed:
-            if key < 0:
-                out[self.s.pinned[-key - 1].index] = start
-            else:
-                out[self.s.members[key][taken[key]]] = start
-                taken[key] += 1
-        return out
+        return self.s.starts(placed)
 
     # --- search ------------------------------------------------------------------------------
 
