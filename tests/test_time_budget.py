@@ -16,7 +16,7 @@ import ncplace
 from ncplace import Layout, Mix, Model
 from ncplace.cli import main
 from ncplace.comparison import NOT_RUN, compare
-from ncplace.latency.evaluate import _model_latencies, _simulate, scale_bracket
+from ncplace.latency.evaluate import _model_latencies, scale_bracket, simulate_traffic
 from ncplace.latency.report import latency_report
 from ncplace.latency.simulation import calls_from, default_duration, draw_all, draw_calls
 from ncplace.latency.traffic import traffic_of
@@ -77,7 +77,7 @@ def test_a_bracket_cut_before_any_simulation_knows_only_the_ceiling(
     assert (found.low, found.high, found.complete) == (0.0, ceiling, False)
     whole = scale_bracket(traffic, 0.25, 0, ceiling)
     assert whole.complete and whole.low == ncplace.max_scale(layout, mix)
-    assert _simulate(traffic, 0.25, whole.low, None, 0).meets_targets
+    assert simulate_traffic(traffic, 0.25, whole.low, None, 0).meets_targets
 
 
 def test_a_report_past_its_deadline_says_what_it_did_not_settle(

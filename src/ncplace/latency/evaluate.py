@@ -139,10 +139,10 @@ def simulate(
         or not 0 < duration_s < math.inf
     ):
         raise ConfigError(f"simulate: duration_s must be a number > 0, got {duration_s!r}")
-    return _simulate(traffic, switch, scale, duration_s, seed)
+    return simulate_traffic(traffic, switch, scale, duration_s, seed)
 
 
-def _simulate(
+def simulate_traffic(
     traffic: Traffic,
     switch: float,
     scale: float,
@@ -266,10 +266,10 @@ def judge(
     switch = resolve_switch_ms(switch_ms, "judge")
     traffic = traffic_of(layout, mix, switch, "judge")
     if not traffic.models:
-        today = _simulate(traffic, switch, 1.0, None, seed)
+        today = simulate_traffic(traffic, switch, 1.0, None, seed)
         return today, Bracket(math.inf, math.inf, True)
     draws = draw_all(traffic, default_duration(traffic), check_seed(seed, "judge"))
-    today = _simulate(traffic, switch, 1.0, None, seed, draws)
+    today = simulate_traffic(traffic, switch, 1.0, None, seed, draws)
     s = score(layout, mix)
     if not s.feasible:
         return today, None
@@ -307,7 +307,7 @@ def scale_bracket(
         started = time.perf_counter()
         if deadline is not None and started + took > deadline:
             raise _OutOfTime
-        result = _simulate(traffic, switch, scale, None, seed, draws).meets_targets
+        result = simulate_traffic(traffic, switch, scale, None, seed, draws).meets_targets
         took = time.perf_counter() - started
         return result
 

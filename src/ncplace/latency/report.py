@@ -15,12 +15,12 @@ from .evaluate import (
     SCALE_PRECISION,
     ModelLatency,
     Simulation,
-    _simulate,
     check_seed,
     feasible_headroom,
     max_scale,
     scale_bracket,
     simulate,
+    simulate_traffic,
 )
 from .simulation import Draws, default_duration, draw_all
 from .traffic import SWITCH_SWEEP_MS, Traffic, resolve_switch_ms, traffic_of
@@ -145,7 +145,7 @@ class LatencyReport:
             "max_scale": _finite(self.max_scale),
             "switch_ms": self.today.switch_ms,
             "sweep": [{"switch_ms": s, "max_scale": _finite(a)} for s, a in self.sweep],
-            "max_scale_below": None if self.max_scale_below is None else self.max_scale_below,
+            "max_scale_below": _finite(self.max_scale_below),
             "sweep_complete": not self.sweep_cut,
             "headroom": _finite(self.headroom),
             "first_misses": list(self.first_misses),
@@ -177,7 +177,7 @@ def latency_report(
         return LatencyReport(today, alpha, every, score(layout, mix).headroom, ())
     headroom = feasible_headroom(layout, mix, "latency report")
     draws = draw_all(traffic, default_duration(traffic), check_seed(seed, "latency report"))
-    today = _simulate(traffic, switch, 1.0, None, seed, draws)
+    today = simulate_traffic(traffic, switch, 1.0, None, seed, draws)
     found = scale_bracket(traffic, switch, seed, headroom, draws, deadline)
     if not found.complete:
         low = max(found.low, 1.0) if today.meets_targets and headroom >= 1.0 else found.low
@@ -210,7 +210,7 @@ def _first_misses(
     or the headroom, or the deadline has passed)."""
     if not 0 < alpha < headroom or (deadline is not None and time.perf_counter() > deadline):
         return ()
-    above = _simulate(traffic, switch, alpha * SCALE_PRECISION, None, seed, draws)
+    above = simulate_traffic(traffic, switch, alpha * SCALE_PRECISION, None, seed, draws)
     late = sorted((m for m in above.models if m.p99_ms > m.slo_ms), key=lambda m: -m.ratio)
     return tuple(m.name for m in late)
 
@@ -226,5 +226,5 @@ def _scale(value: float) -> str:
     return "inf" if math.isinf(value) else f"{value:.2f}x"
 
 
-def _finite(value: float) -> float | None:
-    return None if math.isinf(value) else value
+def _finite(value: float | None) -> float | None:
+    return None if value is None or math.isinf(value) else value
