@@ -78,6 +78,10 @@ def machine() -> dict[str, str]:
             info[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             info[package] = "not installed"
+    from ..optimize.sweep import backend
+
+    # The core sweep's backend sets its steps per nominal second (ncplace.optimize.sweep).
+    info["core sweep"] = backend()
     return info
 
 
