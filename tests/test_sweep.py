@@ -72,12 +72,18 @@ def check_layout(problem: Problem, starts: dict[int, int], cap: int) -> None:
 
 @pytest.mark.parametrize("seed", range(150))
 def test_decisions_match_brute_force(seed: int) -> None:
+    assert_decisions_match_brute_force(seed, "python")
+
+
+def assert_decisions_match_brute_force(seed: int, kind: str) -> None:
+    """Every decision of the ``kind`` search near the optimum: a layout meeting every rule at
+    the capacity asked, "infeasible" only below the optimum, "unknown" only under chip memory."""
     problem = build_problem(tiny_mix(seed, ranges=False), False)
     assert applicable(problem)
     optimum = brute_force(problem)
     top = sum(m.demand[0] for m in problem.models) + 1
     caps = range(0, top + 1) if optimum is None else range(max(0, optimum - 3), optimum + 2)
-    search = _Search(problem, 10**7, float("inf"))
+    search = _Search(problem, 10**7, float("inf"), kind)
     for cap in caps:
         out = search.run(cap, 10**6)
         if out.status == "feasible":

@@ -24,7 +24,7 @@ from ncplace.optimize import sweep as sweep_module
 from ncplace.optimize.problem import Problem, build_problem
 from ncplace.optimize.sweep import SweepResult, _Search, applicable, prove, sweep
 from tests.test_optimize_bruteforce import tiny_mix
-from tests.test_sweep import brute_force, check_layout
+from tests.test_sweep import assert_decisions_match_brute_force, brute_force
 
 native = pytest.mark.skipif(
     sweep_module._sweep is None,
@@ -113,24 +113,7 @@ def test_native_and_python_decisions_and_sweeps_are_identical(seed: int, memo: i
 @native
 @pytest.mark.parametrize("seed", range(60))
 def test_native_decisions_match_brute_force(seed: int) -> None:
-    """Every decision of the compiled search near the optimum: a layout meeting every rule at
-    the capacity asked, "infeasible" only below the optimum, "unknown" only under chip memory."""
-    problem = build_problem(tiny_mix(seed, ranges=False), False)
-    optimum = brute_force(problem)
-    top = sum(m.demand[0] for m in problem.models) + 1
-    caps = range(0, top + 1) if optimum is None else range(max(0, optimum - 3), optimum + 2)
-    search = _Search(problem, 10**7, float("inf"), "native")
-    for cap in caps:
-        out = search.run(cap, 10**6)
-        if out.status == "feasible":
-            assert optimum is not None and optimum <= out.cap <= cap
-            assert out.starts is not None
-            check_layout(problem, out.starts, cap)
-        elif out.status == "infeasible":
-            assert optimum is None or cap < optimum
-        else:
-            assert out.status == "unknown", out
-            assert any(m.memory for m in problem.models)
+    assert_decisions_match_brute_force(seed, "native")
 
 
 @native
