@@ -199,3 +199,26 @@ def test_an_slo_plan_out_of_time_names_the_baselines_it_did_not_simulate() -> No
     full = optimize(mix, time_limit=0.001, deterministic=True)
     assert "the time limit" not in full.stop_reason
     assert full.max_scale is not None
+
+
+def test_a_ctrl_c_during_the_latency_report_still_prints_the_plan(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("ncplace.latency.report.latency_report", interrupted)
+    assert main(["recommend", "--time-limit", "1", "--format", "json"]) == 130
+    data = json.loads(capsys.readouterr().out)
+    assert data["latency"] is None and data["latency_note"].startswith("not simulated: interrupted")
+    assert data["code"] and data["certificate"]["status"] in ("optimal", "feasible")
+
+
+@pytest.mark.parametrize("bad", ["soon", float("nan"), True, [1.0]])
+def test_a_deadline_must_be_perf_counter_seconds(bad: object, bundled: tuple[Layout, Mix]) -> None:
+    layout, mix = bundled
+    expected = r"compare: deadline must be time\.perf_counter\(\) seconds or None, got "
+    with pytest.raises(ncplace.ConfigError, match=expected):
+        compare(mix, optimizer=False, deadline=bad)  # type: ignore[arg-type]
+    with pytest.raises(ncplace.ConfigError, match="latency report: deadline must be"):
+        latency_report(layout, mix, deadline=bad)  # type: ignore[arg-type]

@@ -778,9 +778,13 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     found = _Recommendation(
         args, mix, given, current, readings, baselines, plan, code, code_error, scripts, overload
     )
-    # Interrupted: print the layout at once, without the latency report's simulations.
+    # Interrupted: print the layout at once, without the latency report's simulations; a
+    # Ctrl-C during the report prints the plan without it.
     if not plan.interrupted:
-        latency, note = _latency_report(plan, mix, args)
+        try:
+            latency, note = _latency_report(plan, mix, args)
+        except KeyboardInterrupt:
+            latency, note, done = None, LATENCY_INTERRUPTED, EXIT_INTERRUPTED
         found = replace(found, latency=latency, latency_note=note)
     text = _recommend_json(found) if args.format == "json" else _recommend_text(found)
     _write(text, args.output)
@@ -903,6 +907,8 @@ def _verdict(plan: Any, mix: Mix, args: argparse.Namespace) -> tuple[str | None,
         sys.stderr.write(f"ncplace: warning: {printable_text(overload)}\n")
     return overload, EXIT_OVERLOADED if args.strict else EXIT_OK
 
+
+LATENCY_INTERRUPTED = "not simulated: interrupted (Ctrl-C or SIGTERM) during the latency report"
 
 LATENCY_SKIPPED = (
     "not simulated: --time-limit left too little time for the latency report's first "

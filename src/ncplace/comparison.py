@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .errors import ConfigError, Error, check_type
+from .errors import ConfigError, Error, check_deadline, check_type
 from .layout import Layout, layout_to_dict
 from .mix import Mix, Model
 from .policies import POLICIES, describe
@@ -298,6 +298,7 @@ def compare(
     check_type(mix, Mix, "compare: mix")
     if latency is not None and not isinstance(latency, bool):
         raise ConfigError(f"compare: latency must be True, False or None, got {latency!r}")
+    deadline = check_deadline(deadline, "compare")
     chosen = _resolve(policies)
     start = time.perf_counter()
     rows = _run_policies(chosen, mix, _at_share(start, deadline, TABLE_SHARE))

@@ -140,6 +140,18 @@ def check_type(value: object, kind: type | tuple[type, ...], what: str) -> None:
         raise ConfigError(f"{what} must be a {expected}, got {type(value).__name__}")
 
 
+def check_deadline(value: object, what: str) -> float | None:
+    """``value`` as a deadline: ``time.perf_counter()`` seconds (a real number, not NaN) or
+    None; anything else is a :class:`ConfigError` naming it."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise ConfigError(
+            f"{what}: deadline must be time.perf_counter() seconds or None, got {value_text(value)}"
+        )
+    return float(value)
+
+
 def file_path(value: object, what: str) -> Path:
     """``value`` as a :class:`~pathlib.Path`, or :class:`ConfigError` when it is no path."""
     check_type(value, (str, os.PathLike), what)

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import check_deadline
 from ..layout import Layout
 from ..mix import Mix
 from ..score import score
@@ -169,6 +170,7 @@ def latency_report(
     would end after the deadline, in this order of value: alpha* at the switch time used, the
     models missing first above it, the rest of the switch-time sweep."""
     switch = resolve_switch_ms(switch_ms, "latency report")
+    deadline = check_deadline(deadline, "latency report")
     traffic = traffic_of(layout, mix, switch, "latency report")
     if not traffic.models:
         today = simulate(layout, mix, switch_ms=switch, seed=seed)
