@@ -221,3 +221,27 @@ def test_the_plan_records_the_sweep_backend(monkeypatch: pytest.MonkeyPatch) -> 
     assert plan.to_dict()["certificate"]["sweep_backend"] == plan.sweep_backend
     monkeypatch.setenv("NCPLACE_SWEEP", "python")
     assert optimize(mix, time_limit=1, deterministic=True).sweep_backend == "python"
+
+
+@native
+def test_the_compiled_rate_grows_with_the_unit_types(monkeypatch: pytest.MonkeyPatch) -> None:
+    """(types / 20) ** 1.5 times the 20-type rate, between 1 and 4 times; pinned models and
+    identical models are not types of their own; the Python rate stays one constant."""
+    monkeypatch.delenv("NCPLACE_SWEEP", raising=False)
+    inst = Instance(cores=64, cores_per_chip=4)
+
+    def rate(n: int, copies: int = 1) -> int:
+        models = [Model(f"m{i}", rate=10 + i, throughput=1000) for i in range(n)]
+        models += [Model(f"same{j}", rate=5, throughput=1000) for j in range(copies - 1)]
+        models.append(Model("pinned", rate=7, throughput=1000, start=63))
+        return sweep_module.steps_per_second(build_problem(Mix(models, instance=inst), False))
+
+    base = sweep_module.NATIVE_STEPS_PER_SECOND
+    assert rate(10) == base
+    assert rate(20) == base
+    assert rate(30) == int(base * 1.5**1.5)
+    assert rate(40) == int(base * 2**1.5)
+    assert rate(40, copies=30) == int(base * (41 / 20) ** 1.5)
+    assert rate(60) == 4 * base
+    monkeypatch.setenv("NCPLACE_SWEEP", "python")
+    assert rate(40) == sweep_module.STEPS_PER_SECOND

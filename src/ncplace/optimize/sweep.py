@@ -119,11 +119,23 @@ a proof cheaper: three decisions of the module doc took 8.4-16.3 s with both and
 without the waste bound."""
 
 NATIVE_STEPS_PER_SECOND = 4_000_000
-"""Search steps per nominal second for the compiled backend: measured 3.4-5.6 million steps per
-CPU second on proofs-only sweeps of the ``scale`` mixes of 20 models on 16 cores and 6.4-19.1
-million on 30 and 40 (cheaper steps), as :data:`STEPS_PER_SECOND` was (docs/optimizer.md); set
-near the 20-model rate, so that a sweep takes at most about 1.2 times the seconds it is
-charged there and less elsewhere."""
+"""Search steps per nominal second for the compiled backend on a problem of
+:data:`RATE_TYPES` unit types: measured 3.0-5.6 million steps per CPU second on proofs-only
+sweeps of the ``scale`` mixes of 20 models on 16 cores, as :data:`STEPS_PER_SECOND` was
+(docs/optimizer.md). More types make cheaper steps on average (more of them are the choice of
+a count, fewer the visit of a core with its memory lookup and waste bound), so
+:func:`steps_per_second` scales the rate with them (:data:`RATE_GROWTH`)."""
+
+RATE_TYPES = 20
+"""The number of unit types (distinct width, load, exclusivity and memory among the models
+not pinned) at which :data:`NATIVE_STEPS_PER_SECOND` holds."""
+
+RATE_GROWTH = 1.5
+"""The compiled rate grows as ``(types / RATE_TYPES) ** RATE_GROWTH``, between 1 and 4 times
+:data:`NATIVE_STEPS_PER_SECOND`: fitted to the medians measured on the dense ``scale`` mixes
+(3.4 million steps per CPU second at 20 types, 6.8 at 30 and 16.2 at 40, ranges 3.0-3.8,
+6.1-10.8 and 7.4-17.6; docs/optimizer.md), below the 40-type median so that a sweep rarely takes
+more than about 1.3 times the seconds it is charged."""
 
 BACKEND_ENV = "NCPLACE_SWEEP"
 """The environment variable that chooses the backend (:func:`backend`)."""
@@ -231,8 +243,16 @@ def backend(problem: Problem | None = None) -> str:
 
 def steps_per_second(problem: Problem | None = None) -> int:
     """Search steps per nominal second of ``time_limit`` for the backend that runs (on
-    ``problem``)."""
-    return NATIVE_STEPS_PER_SECOND if backend(problem) == "native" else STEPS_PER_SECOND
+    ``problem``): the compiled rate grows with the problem's unit types (:data:`RATE_GROWTH`);
+    the Python rate is one constant (measured on 20 types only)."""
+    if backend(problem) != "native":
+        return STEPS_PER_SECOND
+    if problem is None:
+        return NATIVE_STEPS_PER_SECOND
+    free = (m for m in problem.models if m.start is None)
+    types = {(m.min_width, m.demand[0], m.exclusive, m.memory) for m in free}
+    growth = min(4.0, max(1.0, (len(types) / RATE_TYPES) ** RATE_GROWTH))
+    return int(NATIVE_STEPS_PER_SECOND * growth)
 
 
 def applicable(problem: Problem) -> bool:
