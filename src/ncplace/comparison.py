@@ -373,10 +373,7 @@ def _judge(
     today, bracket = judge(row.layout, mix, switch_ms, seed, deadline)
     if bracket is None:
         return replace(row, latency=RowLatency(today.worst_ratio, None))
-    alpha = bracket.low
-    if not bracket.complete and today.meets_targets and bracket.high >= 1.0:
-        alpha = max(alpha, 1.0)  # today's traffic, scale 1, was simulated to meet every target
-    return replace(row, latency=RowLatency(today.worst_ratio, alpha, bracket.complete))
+    return replace(row, latency=RowLatency(today.worst_ratio, bracket.low, bracket.complete))
 
 
 def _latency_cells(judged: RowLatency | None) -> list[str]:

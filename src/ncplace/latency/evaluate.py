@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -265,15 +265,30 @@ def judge(
     (:func:`scale_bracket`, cut by ``deadline``), both cut from one set of draws."""
     switch = resolve_switch_ms(switch_ms, "judge")
     traffic = traffic_of(layout, mix, switch, "judge")
+    seed = check_seed(seed, "judge")
     if not traffic.models:
         today = simulate_traffic(traffic, switch, 1.0, None, seed)
         return today, Bracket(math.inf, math.inf, True)
-    draws = draw_all(traffic, default_duration(traffic), check_seed(seed, "judge"))
-    today = simulate_traffic(traffic, switch, 1.0, None, seed, draws)
     s = score(layout, mix)
     if not s.feasible:
-        return today, None
-    return today, scale_bracket(traffic, switch, seed, s.headroom, draws, deadline)
+        return simulate_traffic(traffic, switch, 1.0, None, seed), None
+    today, found, _ = today_and_bracket(traffic, switch, seed, s.headroom, deadline)
+    return today, found
+
+
+def today_and_bracket(
+    traffic: Traffic, switch: float, seed: int, ceiling: float, deadline: float | None
+) -> tuple[Simulation, Bracket, Draws]:
+    """Today's simulation, alpha*'s bracket under ``ceiling`` (:func:`scale_bracket`, cut by
+    ``deadline``) and the draws both were cut from (for more scales of the same traffic). When
+    the deadline cut the bracket, today's run is a simulation at scale 1 too: if it met every
+    target (and no scale below 1 was seen to miss), alpha* is at least 1."""
+    draws = draw_all(traffic, default_duration(traffic), seed)
+    today = simulate_traffic(traffic, switch, 1.0, None, seed, draws)
+    found = scale_bracket(traffic, switch, seed, ceiling, draws, deadline)
+    if not found.complete and today.meets_targets and found.high >= 1.0:
+        found = replace(found, low=max(found.low, 1.0))
+    return today, found, draws
 
 
 @dataclass(frozen=True)

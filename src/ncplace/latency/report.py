@@ -22,8 +22,9 @@ from .evaluate import (
     scale_bracket,
     simulate,
     simulate_traffic,
+    today_and_bracket,
 )
-from .simulation import Draws, default_duration, draw_all
+from .simulation import Draws
 from .traffic import SWITCH_SWEEP_MS, Traffic, resolve_switch_ms, traffic_of
 
 
@@ -178,12 +179,10 @@ def latency_report(
         every = tuple((s, alpha) for s in SWITCH_SWEEP_MS)
         return LatencyReport(today, alpha, every, score(layout, mix).headroom, ())
     headroom = feasible_headroom(layout, mix, "latency report")
-    draws = draw_all(traffic, default_duration(traffic), check_seed(seed, "latency report"))
-    today = simulate_traffic(traffic, switch, 1.0, None, seed, draws)
-    found = scale_bracket(traffic, switch, seed, headroom, draws, deadline)
+    seed = check_seed(seed, "latency report")
+    today, found, draws = today_and_bracket(traffic, switch, seed, headroom, deadline)
     if not found.complete:
-        low = max(found.low, 1.0) if today.meets_targets and headroom >= 1.0 else found.low
-        return LatencyReport(today, low, (), headroom, (), found.high, True)
+        return LatencyReport(today, found.low, (), headroom, (), found.high, True)
     alpha = found.low
     first = _first_misses(traffic, switch, seed, alpha, headroom, draws, deadline)
     sweep: list[tuple[float, float]] = []
