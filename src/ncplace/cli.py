@@ -522,23 +522,24 @@ def _limit_deadline(args: argparse.Namespace) -> float | None:
 def _report_deadline(args: argparse.Namespace) -> float | None:
     """When the latency report stops starting simulations (None with ``--deterministic``: the
     report is then complete, and the same on every run)."""
-    if getattr(args, "deterministic", False):
-        return None
-    started = getattr(args, "started", time.perf_counter())
-    return float(started + args.time_limit + REPORT_SLACK_S)
+    end = _limit_deadline(args)
+    return None if end is None else end + REPORT_SLACK_S
 
 
-def _solve_seconds(args: argparse.Namespace, one_layout_s: float = 0.0) -> float:
+def _solve_seconds(
+    args: argparse.Namespace, one_layout_s: float = 0.0, report: bool = False
+) -> float:
     """The ``time_limit`` the solve gets: ``--time-limit`` as given with ``--deterministic``
     (nominal seconds, reproducible); otherwise what is left of it on the wall clock since the
-    command started (reading the mix, the baselines), less a reserve for the output, so that the
-    whole command returns within about ``--time-limit`` seconds."""
+    command started (reading the mix, the baselines), less a reserve for the output (and, with
+    ``report``, :data:`REPORT_SHARE` for the latency report), so that the whole command returns
+    within about ``--time-limit`` seconds."""
     if getattr(args, "deterministic", False):
         return float(args.time_limit)
     started = getattr(args, "started", time.perf_counter())
     elapsed = time.perf_counter() - started
     reserve = min(0.2 * args.time_limit, OUTPUT_RESERVE_MIN_S + one_layout_s)
-    if getattr(args, "report_latency", False):
+    if report:
         reserve += REPORT_SHARE * args.time_limit
     left = args.time_limit - elapsed - reserve
     if args.time_limit > 0 and left <= 0:
@@ -581,14 +582,16 @@ def _optimize(
     current: Layout | None = None,
     one_layout_s: float = 0.0,
     baselines: dict[str, Layout] | None = None,
+    report: bool = False,
 ) -> Any:
     """Run the optimizer as the flags say; ``baselines``: the policies' layouts the command
-    already made (its comparison table), which the optimizer then does not make again."""
+    already made (its comparison table), which the optimizer then does not make again;
+    ``report``: a latency report follows, whose share of the time the solve leaves."""
     from .optimize import optimize
     from .policies import POLICIES
 
     kwargs: dict[str, Any] = {
-        "time_limit": _solve_seconds(args, one_layout_s),
+        "time_limit": _solve_seconds(args, one_layout_s, report),
         "seed": args.seed,
         "workers": getattr(args, "threads", None),
     }
@@ -757,9 +760,8 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     baselines = compare(mix, optimizer=False, latency=False, deadline=_limit_deadline(args))
     one_layout_s = (time.perf_counter() - before) / max(1, len(baselines.rows))
     made = {r.name: r.layout for r in baselines.rows if r.layout is not None}
-    has_traffic = any(m.rate is not None for m in mix.models)
-    args.report_latency = args.format in ("text", "json") and has_traffic
-    plan = _optimize(mix, args, "solving", current, one_layout_s, made)
+    report = args.format in ("text", "json") and any(m.rate is not None for m in mix.models)
+    plan = _optimize(mix, args, "solving", current, one_layout_s, made, report)
     if plan.layout is None:
         raise Infeasible(_infeasible_message(plan))
     code, code_error, scripts = _plan_code(plan, args.framework)
