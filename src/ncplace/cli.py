@@ -58,7 +58,7 @@ from .hardware import FRAMEWORKS, INSTANCES, Instance, with_lnc
 from .hardware import instance as find_instance
 from .layout import Layout, core_span, layout_from_dict, layout_to_dict
 from .mix import Mix
-from .optimize.limits import MAX_SEED, MAX_TIME_LIMIT
+from .optimize.limits import MAX_SEED, MAX_TIME_LIMIT, NO_TIME_S
 from .score import Score, broken_rules, score
 from .verdict import overload_text, room_text
 
@@ -495,11 +495,6 @@ class Progress:
 OUTPUT_RESERVE_MIN_S = 0.1
 """Wall seconds ``--time-limit`` keeps for writing the output after the solve (layout text,
 placement code, JSON), plus about what one baseline policy cost (see :func:`_solve_seconds`)."""
-
-
-NO_TIME_S = 1e-3
-"""The solve's time limit when reading the mix and the baselines used all of ``--time-limit``."""
-
 
 REPORT_SHARE = 0.2
 """The part of ``--time-limit`` the solve leaves for the latency report when the mix has

@@ -307,6 +307,8 @@ def compare(
     if optimizer:
         limit = time_limit
         if deadline is not None:
+            from .optimize.limits import NO_TIME_S
+
             left = (deadline - time.perf_counter()) * (1.0 - (JUDGE_SHARE if latency else 0.0))
             limit = min(time_limit, max(NO_TIME_S, left))
         made = {r.name: r.layout for r in rows if r.layout is not None and _registered(r, chosen)}
@@ -331,8 +333,6 @@ once one has a feasible layout."""
 JUDGE_SHARE = 0.3
 """The part of the time left after the policies that :func:`compare` keeps for judging
 latency, when it does."""
-NO_TIME_S = 1e-3
-"""The optimizer's time limit when the deadline has passed (not 0, which means "no search")."""
 
 
 def _at_share(start: float, deadline: float | None, share: float) -> float | None:

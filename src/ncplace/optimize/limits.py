@@ -19,6 +19,10 @@ MAX_TIME_LIMIT = 10**6
 MAX_SEED = 2**31 - 1
 """Largest seed: CP-SAT's random seed is a 32-bit signed integer."""
 
+NO_TIME_S = 1e-3
+"""The time limit a caller gives a solve when its own deadline has passed: not 0, which the
+plan would report as "time limit 0" (a limit asked for), but nearly nothing."""
+
 
 def check_time_limit(value: object, what: str, name: str = "time_limit") -> float:
     """``value`` as seconds, or a :class:`ConfigError` naming it (``what``: the caller, first in
