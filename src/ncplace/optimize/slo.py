@@ -374,8 +374,11 @@ def _plan(
     its alpha* (simulated when confirmed, always estimated). Its status is never ``optimal``:
     nothing about alpha* is proven."""
     s = score(chosen.layout, mix)
-    bound = peak.bound if s.peak_load >= peak.bound else universal_bound(mix)
+    tolerance = 1e-9 * max(1.0, s.peak_load)  # the scorer's float sums against integer bounds
+    bound = peak.bound if s.peak_load >= peak.bound - tolerance else universal_bound(mix)
     bound = min(bound, s.peak_load)
+    if s.peak_load - bound <= tolerance:
+        bound = s.peak_load
     gap = 0.0 if s.peak_load <= 0 else (s.peak_load - bound) / s.peak_load
     stop = f"{'interrupted; ' if interrupted else ''}layout from {chosen.name}; peak solve: "
     stop += peak.stop_reason + _cut_text(judge)
