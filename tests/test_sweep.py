@@ -17,7 +17,14 @@ from ncplace import Instance, Mix, Model, Status, optimize, score
 from ncplace.optimize import sweep as sweep_module
 from ncplace.optimize.layouts import layout_from
 from ncplace.optimize.problem import Problem, build_problem
-from ncplace.optimize.sweep import MAX_MODELS, _Search, applicable, int_peak, sweep
+from ncplace.optimize.sweep import (
+    MAX_MODELS,
+    _Search,
+    applicable,
+    int_peak,
+    mirror_rule,
+    sweep,
+)
 from tests.test_optimize_bruteforce import tiny_mix
 
 
@@ -194,6 +201,50 @@ def test_proofs_only_return_a_layout_only_when_it_meets_the_bound(seed: int) -> 
         assert out.cap == cap or out.status == "feasible"
         if out.status != "infeasible":
             break
+    best: int | None = None
+    for out in result.tries:
+        if best is not None:
+            assert out.cap == best - 1 or (out.status == "feasible" and out.cap < best - 1)
+        if out.status == "limit":
+            break
+        if out.status == "feasible":
+            best = out.cap
+
+
+def test_the_mirror_rule_takes_the_widest_unique_unit_and_no_pins() -> None:
+    """Two identical 1-core models, a 2-core one and a 3-core one on eight cores: the 3-core
+    model is the widest unit of its own type, so it starts by core (8 - 3) // 2 = 2; a pinned
+    model turns the rule off (the mirror image of a pin is not a pin)."""
+    inst = Instance(cores=8, cores_per_chip=4, chip_memory_gib=32)
+    models = (
+        Model("a", rate=2, throughput=10),
+        Model("b", rate=2, throughput=10),
+        Model("c", cores=2, rate=3, throughput=10),
+        Model("d", cores=3, rate=1, throughput=10),
+    )
+    search = _Search(build_problem(Mix(models, inst), False), 10**6, float("inf"))
+    assert search.types[search.mirror][0] == 3
+    assert search.mirror_last == 2
+    pinned = Mix((*models[:3], Model("d", cores=3, rate=1, throughput=10, start=5)), inst)
+    assert mirror_rule(build_problem(pinned, False), search.types, search.count) == (-1, 0)
+    twins = Mix(models[:2], inst)
+    twin_search = _Search(build_problem(twins, False), 10**6, float("inf"))
+    assert twin_search.mirror == -1
+
+
+@pytest.mark.parametrize("seed", range(290, 330))
+def test_layouts_found_start_the_mirror_unit_by_its_last_core(seed: int) -> None:
+    """The search finds a layout at the optimum with the mirror unit in the left half."""
+    problem = build_problem(tiny_mix(seed, ranges=False), False)
+    optimum = brute_force(problem)
+    search = _Search(problem, 10**7, float("inf"))
+    if optimum is None or search.mirror < 0:
+        return
+    out = search.run(optimum, 10**6)
+    assert out.status in ("feasible", "unknown")
+    if out.starts is not None:
+        unit = search.members[search.mirror][0]
+        assert out.starts[unit] <= search.mirror_last
 
 
 def test_room_no_unit_can_fill_is_waste_and_cut_at_once() -> None:
@@ -212,7 +263,9 @@ def test_room_no_unit_can_fill_is_waste_and_cut_at_once() -> None:
 def test_failed_states_are_remembered_across_orders(monkeypatch: pytest.MonkeyPatch) -> None:
     """A 2-core model and five 1-core ones on four cores, one unit below the optimum (0.74):
     the search reaches the same states in several orders and cuts the repeats, so it
-    takes fewer steps than with nothing remembered, with the brute-force answer either way."""
+    takes fewer steps than with nothing remembered, with the brute-force answer either way
+    (without the mirror rule, which cuts most of the repeats here itself)."""
+    monkeypatch.setattr(sweep_module, "mirror_rule", lambda *args: (-1, 0))
     inst = Instance(cores=4, cores_per_chip=4, chip_memory_gib=32)
     sizes = [(1, 46), (1, 26), (1, 41), (1, 40), (2, 34), (1, 16)]
     models = tuple(

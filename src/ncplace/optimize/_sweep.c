@@ -153,6 +153,7 @@ typedef struct {
     int64_t exclusive_width, shared_work;
     int memory, memory_cores;
     int64_t chip_memory;
+    int mirror, mirror_last; /* _Search.mirror: that type (-1: none) starts by mirror_last */
     Table failed;
     int64_t memo_bytes;
 } SearchObject;
@@ -262,20 +263,14 @@ static size_t _state(Run *r, int c, size_t *counted) {
     return (size_t)(p - r->key);
 }
 
-/* _Search.remember: the state has no completion at cap, hence none below it. */
-static int remember(Run *r, const unsigned char *key, size_t klen, size_t counted) {
+/* _Search.remember for a state the memo does not hold (hash h): it has no completion at cap,
+ * hence none below it. */
+static int remember(Run *r, const unsigned char *key, size_t klen, uint64_t h, size_t counted) {
     SearchObject *s = r->s;
-    uint64_t h = hash_bytes(key, klen);
-    Entry *e = table_find(&s->failed, key, klen, h);
-    if (e) {
-        if (e->value < r->cap)
-            e->value = r->cap;
-        return 0;
-    }
     int64_t size = (int64_t)counted + 100;
     if (s->memo_bytes + size > r->memo_limit)
         return 0;
-    e = table_add(&s->failed, key, klen, h, 0);
+    Entry *e = table_add(&s->failed, key, klen, h, 0);
     if (!e) {
         PyErr_NoMemory();
         r->stop = STOP_ERROR;
@@ -642,18 +637,25 @@ static int _core(Run *r, int c, int64_t slack) {
     SearchObject *s = r->s;
     if (r->left_units == 0)
         return _complete(r);
-    if (c >= s->n)
+    if (c >= s->n || (s->mirror >= 0 && c > s->mirror_last && r->rem[s->mirror]))
         return 0;
     size_t counted, klen = _state(r, c, &counted);
-    Entry *e = table_find(&s->failed, r->key, klen, hash_bytes(r->key, klen));
+    uint64_t h = hash_bytes(r->key, klen);
+    Entry *e = table_find(&s->failed, r->key, klen, h);
     if (e && e->value >= r->cap)
         return 0;
     int64_t rejections = r->rejections;
     int ok = _forced_waste(r, c, slack) <= slack ? _search_core(r, c, slack) : 0;
     if (ok == 0 && r->rejections == rejections) {
-        klen = _state(r, c, &counted); /* the state is back as it was; the scratch is not */
-        if (remember(r, r->key, klen, counted) < 0)
-            return -1;
+        /* The search below c adds only states of later cores, and entries stay where they are
+         * while the table grows: e is still this state's entry, or it has none. */
+        if (e) {
+            e->value = r->cap;
+        } else {
+            klen = _state(r, c, &counted); /* the state is back as it was; the scratch is not */
+            if (remember(r, r->key, klen, h, counted) < 0)
+                return -1;
+        }
     }
     return ok;
 }
@@ -893,17 +895,24 @@ static int index_pins(SearchObject *s) {
 
 static int Search_init(SearchObject *s, PyObject *args, PyObject *kwds) {
     PyObject *types, *pins;
-    static char *names[] = {"n", "types", "pinned", "memory", "memory_cores", "chip_memory",
-                            NULL};
+    static char *names[] = {"n",           "types",  "pinned",      "memory",
+                            "memory_cores", "chip_memory", "mirror", "mirror_last", NULL};
     if (s->types) {
         PyErr_SetString(PyExc_TypeError, "Search is initialised once");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "iOOpiL", names, &s->n, &types, &pins,
-                                     &s->memory, &s->memory_cores, &s->chip_memory))
+    s->mirror = -1;
+    s->mirror_last = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "iOOpiL|ii", names, &s->n, &types, &pins,
+                                     &s->memory, &s->memory_cores, &s->chip_memory, &s->mirror,
+                                     &s->mirror_last))
         return -1;
     if (s->n <= 0 || s->memory_cores <= 0) {
         PyErr_SetString(PyExc_ValueError, "cores and memory_cores must be positive");
+        return -1;
+    }
+    if (s->mirror < -1 || s->mirror >= (int)PySequence_Size(types)) {
+        PyErr_SetString(PyExc_ValueError, "mirror must be -1 or a type index");
         return -1;
     }
     if (parse_types(s, types) < 0 || parse_pins(s, pins) < 0 || index_pins(s) < 0 ||
