@@ -31,14 +31,13 @@
 
 enum { STOP_NONE, STOP_BUDGET, STOP_WALL, STOP_ERROR };
 
-/* --- exact-key hash table (the memo, and the subset-sum cache of one run) ------------------- */
+/* --- exact-key hash table (the failed-state memory) ----------------------------------------- */
 
 typedef struct Entry {
     uint64_t hash;
-    int64_t value;   /* memo: the highest capacity the state failed at */
-    size_t size;     /* the bytes MEMO_BYTES / SUMS_BYTES count for it */
+    int64_t value;   /* the highest capacity the state failed at */
+    size_t size;     /* the bytes MEMO_BYTES counts for it */
     size_t klen;
-    void *data;      /* subset-sum cache: the sets, stored after the key */
     unsigned char key[];
 } Entry;
 
@@ -48,10 +47,21 @@ typedef struct {
     Entry *e;
 } Slot;
 
+/* Entries live in chunks of at least ARENA_BYTES, freed together (one malloc and one free per
+ * remembered state cost more than the search's step on the dense mixes). */
+enum { ARENA_BYTES = 1 << 20 };
+
+typedef struct Chunk {
+    struct Chunk *next;
+    size_t used, size;
+    _Alignas(8) unsigned char bytes[];
+} Chunk;
+
 typedef struct {
     Slot *slots;
     size_t mask;
     size_t used;
+    Chunk *chunks;
 } Table;
 
 static uint64_t hash_bytes(const unsigned char *p, size_t n) {
@@ -74,16 +84,41 @@ static int table_init(Table *t, size_t slots) {
     t->slots = calloc(slots, sizeof(Slot));
     t->mask = slots - 1;
     t->used = 0;
+    t->chunks = NULL;
     return t->slots ? 0 : -1;
 }
 
+static void free_chunks(Chunk *c) {
+    while (c) {
+        Chunk *next = c->next;
+        free(c);
+        c = next;
+    }
+}
+
 static void table_free(Table *t) {
-    if (!t->slots)
-        return;
-    for (size_t i = 0; i <= t->mask; i++)
-        free(t->slots[i].e);
+    free_chunks(t->chunks);
+    t->chunks = NULL;
     free(t->slots);
     t->slots = NULL;
+}
+
+/* Room for an entry of `bytes` bytes in the table's chunks; NULL when out of memory. */
+static Entry *table_alloc(Table *t, size_t bytes) {
+    bytes = (bytes + 7) & ~(size_t)7;
+    Chunk *c = t->chunks;
+    if (!c || c->size - c->used < bytes) {
+        size_t size = bytes > ARENA_BYTES ? bytes : ARENA_BYTES;
+        if (!(c = malloc(sizeof(Chunk) + size)))
+            return NULL;
+        c->next = t->chunks;
+        c->used = 0;
+        c->size = size;
+        t->chunks = c;
+    }
+    Entry *e = (Entry *)(c->bytes + c->used);
+    c->used += bytes;
+    return e;
 }
 
 static Entry *table_find(const Table *t, const unsigned char *key, size_t klen, uint64_t h) {
@@ -105,9 +140,8 @@ static void table_place(Table *t, Entry *e) {
     t->used++;
 }
 
-/* Add an entry with `extra` bytes of data after its key; NULL when out of memory. */
-static Entry *table_add(Table *t, const unsigned char *key, size_t klen, uint64_t h,
-                        size_t extra) {
+/* Add an entry; NULL when out of memory. */
+static Entry *table_add(Table *t, const unsigned char *key, size_t klen, uint64_t h) {
     if ((t->used + 1) * 2 > t->mask + 1) {
         Table bigger;
         if (table_init(&bigger, (t->mask + 1) * 2) < 0)
@@ -118,7 +152,7 @@ static Entry *table_add(Table *t, const unsigned char *key, size_t klen, uint64_
         free(t->slots);
         *t = bigger;
     }
-    Entry *e = malloc(sizeof(Entry) + klen + extra);
+    Entry *e = table_alloc(t, sizeof(Entry) + klen);
     if (!e)
         return NULL;
     e->hash = h;
@@ -126,7 +160,6 @@ static Entry *table_add(Table *t, const unsigned char *key, size_t klen, uint64_
     e->size = 0;
     e->klen = klen;
     memcpy(e->key, key, klen);
-    e->data = extra ? e->key + ((klen + 7) & ~(size_t)7) : NULL;
     table_place(t, e);
     return e;
 }
@@ -154,6 +187,7 @@ typedef struct {
     int memory, memory_cores;
     int64_t chip_memory;
     int mirror, mirror_last; /* _Search.mirror: that type (-1: none) starts by mirror_last */
+    int narrow;              /* every core load fits in int32: the memo keys store them so */
     Table failed;
     int64_t memo_bytes;
 } SearchObject;
@@ -175,9 +209,9 @@ typedef struct {
     int64_t moduli[8];
     unsigned char *key; /* scratch for _state keys */
     size_t words;       /* uint64 words of one subset-sum set */
-    uint64_t *scratch;  /* the sets when the cache is full */
-    Table sums_of;
-    int64_t sums_bytes;
+    uint64_t *scratch;  /* the sets when there is no cache */
+    unsigned char *sums_cache; /* _sums: sums_slots slots of (valid, key, sets, escape) */
+    size_t sums_slots;
     int64_t *rooms, *room_count, *base, *extra_e, *extra_k, *per_chip;
 } Run;
 
@@ -245,8 +279,9 @@ static int _next_event(Run *r, int c) {
     return e;
 }
 
-/* The state key: c, the units left, then per core from c on its flags and its load. Returns
- * its length; *counted is the length sweep.py's _state key counts (without c). */
+/* The state key: c, the units left, then per core from c on its flags and its load (4 bytes when
+ * the search is narrow). Returns its length; *counted is the length sweep.py's _state key counts
+ * (without c): the memo counts bytes as the Python search does, so both keep the same states. */
 static size_t _state(Run *r, int c, size_t *counted) {
     SearchObject *s = r->s;
     unsigned char *p = r->key;
@@ -257,8 +292,16 @@ static size_t _state(Run *r, int c, size_t *counted) {
         *p++ = (unsigned char)r->rem[i];
     for (int x = c; x < s->n; x++)
         *p++ = (unsigned char)((r->cover[x] > 0) | (r->excl[x] > 0) << 1 | (r->ends[x] > 0) << 2);
-    memcpy(p, r->load + c, sizeof(int64_t) * (size_t)(s->n - c));
-    p += sizeof(int64_t) * (size_t)(s->n - c);
+    if (s->narrow) {
+        for (int x = c; x < s->n; x++) {
+            int32_t v = (int32_t)r->load[x];
+            memcpy(p, &v, 4);
+            p += 4;
+        }
+    } else {
+        memcpy(p, r->load + c, sizeof(int64_t) * (size_t)(s->n - c));
+        p += sizeof(int64_t) * (size_t)(s->n - c);
+    }
     *counted = (size_t)s->ntypes + 9 * (size_t)(s->n - c);
     return (size_t)(p - r->key);
 }
@@ -270,7 +313,7 @@ static int remember(Run *r, const unsigned char *key, size_t klen, uint64_t h, s
     int64_t size = (int64_t)counted + 100;
     if (s->memo_bytes + size > r->memo_limit)
         return 0;
-    Entry *e = table_add(&s->failed, key, klen, h, 0);
+    Entry *e = table_add(&s->failed, key, klen, h);
     if (!e) {
         PyErr_NoMemory();
         r->stop = STOP_ERROR;
@@ -373,35 +416,33 @@ static void fill_sums(Run *r, int first_pin, uint64_t *sets, int64_t *escape) {
 }
 
 /* Every subset sum of the loads left (set 0) and, per modulus, of the loads it divides (set
- * j + 1), with the total width of the others (escape); cached by (units left, first pin). */
+ * j + 1), with the total width of the others (escape). Cached by (units left, first pin) in a
+ * direct-mapped table of sums_limit bytes: a new key takes its slot from the old one, so the
+ * cache keeps the keys of the search's recent branches, which are the ones it meets again. */
 static uint64_t *_sums(Run *r, int c, int64_t **escape) {
     SearchObject *s = r->s;
     int first_pin = first_pin_from(s, c);
+    size_t klen = (size_t)s->ntypes + sizeof(int);
     unsigned char *key = r->key;
     for (int i = 0; i < s->ntypes; i++)
         key[i] = (unsigned char)r->rem[i];
     memcpy(key + s->ntypes, &first_pin, sizeof(int));
-    size_t klen = (size_t)s->ntypes + sizeof(int);
-    uint64_t h = hash_bytes(key, klen);
-    Entry *e = table_find(&r->sums_of, key, klen, h);
     size_t setbytes = sizeof(uint64_t) * r->words * (size_t)(r->nmoduli + 1);
-    if (e) {
-        *escape = (int64_t *)((char *)e->data + setbytes);
-        return e->data;
+    size_t slot_bytes = 8 + ((klen + 7) & ~(size_t)7) + setbytes + sizeof(int64_t) * 8;
+    if (!r->sums_slots) {
+        *escape = (int64_t *)((char *)r->scratch + setbytes);
+        fill_sums(r, first_pin, r->scratch, *escape);
+        return r->scratch;
     }
-    int64_t size = s->ntypes + 108 + (1 + r->nmoduli) * (r->cap / 8 + 8);
-    if (r->sums_bytes + size <= r->sums_limit) {
-        e = table_add(&r->sums_of, key, klen, h, setbytes + sizeof(int64_t) * 8 + 8);
-        if (e) {
-            r->sums_bytes += size;
-            *escape = (int64_t *)((char *)e->data + setbytes);
-            fill_sums(r, first_pin, e->data, *escape);
-            return e->data;
-        }
+    unsigned char *slot = r->sums_cache + (hash_bytes(key, klen) & (r->sums_slots - 1)) * slot_bytes;
+    uint64_t *sets = (uint64_t *)(slot + 8 + ((klen + 7) & ~(size_t)7));
+    *escape = (int64_t *)((char *)sets + setbytes);
+    if (!(slot[0] && memcmp(slot + 8, key, klen) == 0)) {
+        slot[0] = 1;
+        memcpy(slot + 8, key, klen);
+        fill_sums(r, first_pin, sets, *escape);
     }
-    *escape = (int64_t *)((char *)r->scratch + setbytes);
-    fill_sums(r, first_pin, r->scratch, *escape);
-    return r->scratch;
+    return sets;
 }
 
 /* The distinct rooms of the shared cores from c on that the slack counts, with their counts. */
@@ -689,7 +730,7 @@ static void run_free(Run *r) {
     free(r->key);
     free(r->scratch);
     free(r->rooms);
-    table_free(&r->sums_of);
+    free(r->sums_cache);
 }
 
 static int run_alloc(Run *r, SearchObject *s) {
@@ -705,8 +746,19 @@ static int run_alloc(Run *r, SearchObject *s) {
     r->scratch = malloc(sizeof(uint64_t) * r->words * (size_t)(r->nmoduli + 1) + 8 * 9);
     r->rooms = calloc(6 * (size_t)(n + 1) + 2, sizeof(int64_t));
     if (!r->load || !r->rem || !r->placed || !r->solution || !r->key || !r->scratch ||
-        !r->rooms || table_init(&r->sums_of, 64) < 0)
+        !r->rooms)
         return -1;
+    size_t klen = (size_t)s->ntypes + sizeof(int);
+    size_t slot_bytes = 8 + ((klen + 7) & ~(size_t)7) +
+                        sizeof(uint64_t) * r->words * (size_t)(r->nmoduli + 1) +
+                        sizeof(int64_t) * 8;
+    size_t slots = 1;
+    while (slots * 2 * slot_bytes <= (size_t)r->sums_limit)
+        slots *= 2;
+    if (slots * slot_bytes <= (size_t)r->sums_limit && r->cap <= r->max_subset_sum) {
+        r->sums_cache = calloc(slots, slot_bytes);
+        r->sums_slots = r->sums_cache ? slots : 0;
+    }
     r->cover = r->load + (n + 1);
     r->excl = r->cover + (n + 1);
     r->ends = r->excl + (n + 1);
@@ -788,20 +840,25 @@ static PyObject *Search_forget_below(SearchObject *s, PyObject *args) {
     Table kept;
     if (table_init(&kept, s->failed.mask + 1) < 0)
         return PyErr_NoMemory();
-    s->memo_bytes = 0;
+    int64_t bytes = 0;
     for (size_t i = 0; i <= s->failed.mask; i++) {
         Entry *e = s->failed.slots[i].e;
         if (!e)
             continue;
         if (keep(e, cap)) {
-            table_place(&kept, e);
-            s->memo_bytes += (int64_t)e->size;
-        } else {
-            free(e);
+            Entry *copy = table_alloc(&kept, sizeof(Entry) + e->klen);
+            if (!copy) {
+                table_free(&kept);
+                return PyErr_NoMemory();
+            }
+            memcpy(copy, e, sizeof(Entry) + e->klen);
+            table_place(&kept, copy);
+            bytes += (int64_t)e->size;
         }
     }
-    free(s->failed.slots);
+    table_free(&s->failed);
     s->failed = kept;
+    s->memo_bytes = bytes;
     Py_RETURN_NONE;
 }
 
@@ -883,13 +940,18 @@ static int index_pins(SearchObject *s) {
             s->shared_work += p->w * p->d;
         }
     }
+    int64_t total = 0; /* no core carries more than every unit's load */
+    for (int j = 0; j < s->npins; j++)
+        total += s->pinned[j].d;
     for (int i = 0; i < s->ntypes; i++) {
         Kind *t = &s->types[i];
+        total += t->d * t->count;
         if (t->excl)
             s->exclusive_width += t->w * t->count;
         else
             s->shared_work += t->w * t->d * t->count;
     }
+    s->narrow = total < INT32_MAX;
     return 0;
 }
 

@@ -168,7 +168,11 @@ on the dense mixes, where four times as much halves the steps of their proofs
 (docs/optimizer.md)."""
 
 SUMS_BYTES = 16 << 20
-"""How much one decision search may keep of subset-sum sets (counted like :data:`MEMO_BYTES`)."""
+"""How much one decision search may keep of subset-sum sets: the Python search keeps the first
+ones it computes (counted like :data:`MEMO_BYTES`), the compiled one a direct-mapped table of
+this size where a new key replaces the old one in its slot (its recent branches are the ones it
+meets again: on the dense mixes, 8 % of the lookups hit a table frozen once full). A cache only:
+the steps and answers do not depend on it."""
 
 MODULI = 3
 """How many moduli the divisibility bound of :meth:`_Run._forced_waste` uses."""
