@@ -22,6 +22,7 @@ Deterministic: no randomness and a total order on starts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -59,18 +60,33 @@ class _State:
         conflicts, peak, overlap, s)``, the tuple compared lexicographically; the same float
         operations in the same order as one start at a time, so the choice is the same."""
         used = self.copies > 0
-        conflicts = _window_sums(used if m.exclusive else self.exclusive, width)
-        over = self._overflows((m.memory_gib or 0.0) / m.cores, width)
-        over = np.where(over > MEMORY_TOLERANCE_GIB, over, 0.0)
-        peak = sliding_window_view(self.loads + share, width).max(axis=1)
+        shifted = self.loads + share
+        peak = _window_max(shifted, width)
         overlap = _window_sums(used, width)
+        per_core = (m.memory_gib or 0.0) / m.cores
+        if not (m.exclusive or self.exclusive.any()) and self._fits_anywhere(per_core, width):
+            return _first_lowest(peak, overlap)
+        conflicts = _window_sums(used if m.exclusive else self.exclusive, width)
+        over = self._overflows(per_core, width)
+        over = np.where(over > MEMORY_TOLERANCE_GIB, over, 0.0)
         order = np.lexsort((overlap, peak, conflicts, over, conflicts > 0, over > 0.0))
         return int(order[0])
+
+    def _fits_anywhere(self, per_core: float, width: int) -> bool:
+        """No start overflows a chip's memory: every chip's memory plus the most the block can
+        add to one chip (:meth:`_overflows`' own sum) stays within the chip, so every start's
+        overflow is exactly 0 and the memory keys of :meth:`best_start` are all equal."""
+        extra = 0.0
+        for _ in range(min(width, self.cores_per_chip)):
+            extra += per_core
+        return bool(self.memory.max() + extra <= self.chip_memory_gib)
 
     def _overflows(self, per_core: float, width: int) -> np.ndarray:
         """For every start, the chip memory overflow the block adds, summed over the chips it
         touches only, in chip order; ``extra`` on a chip is ``per_core`` added once per core of
-        the block there."""
+        the block there. The overflow a chip gets from ``k`` of the block's cores is one table,
+        ``added[chip, k]`` (0 exactly for ``k = 0``), read at each start's chips
+        (:func:`_chip_spans`)."""
         n = len(self.loads)
         over = np.zeros(n - width + 1)
         if not per_core:
@@ -79,19 +95,10 @@ class _State:
         extra_of = [0.0]
         for _ in range(per_chip):
             extra_of.append(extra_of[-1] + per_core)
-        extras = np.array(extra_of)
-        starts = np.arange(n - width + 1)
-        ends = starts + width
-        first = starts // per_chip
-        for j in range((width - 1) // per_chip + 2):
-            chip = first + j
-            low = np.maximum(starts, chip * per_chip)
-            high = np.minimum(ends, (chip + 1) * per_chip)
-            touched = low < high
-            used = self.memory[np.minimum(chip, len(self.memory) - 1)]
-            extra = extras[np.where(touched, high - low, 0)]
-            term = np.maximum(0.0, used + extra - cap) - np.maximum(0.0, used - cap)
-            over = np.where(touched, over + term, over)
+        used = self.memory[:, None]
+        added = np.maximum(0.0, used + np.array(extra_of) - cap) - np.maximum(0.0, used - cap)
+        for chips, counts in _chip_spans(n, width, per_chip, len(self.memory)):
+            over = over + added[chips, counts]
         return over
 
     def add(self, m: Model, start: int, width: int, share: float) -> None:
@@ -101,6 +108,48 @@ class _State:
             self.copies[c] += 1
             self.exclusive[c] = self.exclusive[c] or m.exclusive
             self.memory[c // self.cores_per_chip] += per_core
+
+
+@lru_cache(maxsize=64)
+def _chip_spans(
+    n: int, width: int, per_chip: int, chips: int
+) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """For the ``j``-th chip a block of ``width`` cores may touch, counted from its first core's
+    chip: that chip and the block's cores on it, for every start (count 0, on a valid chip
+    index, where the block does not reach it)."""
+    starts = np.arange(n - width + 1)
+    ends = starts + width
+    first = starts // per_chip
+    spans = []
+    for j in range((width - 1) // per_chip + 2):
+        chip = first + j
+        low = np.maximum(starts, chip * per_chip)
+        high = np.minimum(ends, (chip + 1) * per_chip)
+        counts = np.where(low < high, high - low, 0)
+        spans.append((np.minimum(chip, chips - 1), counts))
+    return tuple(spans)
+
+
+def _window_max(values: np.ndarray, width: int) -> np.ndarray:
+    """``max(values[s : s + width])`` for every start ``s`` (shifted maxima for narrow blocks,
+    where a sliding view costs more to set up than it saves)."""
+    if width > 8:
+        return sliding_window_view(values, width).max(axis=1)
+    count = len(values) - width + 1
+    out = values[:count]
+    for k in range(1, width):
+        out = np.maximum(out, values[k : k + count])
+    return out
+
+
+def _first_lowest(peak: np.ndarray, overlap: np.ndarray) -> int:
+    """The first start with the lowest peak, then the lowest overlap: ``np.lexsort((overlap,
+    peak))[0]`` without sorting."""
+    starts = np.flatnonzero(peak == peak.min())
+    if len(starts) > 1:
+        ties = overlap[starts]
+        starts = starts[ties == ties.min()]
+    return int(starts[0])
 
 
 def _window_sums(values: np.ndarray, width: int) -> np.ndarray:
