@@ -159,6 +159,21 @@ def test_header_shows_grid_score_and_extra_lines():
     assert all(line.startswith("#") or not line for line in header.splitlines())
 
 
+def test_the_grid_of_a_layout_past_500_models_is_one_line():
+    """Past 500 models the header says the grid is not drawn (a grid and its legend of
+    thousands of lines is no help in a comment, and drawing 10,000 models took 0.7 s)."""
+    inst = Instance(cores=64, cores_per_chip=4, chip_memory_gib=32)
+    models = [Model(f"m{i}", rate=0.01, throughput=100) for i in range(501)]
+    placements = [Placement(m.name, [(i % 64,)]) for i, m in enumerate(models)]
+    layout = one_process(inst, range(64), *placements)
+    header = generate_code(layout, Mix(models, instance=inst)).split("import os")[0]
+    assert "#   (not drawn for 501 models, over 500: Layout.render() draws it)\n" in header
+    assert "m500 = " not in header
+    fewer = one_process(inst, range(64), *placements[:500])
+    drawn = generate_code(fewer, Mix(models[:500], instance=inst)).split("import os")[0]
+    assert "not drawn" not in drawn and "#   m0 = m0" in drawn
+
+
 def test_start_nc_is_relative_to_the_visible_cores_for_torch_neuronx():
     inst = instance("inf2.24xlarge")
     mix = Mix([Model("a"), Model("b", replicas=2)], instance=inst)

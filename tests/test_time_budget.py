@@ -24,6 +24,7 @@ from ncplace.optimize import optimize
 from ncplace.optimize.baselines import run_baselines
 from ncplace.optimize.problem import build_problem
 from ncplace.optimize.tabu import _Tabu
+from ncplace.policies import run_order
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -120,10 +121,14 @@ def test_the_table_starts_no_policy_after_its_deadline_once_one_is_feasible() ->
     inst = ncplace.Instance(cores=4, cores_per_chip=4)
     mix = Mix([Model("a", rate=100, throughput=1000), Model("b")], instance=inst)
     table = compare(mix, optimizer=False, deadline=time.perf_counter() - 1)
-    first = next(iter(ncplace.POLICIES))
+    first = run_order(ncplace.POLICIES)[0]
+    assert first == "greedy"
     assert table.row(first).feasible
     skipped = sorted(r.name for r in table.rows if r.reason == NOT_RUN)
     assert skipped == sorted(name for name in ncplace.POLICIES if name != first)
+    assert [b.name for b in run_baselines(mix, time.perf_counter() - 1)] == ["greedy"]
+    everything = [b.name for b in run_baselines(mix)]
+    assert len(everything) > 1 and everything == sorted(everything, key=list(ncplace.POLICIES).index)
 
 
 def test_the_optimizer_takes_the_layouts_it_is_given(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -60,6 +60,8 @@ _MAX_IDENTIFIER = 40
 _MAX_LISTED_COPIES = 8
 _MAX_GRID_WIDTH = 100
 
+_MAX_GRID_MODELS = 500
+
 _CONTEXT_CALL = {
     "torch-neuron": "torch_neuron.experimental.neuron_cores_context",
     "torch-neuronx": "torch_neuronx.neuron_cores_context",
@@ -231,7 +233,12 @@ def block_loads(layout: Layout, mix: Mix, process: int, framework: str) -> list[
 
 def grid_lines(layout: Layout, max_width: int = _MAX_GRID_WIDTH) -> list[str]:
     """``layout.render()`` as sanitised lines; when wider than ``max_width``, models are drawn as
-    ``m0, m1, ...`` (in placement order) with a legend line ``m0 = <name>`` per model."""
+    ``m0, m1, ...`` (in placement order) with a legend line ``m0 = <name>`` per model. Past
+    :data:`_MAX_GRID_MODELS` models one line says the grid is not drawn: a grid and legend of
+    thousands of models is no help in a comment, and drawing 10,000 took 0.7 s."""
+    placed = len(layout.models())
+    if placed > _MAX_GRID_MODELS:
+        return [f"(not drawn for {placed} models, over {_MAX_GRID_MODELS}: Layout.render() draws it)"]
     # The core header alone is 4 columns a core (3 or more, and a separator): skip a render
     # that is sure to be too wide (on 256 cores with 10,000 models it took about a second).
     if 4 * layout.instance.cores - 1 <= max_width:

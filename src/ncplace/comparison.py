@@ -27,7 +27,7 @@ from typing import Any
 from .errors import ConfigError, Error, check_deadline, check_type
 from .layout import Layout, layout_to_dict
 from .mix import Mix, Model
-from .policies import POLICIES, describe
+from .policies import POLICIES, describe, run_order
 from .score import Score, broken_rules, score
 
 OPTIMIZED = "optimized"
@@ -289,7 +289,8 @@ def compare(
     ``deadline`` (``time.perf_counter()`` seconds, as ``--time-limit`` sets it for ``ncplace
     compare`` and ``recommend``): when the whole comparison should end. Once a policy has given
     a feasible layout, no policy starts after :data:`TABLE_SHARE` of the time to it (those get
-    an ``n/a`` row saying so); the optimizer gets at most what is left, less
+    an ``n/a`` row saying so; the likeliest to be feasible runs first,
+    :func:`ncplace.policies.run_order`); the optimizer gets at most what is left, less
     :data:`JUDGE_SHARE` of it when latency is judged, and reuses the policies' layouts
     (``optimize(baselines=...)``); rows are judged by latency, best by busy time first, while
     the deadline has not passed (one row's judgement is not cut), and :attr:`Comparison.note`
@@ -342,15 +343,18 @@ def _at_share(start: float, deadline: float | None, share: float) -> float | Non
 def _run_policies(
     chosen: Mapping[str, Callable[[Mix], Layout]], mix: Mix, deadline: float | None
 ) -> list[Row]:
-    """Every chosen policy's row; after ``deadline``, once a row is feasible, ``n/a`` rows."""
-    rows: list[Row] = []
-    for name, policy in chosen.items():
+    """Every chosen policy's row, in the order given; after ``deadline``, once a row is
+    feasible, ``n/a`` rows. With a deadline the policies run in :func:`.policies.run_order`."""
+    rows: dict[str, Row] = {}
+    order = list(chosen) if deadline is None else run_order(chosen)
+    for name in order:
+        policy = chosen[name]
         late = deadline is not None and time.perf_counter() > deadline
-        if late and any(r.feasible for r in rows):
-            rows.append(Row(name, None, None, reason=NOT_RUN, description=describe(policy)))
+        if late and any(r.feasible for r in rows.values()):
+            rows[name] = Row(name, None, None, reason=NOT_RUN, description=describe(policy))
         else:
-            rows.append(_run(name, policy, mix))
-    return rows
+            rows[name] = _run(name, policy, mix)
+    return [rows[name] for name in chosen]
 
 
 def _registered(row: Row, chosen: Mapping[str, Callable[[Mix], Layout]]) -> bool:
@@ -358,7 +362,7 @@ def _registered(row: Row, chosen: Mapping[str, Callable[[Mix], Layout]]) -> bool
     return POLICIES.get(row.name) is chosen[row.name]
 
 
-NOT_RUN = "not run: the time limit had passed, and an earlier policy had a feasible layout"
+NOT_RUN = "not run: the time limit had passed, and another policy had a feasible layout"
 
 
 def _judge(

@@ -430,6 +430,8 @@ def _char_width(ch: str) -> int:
 
 
 def _display_width(text: str) -> int:
+    if text.isascii():
+        return len(text)
     return sum(_char_width(ch) for ch in text)
 
 

@@ -76,18 +76,23 @@ def run_baselines(
     """The feasible baselines of ``mix``, in registry order. With a ``deadline``
     (``time.perf_counter()`` seconds) no policy is started after it once one feasible baseline
     is found: on the wall clock a big mix keeps time for the search (the plan is then never
-    worse than the baselines tried), and still has a layout to fall back on. ``given``: the
+    worse than the baselines tried), and still has a layout to fall back on; the policies then
+    run in :func:`ncplace.policies.run_order`, the likeliest to be feasible first. ``given``: the
     policies' layouts already made (name to layout, as ``ncplace recommend``'s comparison table
     has them), used instead of running those policies again."""
     try:
         from ..policies import POLICIES  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         return []
-    out: list[Baseline] = []
-    for name, policy in dict(POLICIES).items():
+    from ..policies import run_order  # type: ignore[import-not-found,unused-ignore]
+
+    registry = dict(POLICIES)
+    found: dict[str, Baseline] = {}
+    for name in registry if deadline is None else run_order(registry):
+        policy = registry[name]
         if given is not None and name not in given:
             continue
-        if deadline is not None and out and time.perf_counter() > deadline:
+        if deadline is not None and found and time.perf_counter() > deadline:
             break
         try:
             layout = policy(mix) if given is None else given[name]
@@ -99,8 +104,8 @@ def run_baselines(
         except Error:
             continue
         if s.feasible:
-            out.append(Baseline(str(name), layout, s))
-    return out
+            found[name] = Baseline(str(name), layout, s)
+    return [found[name] for name in registry if name in found]
 
 
 def best(baselines: list[Baseline], objective: str) -> Baseline | None:

@@ -18,6 +18,8 @@ greedy         explicit ``neuron_cores_context`` blocks on the least-loaded wind
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from . import default, greedy, group_sizes, multicore, processes, round_robin
 from .base import Baseline, Policy, describe
 
@@ -29,4 +31,20 @@ POLICIES: dict[str, Policy] = {
 }
 """Every baseline policy by name, in the order tables list them."""
 
-__all__ = ["POLICIES", "Baseline", "Policy", "describe"]
+FIRST_WHEN_SHORT: tuple[str, ...] = ("greedy",)
+"""The policies a table with a deadline runs before the others (it starts no policy after its
+deadline once one has a feasible layout). ``greedy`` places every block with the hard rules in
+mind, so it is the likeliest to give that layout: on 10,000 models on 256 cores it is the only
+feasible policy and takes 0.7 s, where the ones before it in the table take 1.8 s."""
+
+
+def run_order(names: Iterable[str]) -> list[str]:
+    """``names`` in the order a table with a deadline runs them: :data:`FIRST_WHEN_SHORT` first,
+    the rest as given. The table still lists them as given."""
+    names = list(names)
+    return [n for n in names if n in FIRST_WHEN_SHORT] + [
+        n for n in names if n not in FIRST_WHEN_SHORT
+    ]
+
+
+__all__ = ["FIRST_WHEN_SHORT", "POLICIES", "Baseline", "Policy", "describe", "run_order"]
