@@ -170,7 +170,10 @@ def test_compare_past_its_deadline_judges_nothing_and_says_so() -> None:
     mix = Mix.from_file(EXAMPLES / "vision-skewed-inf1-xlarge.yaml")
     table = compare(mix, time_limit=5, deadline=time.perf_counter() - 1)
     optimized = table.row("optimized")
-    assert optimized.plan is not None and optimized.plan.runtime_s < 5
+    assert optimized.layout is None and optimized.reason == NOT_RUN
+    alone = compare(mix, policies=[], time_limit=5, deadline=time.perf_counter() - 1)
+    plan = alone.row("optimized").plan
+    assert plan is not None and plan.runtime_s < 5 and plan.layout is not None
     judged = [r for r in table.rows if r.latency is not None]
     laid_out = [r for r in table.rows if r.layout is not None]
     assert judged == [] and laid_out
@@ -227,3 +230,35 @@ def test_a_deadline_must_be_perf_counter_seconds(bad: object, bundled: tuple[Lay
         compare(mix, optimizer=False, deadline=bad)  # type: ignore[arg-type]
     with pytest.raises(ncplace.ConfigError, match="latency report: deadline must be"):
         latency_report(layout, mix, deadline=bad)  # type: ignore[arg-type]
+
+
+def test_an_estimate_cut_inside_a_scale_keeps_what_it_had_proved(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A scale's estimate that reaches the deadline stops there (one scale may cost ten times
+    another): alpha* is then the largest scale already seen to meet every target, a lower bound
+    of the estimate run to the end."""
+    import importlib
+
+    from ncplace.latency.traffic import resolve_switch_ms
+
+    est = importlib.import_module("ncplace.latency.estimate")
+    mix = Mix.from_file(EXAMPLES / "bert-pipeline-inf1-6xlarge.yaml")
+    layout = ncplace.POLICIES["greedy"](mix)
+    traffic = traffic_of(layout, mix, resolve_switch_ms(None, "estimate"), "estimate")
+    whole = est.estimate_traffic(traffic, 1.0)
+    real = est._estimate_models
+    scales: list[float] = []
+
+    def cut_fourth(traffic: object, scale: float, shape: object, deadline: object = None) -> object:
+        scales.append(scale)
+        if deadline is not None and len(scales) == 4:
+            raise est._Late
+        return real(traffic, scale, shape, deadline)
+
+    monkeypatch.setattr(est, "_estimate_models", cut_fourth)
+    cut = est.estimate_traffic(traffic, 1.0, 0.0, time.perf_counter() + 3600)
+    assert len(scales) == 4
+    assert 0 < cut.max_scale <= whole.max_scale
+    with pytest.raises(est._Late):
+        real(traffic, 1.0, est._Shape(list(range(traffic.cores)), {}), time.perf_counter() - 1)

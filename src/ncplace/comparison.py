@@ -290,7 +290,8 @@ def compare(
     compare`` and ``recommend``): when the whole comparison should end. Once a policy has given
     a feasible layout, no policy starts after :data:`TABLE_SHARE` of the time to it (those get
     an ``n/a`` row saying so; the likeliest to be feasible runs first,
-    :func:`ncplace.policies.run_order`); the optimizer gets at most what is left, less
+    :func:`ncplace.policies.run_order`, and the optimizer does not start after the deadline
+    either); the optimizer gets at most what is left, less
     :data:`JUDGE_SHARE` of it when latency is judged, and reuses the policies' layouts
     (``optimize(baselines=...)``); rows are judged by latency, best by busy time first, while
     the deadline has not passed (one row's judgement is not cut), and :attr:`Comparison.note`
@@ -313,7 +314,11 @@ def compare(
             left = (deadline - time.perf_counter()) * (1.0 - (JUDGE_SHARE if latency else 0.0))
             limit = min(time_limit, max(NO_TIME_S, left))
         made = {r.name: r.layout for r in rows if r.layout is not None and _registered(r, chosen)}
-        rows.append(_optimized_row(mix, limit, seed, made))
+        late = deadline is not None and time.perf_counter() > deadline
+        if late and any(r.feasible for r in rows):
+            rows.append(Row(OPTIMIZED, None, None, reason=NOT_RUN, description=OPTIMIZED_TEXT))
+        else:
+            rows.append(_optimized_row(mix, limit, seed, made))
     note = ""
     if latency:
         rows.sort(key=lambda r: r.sort_key(False))
@@ -363,6 +368,7 @@ def _registered(row: Row, chosen: Mapping[str, Callable[[Mix], Layout]]) -> bool
 
 
 NOT_RUN = "not run: the time limit had passed, and another policy had a feasible layout"
+OPTIMIZED_TEXT = "CP-SAT: explicit neuron_cores_context blocks minimising peak load, then overlap"
 
 
 def _judge(
@@ -455,7 +461,7 @@ def _asked(model: Model, cores: int) -> str:
 def _optimized_row(
     mix: Mix, time_limit: float, seed: int, made: dict[str, Layout] | None = None
 ) -> Row:
-    description = "CP-SAT: explicit neuron_cores_context blocks minimising peak load, then overlap"
+    description = OPTIMIZED_TEXT
     try:
         from .optimize import optimize
     except ModuleNotFoundError as exc:

@@ -257,7 +257,7 @@ def layout_to_dict(layout: Layout) -> dict[str, Any]:
             for p in layout.processes
         ],
         "placements": [
-            {"model": p.model, "replicas": [list(r) for r in p.replicas], "process": p.process}
+            {"model": p.model, "replicas": list(map(list, p.replicas)), "process": p.process}
             for p in layout.placements
         ],
     }
