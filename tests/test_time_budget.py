@@ -15,7 +15,7 @@ import pytest
 import ncplace
 from ncplace import Layout, Mix, Model
 from ncplace.cli import main
-from ncplace.comparison import NOT_RUN, compare
+from ncplace.comparison import NOT_RUN, NOT_RUN_COPIES, compare
 from ncplace.latency.evaluate import _model_latencies, scale_bracket, simulate_traffic
 from ncplace.latency.report import latency_report
 from ncplace.latency.simulation import calls_from, default_duration, draw_all, draw_calls
@@ -128,7 +128,8 @@ def test_the_table_starts_no_policy_after_its_deadline_once_one_is_feasible() ->
     assert skipped == sorted(name for name in ncplace.POLICIES if name != first)
     assert [b.name for b in run_baselines(mix, time.perf_counter() - 1)] == ["greedy"]
     everything = [b.name for b in run_baselines(mix)]
-    assert len(everything) > 1 and everything == sorted(everything, key=list(ncplace.POLICIES).index)
+    registry = list(ncplace.POLICIES)
+    assert len(everything) > 1 and everything == sorted(everything, key=registry.index)
 
 
 def test_the_optimizer_takes_the_layouts_it_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -262,3 +263,21 @@ def test_an_estimate_cut_inside_a_scale_keeps_what_it_had_proved(
     assert 0 < cut.max_scale <= whole.max_scale
     with pytest.raises(est._Late):
         real(traffic, 1.0, est._Shape(list(range(traffic.cores)), {}), time.perf_counter() - 1)
+
+
+def test_a_policy_whose_copies_would_end_past_the_deadline_does_not_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Once a row is feasible, a policy whose copies alone would run past the deadline gets an
+    ``n/a`` row (multicore on 10,000 models and 256 cores loads 2.56 million copies): at one
+    second a copy and a minute left, default's five copies run, multicore's 5 x 16 do not."""
+    monkeypatch.setattr("ncplace.policies.SECONDS_PER_COPY", 1.0)
+    inst = ncplace.Instance(cores=16, cores_per_chip=4)
+    mix = Mix([Model(f"m{i}", rate=10, throughput=1000) for i in range(5)], instance=inst)
+    assert ncplace.POLICIES["multicore"].copies_to_load(mix) == 80
+    assert ncplace.POLICIES["default"].copies_to_load(mix) == 5
+    table = compare(mix, optimizer=False, deadline=time.perf_counter() + 60)
+    assert table.row("multicore").reason == NOT_RUN_COPIES
+    assert table.row("default").layout is not None and table.row("greedy").feasible
+    kept = [b.name for b in run_baselines(mix, time.perf_counter() + 60)]
+    assert "multicore" not in kept and "greedy" in kept

@@ -238,7 +238,8 @@ def grid_lines(layout: Layout, max_width: int = _MAX_GRID_WIDTH) -> list[str]:
     thousands of models is no help in a comment, and drawing 10,000 took 0.7 s."""
     placed = len(layout.models())
     if placed > _MAX_GRID_MODELS:
-        return [f"(not drawn for {placed} models, over {_MAX_GRID_MODELS}: Layout.render() draws it)"]
+        limit = _MAX_GRID_MODELS
+        return [f"(not drawn for {placed} models, over {limit}: Layout.render() draws it)"]
     # The core header alone is 4 columns a core (3 or more, and a separator): skip a render
     # that is sure to be too wide (on 256 cores with 10,000 models it took about a second).
     if 4 * layout.instance.cores - 1 <= max_width:

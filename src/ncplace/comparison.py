@@ -27,7 +27,7 @@ from typing import Any
 from .errors import ConfigError, Error, check_deadline, check_type
 from .layout import Layout, layout_to_dict
 from .mix import Mix, Model
-from .policies import POLICIES, describe, run_order
+from .policies import POLICIES, describe, ends_past, run_order
 from .score import Score, broken_rules, score
 
 OPTIMIZED = "optimized"
@@ -348,15 +348,19 @@ def _at_share(start: float, deadline: float | None, share: float) -> float | Non
 def _run_policies(
     chosen: Mapping[str, Callable[[Mix], Layout]], mix: Mix, deadline: float | None
 ) -> list[Row]:
-    """Every chosen policy's row, in the order given; after ``deadline``, once a row is
-    feasible, ``n/a`` rows. With a deadline the policies run in :func:`.policies.run_order`."""
+    """Every chosen policy's row, in the order given; once a row is feasible, ``n/a`` rows
+    for the policies that would start after ``deadline`` or whose copies alone would take them
+    past it (:func:`.policies.ends_past`). With a deadline the policies run in
+    :func:`.policies.run_order`."""
     rows: dict[str, Row] = {}
     order = list(chosen) if deadline is None else run_order(chosen)
     for name in order:
         policy = chosen[name]
-        late = deadline is not None and time.perf_counter() > deadline
-        if late and any(r.feasible for r in rows.values()):
-            rows[name] = Row(name, None, None, reason=NOT_RUN, description=describe(policy))
+        feasible = any(r.feasible for r in rows.values())
+        if deadline is not None and feasible and ends_past(policy, mix, deadline):
+            late = time.perf_counter() > deadline
+            reason = NOT_RUN if late else NOT_RUN_COPIES
+            rows[name] = Row(name, None, None, reason=reason, description=describe(policy))
         else:
             rows[name] = _run(name, policy, mix)
     return [rows[name] for name in chosen]
@@ -368,6 +372,10 @@ def _registered(row: Row, chosen: Mapping[str, Callable[[Mix], Layout]]) -> bool
 
 
 NOT_RUN = "not run: the time limit had passed, and another policy had a feasible layout"
+NOT_RUN_COPIES = (
+    "not run: loading its copies would take it past the time limit, and another policy had a "
+    "feasible layout"
+)
 OPTIMIZED_TEXT = "CP-SAT: explicit neuron_cores_context blocks minimising peak load, then overlap"
 
 

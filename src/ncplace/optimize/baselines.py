@@ -75,16 +75,18 @@ def run_baselines(
 ) -> list[Baseline]:
     """The feasible baselines of ``mix``, in registry order. With a ``deadline``
     (``time.perf_counter()`` seconds) no policy is started after it once one feasible baseline
-    is found: on the wall clock a big mix keeps time for the search (the plan is then never
-    worse than the baselines tried), and still has a layout to fall back on; the policies then
-    run in :func:`ncplace.policies.run_order`, the likeliest to be feasible first. ``given``: the
+    is found, nor one whose copies alone would take it past the deadline
+    (:func:`ncplace.policies.ends_past`): on the wall clock a big mix keeps time for the search
+    (the plan is then never worse than the baselines tried), and still has a layout to fall back
+    on; the policies then run in :func:`ncplace.policies.run_order`, the likeliest to be
+    feasible first. ``given``: the
     policies' layouts already made (name to layout, as ``ncplace recommend``'s comparison table
     has them), used instead of running those policies again."""
     try:
         from ..policies import POLICIES  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         return []
-    from ..policies import run_order  # type: ignore[import-not-found,unused-ignore]
+    from ..policies import ends_past, run_order  # type: ignore[import-not-found,unused-ignore]
 
     registry = dict(POLICIES)
     found: dict[str, Baseline] = {}
@@ -92,8 +94,11 @@ def run_baselines(
         policy = registry[name]
         if given is not None and name not in given:
             continue
-        if deadline is not None and found and time.perf_counter() > deadline:
-            break
+        if deadline is not None and found:
+            if time.perf_counter() > deadline:
+                break
+            if given is None and ends_past(policy, mix, deadline):
+                continue
         try:
             layout = policy(mix) if given is None else given[name]
             # The cheap checks first: scoring a layout the optimizer cannot use is wasted (on

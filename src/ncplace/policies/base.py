@@ -41,6 +41,14 @@ class Baseline:
     name: str
     description: str
     place: Callable[[Mix], Layout]
+    copies: Callable[[Mix], int] | None = None
+
+    def copies_to_load(self, mix: Mix) -> int:
+        """How many copies the policy loads for ``mix``: ``copies(mix)`` when the technique
+        decides it (multicore), else each model's ``min_replicas``."""
+        if self.copies is not None:
+            return self.copies(mix)
+        return sum(m.min_replicas for m in mix.models)
 
     def __call__(self, mix: Mix) -> Layout:
         from .servers import with_servers

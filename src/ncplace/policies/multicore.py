@@ -15,6 +15,11 @@ from .base import runtime_for
 DESCRIPTION = "one process on all cores; every model loaded once under multicore_context()"
 
 
+def copies(mix: Mix) -> int:
+    """The copies ``place`` loads: ``floor(cores / pipeline size)`` of every model."""
+    return sum(mix.instance.cores // m.cores for m in mix.models)
+
+
 def place(mix: Mix) -> Layout:
     """One process owning every core; each model loaded once inside ``multicore_context()``.
 
