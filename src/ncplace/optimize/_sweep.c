@@ -150,6 +150,7 @@ static Entry *table_add(Table *t, const unsigned char *key, size_t klen, uint64_
             if (t->slots[i].e)
                 table_place(&bigger, t->slots[i].e);
         free(t->slots);
+        bigger.chunks = t->chunks; /* the entries stay where they are */
         *t = bigger;
     }
     Entry *e = table_alloc(t, sizeof(Entry) + klen);

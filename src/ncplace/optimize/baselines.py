@@ -83,11 +83,13 @@ def run_baselines(
     policies' layouts already made (name to layout, as ``ncplace recommend``'s comparison table
     has them), used instead of running those policies again."""
     try:
-        from ..policies import POLICIES  # type: ignore[import-not-found,unused-ignore]
+        from ..policies import (  # type: ignore[import-not-found,unused-ignore]
+            POLICIES,
+            ends_past,
+            run_order,
+        )
     except ImportError:
         return []
-    from ..policies import ends_past, run_order  # type: ignore[import-not-found,unused-ignore]
-
     registry = dict(POLICIES)
     found: dict[str, Baseline] = {}
     for name in registry if deadline is None else run_order(registry):
