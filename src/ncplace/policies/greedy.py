@@ -60,17 +60,26 @@ class _State:
         conflicts, peak, overlap, s)``, the tuple compared lexicographically; the same float
         operations in the same order as one start at a time, so the choice is the same."""
         used = self.copies > 0
-        shifted = self.loads + share
-        peak = _window_max(shifted, width)
+        peak = _window_max(self.loads + share, width)
         overlap = _window_sums(used, width)
         per_core = (m.memory_gib or 0.0) / m.cores
-        if not (m.exclusive or self.exclusive.any()) and self._fits_anywhere(per_core, width):
+        # A key equal at every start changes no choice: it is left out of the sort.
+        conflicting = m.exclusive or bool(self.exclusive.any())
+        overflowing = not self._fits_anywhere(per_core, width)
+        if not (conflicting or overflowing):
             return _first_lowest(peak, overlap)
-        conflicts = _window_sums(used if m.exclusive else self.exclusive, width)
-        over = self._overflows(per_core, width)
-        over = np.where(over > MEMORY_TOLERANCE_GIB, over, 0.0)
-        order = np.lexsort((overlap, peak, conflicts, over, conflicts > 0, over > 0.0))
-        return int(order[0])
+        keys: list[np.ndarray] = [overlap, peak]
+        firsts: list[np.ndarray] = []
+        if conflicting:
+            conflicts = _window_sums(used if m.exclusive else self.exclusive, width)
+            keys.append(conflicts)
+            firsts.append(conflicts > 0)
+        if overflowing:
+            over = self._overflows(per_core, width)
+            over = np.where(over > MEMORY_TOLERANCE_GIB, over, 0.0)
+            keys.append(over)
+            firsts.append(over > 0.0)
+        return int(np.lexsort((*keys, *firsts))[0])
 
     def _fits_anywhere(self, per_core: float, width: int) -> bool:
         """No start overflows a chip's memory: every chip's memory plus the most the block can
@@ -154,6 +163,8 @@ def _first_lowest(peak: np.ndarray, overlap: np.ndarray) -> int:
 
 def _window_sums(values: np.ndarray, width: int) -> np.ndarray:
     """``sum(values[s : s + width])`` for every start ``s``, exact (integer prefix sums)."""
+    if width == 1:
+        return values.astype(np.int64)
     prefix = np.concatenate(([0], np.cumsum(values, dtype=np.int64)))
     return prefix[width:] - prefix[:-width]
 
