@@ -281,3 +281,21 @@ def test_a_policy_whose_copies_would_end_past_the_deadline_does_not_start(
     assert table.row("default").layout is not None and table.row("greedy").feasible
     kept = [b.name for b in run_baselines(mix, time.perf_counter() + 60)]
     assert "multicore" not in kept and "greedy" in kept
+
+
+def test_the_model_is_not_built_when_its_build_would_not_fit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On the wall clock the model is not built when less time is left than
+    ``MODEL_BUILD_FACTOR`` times what the problem took (the CP-SAT model takes 2.3-5.7 times as
+    long): the plan is then the best baseline, and says why; ``deterministic=True`` builds it."""
+    import importlib
+
+    solve = importlib.import_module("ncplace.optimize.solve")
+    mix = Mix.from_file(EXAMPLES / "mix.yaml")
+    monkeypatch.setattr(solve, "MODEL_BUILD_FACTOR", 1e12)
+    plan = optimize(mix, objective="peak", time_limit=5)
+    assert plan.stop_reason.startswith("time limit (no time left to build the model)")
+    assert plan.source.startswith("baseline:") and plan.runtime_s < 5
+    built = optimize(mix, objective="peak", time_limit=5, deterministic=True)
+    assert "no time left" not in built.stop_reason
