@@ -22,7 +22,7 @@ from ncplace.cli import main
 from ncplace.optimize.budget import Budget
 from ncplace.optimize.stages import PEAK_STAGES, Incumbent, Search, StageResult
 
-solve_module = importlib.import_module("ncplace.optimize.solve")
+search_module = importlib.import_module("ncplace.optimize.search")
 
 
 def hard_mix() -> ncplace.Mix:
@@ -102,7 +102,7 @@ def test_a_stage_that_closes_the_gap_ends_the_level_and_names_itself(monkeypatch
     the plan is optimal 'by the oracle after CP-SAT' and the searches after it never run."""
     after = [stage.name for stage in PEAK_STAGES].index("CP-SAT") + 1
     stages = (*PEAK_STAGES[:after], Oracle(), *PEAK_STAGES[after:])
-    monkeypatch.setattr(solve_module, "PEAK_STAGES", stages)
+    monkeypatch.setattr(search_module, "PEAK_STAGES", stages)
     mix = hard_mix()
     plan = ncplace.optimize(mix, time_limit=1, deterministic=True)
     assert plan.stop_reason.startswith("optimal (oracle after CP-SAT)")

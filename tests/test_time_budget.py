@@ -299,3 +299,23 @@ def test_the_model_is_not_built_when_its_build_would_not_fit(
     assert plan.source.startswith("baseline:") and plan.runtime_s < 5
     built = optimize(mix, objective="peak", time_limit=5, deterministic=True)
     assert "no time left" not in built.stop_reason
+
+
+def test_a_plan_with_no_time_to_search_does_not_import_or_tools() -> None:
+    """OR-Tools (and pandas, which it imports) take about 0.3 s to load: a plan that has no
+    time to search, here ``time_limit=0``, returns the best baseline without loading them."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, ncplace\n"
+        f"mix = ncplace.Mix.from_file({str(EXAMPLES / 'mix.yaml')!r})\n"
+        "plan = ncplace.optimize(mix, objective='peak', time_limit=0)\n"
+        "assert plan.stop_reason.startswith('time limit 0'), plan.stop_reason\n"
+        "assert plan.layout is not None\n"
+        "print(sorted(m for m in ('ortools', 'pandas') if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"

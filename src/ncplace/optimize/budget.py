@@ -40,8 +40,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from ortools.sat.python import cp_model
+if TYPE_CHECKING:
+    from ortools.sat.python import cp_model
 
 DTIME_PER_SECOND = 0.2
 """CP-SAT deterministic time units per nominal second of ``time_limit`` (see the module doc)."""
@@ -153,6 +155,8 @@ class Budget:
         if not self.deterministic:
             return False
         self.spent += solver.response_proto.deterministic_time / self.rate
+        from ortools.sat.python import cp_model
+
         cut = stopped and status in (cp_model.FEASIBLE, cp_model.UNKNOWN)
         if cut:
             self.wall_cuts.append(what)

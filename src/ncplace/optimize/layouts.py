@@ -15,8 +15,7 @@ from collections.abc import Mapping
 
 from ..layout import Layout, Placement, ProcessSpan
 from ..mix import Mix
-from .objectives import Assignment
-from .problem import Problem
+from .problem import Assignment, Problem
 from .processes import process_env, process_layout
 
 

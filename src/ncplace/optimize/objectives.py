@@ -24,10 +24,8 @@ from collections.abc import Mapping
 from ortools.sat.python import cp_model
 
 from .constraints import per_core
+from .problem import Assignment
 from .variables import Variables, bounds
-
-Assignment = tuple[int, tuple[int, ...]]
-"""A model's placement: ``(copies, starts)``; one start in block mode, one per copy in split."""
 
 
 def overlap_expr(v: Variables) -> cp_model.LinearExprT:

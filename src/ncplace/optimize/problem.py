@@ -28,6 +28,9 @@ from ..hardware import Instance, tensor_starts
 from ..mix import Mix
 from ..processes import is_tensor_parallel, process_of, process_specs
 
+Assignment = tuple[int, tuple[int, ...]]
+"""A model's placement: ``(copies, starts)``; one start in block mode, one per copy in split."""
+
 EXACT_DENOMINATOR = 10**6
 """Largest denominator tried when reading a float as a fraction."""
 

@@ -99,8 +99,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import ConfigError, value_text
-from .objectives import Assignment
-from .problem import ModelData, Problem
+from .problem import Assignment, ModelData, Problem
 
 
 def _load_native() -> Any:

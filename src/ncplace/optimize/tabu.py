@@ -35,8 +35,7 @@ import random
 import time
 from dataclasses import dataclass
 
-from .objectives import Assignment
-from .problem import Problem
+from .problem import Assignment, Problem
 
 STEPS_PER_SECOND = 400_000
 """Moves evaluated per nominal second of ``time_limit``: measured 300-460 thousand per second on
