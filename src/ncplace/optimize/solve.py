@@ -68,7 +68,6 @@ from .sweep import backend as sweep_backend
 
 if TYPE_CHECKING:
     from .progress import ProgressCallback
-    from .search import Found
 
 ORTOOLS_VERSION = version("ortools")
 RESERVE_MIN_S = 0.05
@@ -276,7 +275,9 @@ def _optimize_busy(
         stop = "time limit 0" if time_limit == 0 else "time limit (no time left to build the model)"
         return _early(problem, top, Status.UNKNOWN, 0.0, stop, None, start, common, progress)
     try:
-        found = _search(problem, found_baselines, top, budget, options)
+        from .search import search  # OR-Tools loads only now (see .search)
+
+        found = search(problem, found_baselines, top, budget, options)
     except KeyboardInterrupt:
         common["interrupted"] = True
         stop = "interrupted"
@@ -319,20 +320,6 @@ def _explain(problem: Problem, budget: Budget, seed: int, time_limit: float) -> 
     if not problem.split and any(m.max_replicas(mix.instance.cores) > 1 for m in mix.models):
         explanation += "; copies placed apart may fit: try split_replicas=True (--split-replicas)"
     return explanation
-
-
-def _search(
-    problem: Problem,
-    baselines: list[Baseline],
-    top: Baseline | None,
-    budget: Budget,
-    options: _Options,
-) -> Found:
-    """:func:`.search.search`, imported only now: a plan with no time to search never loads
-    OR-Tools (see :mod:`.search`)."""
-    from .search import search
-
-    return search(problem, baselines, top, budget, options)
 
 
 def _early(
