@@ -213,6 +213,9 @@ typedef struct {
     uint64_t *scratch;  /* the sets when there is no cache */
     unsigned char *sums_cache; /* _sums: sums_slots slots of (valid, key, sets, escape) */
     size_t sums_slots;
+    size_t set_bytes;  /* the subset-sum sets of one key: every load's, then each modulus's */
+    size_t sets_at;    /* where a slot's sets start (after its valid flag and padded key) */
+    size_t slot_bytes; /* one slot: sets_at, the sets and 8 escape widths */
     int64_t *rooms, *room_count, *base, *extra_e, *extra_k, *per_chip;
 } Run;
 
@@ -428,16 +431,15 @@ static uint64_t *_sums(Run *r, int c, int64_t **escape) {
     for (int i = 0; i < s->ntypes; i++)
         key[i] = (unsigned char)r->rem[i];
     memcpy(key + s->ntypes, &first_pin, sizeof(int));
-    size_t setbytes = sizeof(uint64_t) * r->words * (size_t)(r->nmoduli + 1);
-    size_t slot_bytes = 8 + ((klen + 7) & ~(size_t)7) + setbytes + sizeof(int64_t) * 8;
     if (!r->sums_slots) {
-        *escape = (int64_t *)((char *)r->scratch + setbytes);
+        *escape = (int64_t *)((char *)r->scratch + r->set_bytes);
         fill_sums(r, first_pin, r->scratch, *escape);
         return r->scratch;
     }
-    unsigned char *slot = r->sums_cache + (hash_bytes(key, klen) & (r->sums_slots - 1)) * slot_bytes;
-    uint64_t *sets = (uint64_t *)(slot + 8 + ((klen + 7) & ~(size_t)7));
-    *escape = (int64_t *)((char *)sets + setbytes);
+    size_t at = (hash_bytes(key, klen) & (r->sums_slots - 1)) * r->slot_bytes;
+    unsigned char *slot = r->sums_cache + at;
+    uint64_t *sets = (uint64_t *)(slot + r->sets_at);
+    *escape = (int64_t *)((char *)sets + r->set_bytes);
     if (!(slot[0] && memcmp(slot + 8, key, klen) == 0)) {
         slot[0] = 1;
         memcpy(slot + 8, key, klen);
@@ -744,20 +746,19 @@ static int run_alloc(Run *r, SearchObject *s) {
     r->placed = calloc((size_t)units + 1, sizeof(int[2]));
     r->solution = calloc((size_t)units + 1, sizeof(int[2]));
     r->key = malloc(16 + (size_t)s->ntypes + 9 * (size_t)n);
-    r->scratch = malloc(sizeof(uint64_t) * r->words * (size_t)(r->nmoduli + 1) + 8 * 9);
+    r->set_bytes = sizeof(uint64_t) * r->words * (size_t)(r->nmoduli + 1);
+    r->sets_at = 8 + (((size_t)s->ntypes + sizeof(int) + 7) & ~(size_t)7);
+    r->slot_bytes = r->sets_at + r->set_bytes + sizeof(int64_t) * 8;
+    r->scratch = malloc(r->set_bytes + 8 * 9);
     r->rooms = calloc(6 * (size_t)(n + 1) + 2, sizeof(int64_t));
     if (!r->load || !r->rem || !r->placed || !r->solution || !r->key || !r->scratch ||
         !r->rooms)
         return -1;
-    size_t klen = (size_t)s->ntypes + sizeof(int);
-    size_t slot_bytes = 8 + ((klen + 7) & ~(size_t)7) +
-                        sizeof(uint64_t) * r->words * (size_t)(r->nmoduli + 1) +
-                        sizeof(int64_t) * 8;
     size_t slots = 1;
-    while (slots * 2 * slot_bytes <= (size_t)r->sums_limit)
+    while (slots * 2 * r->slot_bytes <= (size_t)r->sums_limit)
         slots *= 2;
-    if (slots * slot_bytes <= (size_t)r->sums_limit && r->cap <= r->max_subset_sum) {
-        r->sums_cache = calloc(slots, slot_bytes);
+    if (slots * r->slot_bytes <= (size_t)r->sums_limit && r->cap <= r->max_subset_sum) {
+        r->sums_cache = calloc(slots, r->slot_bytes);
         r->sums_slots = r->sums_cache ? slots : 0;
     }
     r->cover = r->load + (n + 1);
