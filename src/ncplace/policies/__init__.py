@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from ..layout import Layout
 from ..mix import Mix
 from . import default, greedy, group_sizes, multicore, processes, round_robin
-from .base import Baseline, Policy, describe
+from .base import Baseline, Policy, copies_to_load, describe
 
 POLICIES: dict[str, Policy] = {
     module.__name__.rsplit(".", 1)[-1]: Baseline(
@@ -60,12 +60,9 @@ to score, 2.2 s to write as JSON)."""
 
 
 def ends_past(policy: Callable[[Mix], Layout], mix: Mix, deadline: float) -> bool:
-    """Whether loading the copies ``policy`` places (:meth:`Baseline.copies_to_load`; each
-    model's ``min_replicas`` for a policy of your own) alone would take it past ``deadline``
-    (``time.perf_counter()`` seconds)."""
-    counted = getattr(policy, "copies_to_load", None)
-    copies = counted(mix) if counted is not None else sum(m.min_replicas for m in mix.models)
-    return time.perf_counter() + SECONDS_PER_COPY * copies > deadline
+    """Whether loading the copies ``policy`` places (:func:`.base.copies_to_load`) alone would
+    take it past ``deadline`` (``time.perf_counter()`` seconds)."""
+    return time.perf_counter() + SECONDS_PER_COPY * copies_to_load(policy, mix) > deadline
 
 
 __all__ = [

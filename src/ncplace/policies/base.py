@@ -44,11 +44,8 @@ class Baseline:
     copies: Callable[[Mix], int] | None = None
 
     def copies_to_load(self, mix: Mix) -> int:
-        """How many copies the policy loads for ``mix``: ``copies(mix)`` when the technique
-        decides it (multicore), else each model's ``min_replicas``."""
-        if self.copies is not None:
-            return self.copies(mix)
-        return sum(m.min_replicas for m in mix.models)
+        """How many copies the policy loads for ``mix`` (:func:`copies_to_load`)."""
+        return copies_to_load(self, mix)
 
     def __call__(self, mix: Mix) -> Layout:
         from .servers import with_servers
@@ -76,6 +73,15 @@ def load_each_copy(process: Process, models: Iterable[Model]) -> None:
     for m in models:
         for _ in range(m.min_replicas):
             process.load(m.name, cores=m.cores)
+
+
+def copies_to_load(policy: Callable[[Mix], Layout], mix: Mix) -> int:
+    """How many copies ``policy`` loads for ``mix``: what a registered policy's technique decides
+    (multicore: every model on every core), else each model's ``min_replicas`` (the baselines'
+    rule, and a policy of your own is counted by it)."""
+    if isinstance(policy, Baseline) and policy.copies is not None:
+        return policy.copies(mix)
+    return sum(m.min_replicas for m in mix.models)
 
 
 SUM_TERMS_SHOWN = 8

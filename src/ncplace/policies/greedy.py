@@ -85,9 +85,7 @@ class _State:
         """No start overflows a chip's memory: every chip's memory plus the most the block can
         add to one chip (:meth:`_overflows`' own sum) stays within the chip, so every start's
         overflow is exactly 0 and the memory keys of :meth:`best_start` are all equal."""
-        extra = 0.0
-        for _ in range(min(width, self.cores_per_chip)):
-            extra += per_core
+        extra = _extras(per_core, min(width, self.cores_per_chip))[-1]
         return bool(self.memory.max() + extra <= self.chip_memory_gib)
 
     def _overflows(self, per_core: float, width: int) -> np.ndarray:
@@ -101,11 +99,9 @@ class _State:
         if not per_core:
             return over
         cap, per_chip = self.chip_memory_gib, self.cores_per_chip
-        extra_of = [0.0]
-        for _ in range(per_chip):
-            extra_of.append(extra_of[-1] + per_core)
         used = self.memory[:, None]
-        added = np.maximum(0.0, used + np.array(extra_of) - cap) - np.maximum(0.0, used - cap)
+        extras = np.array(_extras(per_core, per_chip))
+        added = np.maximum(0.0, used + extras - cap) - np.maximum(0.0, used - cap)
         for chips, counts in _chip_spans(n, width, per_chip, len(self.memory)):
             over = over + added[chips, counts]
         return over
@@ -117,6 +113,16 @@ class _State:
             self.copies[c] += 1
             self.exclusive[c] = self.exclusive[c] or m.exclusive
             self.memory[c // self.cores_per_chip] += per_core
+
+
+def _extras(per_core: float, cores: int) -> list[float]:
+    """What 0, 1, ..., ``cores`` of a block's cores add to one chip's memory, ``per_core`` added
+    once per core (the same float sums :meth:`_State._overflows` and
+    :meth:`_State._fits_anywhere` compare with the chip)."""
+    out = [0.0]
+    for _ in range(cores):
+        out.append(out[-1] + per_core)
+    return out
 
 
 @lru_cache(maxsize=64)
