@@ -306,7 +306,10 @@ def compare(
     rows = _run_policies(chosen, mix, _at_share(start, deadline, TABLE_SHARE))
     if latency is None:
         latency = any(m.gives_latency for m in mix.models)
-    if optimizer:
+    late = deadline is not None and time.perf_counter() > deadline
+    if optimizer and late and any(r.feasible for r in rows):
+        rows.append(Row(OPTIMIZED, None, None, reason=NOT_RUN, description=OPTIMIZED_TEXT))
+    elif optimizer:
         limit = time_limit
         if deadline is not None:
             from .optimize.limits import NO_TIME_S
@@ -314,11 +317,7 @@ def compare(
             left = (deadline - time.perf_counter()) * (1.0 - (JUDGE_SHARE if latency else 0.0))
             limit = min(time_limit, max(NO_TIME_S, left))
         made = {r.name: r.layout for r in rows if r.layout is not None and _registered(r, chosen)}
-        late = deadline is not None and time.perf_counter() > deadline
-        if late and any(r.feasible for r in rows):
-            rows.append(Row(OPTIMIZED, None, None, reason=NOT_RUN, description=OPTIMIZED_TEXT))
-        else:
-            rows.append(_optimized_row(mix, limit, seed, made))
+        rows.append(_optimized_row(mix, limit, seed, made))
     note = ""
     if latency:
         rows.sort(key=lambda r: r.sort_key(False))
