@@ -448,15 +448,29 @@ static uint64_t *_sums(Run *r, int c, int64_t **escape) {
     return sets;
 }
 
+/* Whether an exclusive unit is left to place from core c on. */
+static int exclusive_left(Run *r, int c) {
+    SearchObject *s = r->s;
+    if (s->last_exclusive_pin >= c)
+        return 1;
+    for (int i = 0; i < s->ntypes; i++)
+        if (s->types[i].excl && r->rem[i])
+            return 1;
+    return 0;
+}
+
+/* Whether core c's room counts in the slack: no exclusive unit is on it or may still take it. */
+static int counts_room(Run *r, int c) {
+    return !(r->excl[c] || (!r->cover[c] && exclusive_left(r, c)));
+}
+
 /* The distinct rooms of the shared cores from c on that the slack counts, with their counts. */
 static int collect_rooms(Run *r, int c) {
     SearchObject *s = r->s;
-    int exclusive_left = s->last_exclusive_pin >= c;
-    for (int i = 0; i < s->ntypes && !exclusive_left; i++)
-        exclusive_left = s->types[i].excl && r->rem[i];
+    int exclusive = exclusive_left(r, c);
     int k = 0;
     for (int x = c; x < s->n; x++)
-        if (!(r->excl[x] || (exclusive_left && !r->cover[x])))
+        if (!(r->excl[x] || (exclusive && !r->cover[x])))
             r->extra_e[k++] = r->cap - r->load[x];
     for (int i = 1; i < k; i++) { /* insertion sort: a few cores */
         int64_t room = r->extra_e[i];
@@ -507,7 +521,9 @@ static int64_t modulus_waste(Run *r, int distinct, const uint64_t *divisible, in
     return more;
 }
 
-static int64_t _forced_waste(Run *r, int c, int64_t slack) {
+/* The waste bound; *rest is its subset-sum part on the cores after c (the window of _choose). */
+static int64_t _forced_waste(Run *r, int c, int64_t slack, int64_t *rest) {
+    *rest = 0;
     if (r->cap > r->max_subset_sum)
         return 0;
     int distinct = collect_rooms(r, c);
@@ -521,13 +537,19 @@ static int64_t _forced_waste(Run *r, int c, int64_t slack) {
     }
     if (waste > slack)
         return waste;
+    if (counts_room(r, c))
+        *rest = waste - (r->cap - r->load[c] + 1 - bits_upto(sets, r->words, r->cap - r->load[c]));
+    else
+        *rest = waste;
     for (int j = 0; j < r->nmoduli; j++) {
         int64_t forced = counted - escape[j];
         if (forced <= 0)
             continue;
         int64_t more = modulus_waste(r, distinct, sets + (j + 1) * r->words, forced);
-        if (waste + more > slack)
+        if (waste + more > slack) {
+            *rest = 0;
             return waste + more;
+        }
     }
     return waste;
 }
@@ -591,12 +613,12 @@ static int64_t fit_count(Run *r, int c, int i, int64_t used) {
     return fit < k ? fit : k;
 }
 
-static int _choose(Run *r, int c, int64_t slack, int64_t base, const int *avail,
+static int _choose(Run *r, int c, int64_t slack, int64_t window, int64_t base, const int *avail,
                    const int64_t *suffix, int navail, int a, int64_t total) {
     if (_tick(r))
         return -1;
     for (int b = a; b < navail; b++) {
-        if (base + total + suffix[b] + slack < r->cap)
+        if (base + total + suffix[b] + window < r->cap)
             return 0;
         int i = avail[b];
         Kind *t = &r->s->types[i];
@@ -604,7 +626,8 @@ static int _choose(Run *r, int c, int64_t slack, int64_t base, const int *avail,
             r->rem[i] -= (int)k;
             _put(r, c, t->w, t->d, 0, k);
             push(r, i, c, k);
-            int ok = _choose(r, c, slack, base, avail, suffix, navail, b + 1, total + k * t->d);
+            int ok = _choose(r, c, slack, window, base, avail, suffix, navail, b + 1,
+                             total + k * t->d);
             r->nplaced -= (int)k;
             _take(r, c, t->w, t->d, 0, k);
             r->rem[i] += (int)k;
@@ -612,12 +635,15 @@ static int _choose(Run *r, int c, int64_t slack, int64_t base, const int *avail,
                 return ok;
         }
     }
-    if (base + total + slack < r->cap && !r->excl[c])
+    if (base + total + window < r->cap && !r->excl[c])
         return 0;
     return _leave(r, c, slack, base + total);
 }
 
-static int _free(Run *r, int c, int64_t slack, int may_start) {
+static int _start_mirror(Run *r, int c, int64_t slack, int64_t window, const int *avail,
+                         const int64_t *suffix, int navail);
+
+static int _free(Run *r, int c, int64_t slack, int64_t window, int may_start) {
     SearchObject *s = r->s;
     if (may_start && !r->cover[c]) {
         for (int i = 0; i < s->ntypes; i++) {
@@ -638,18 +664,44 @@ static int _free(Run *r, int c, int64_t slack, int may_start) {
     int avail[s->ntypes + 1];
     int64_t suffix[s->ntypes + 1];
     int navail = 0;
+    int forced = s->mirror >= 0 && c == s->mirror_last && r->rem[s->mirror] > 0;
+    if (forced && s->types[s->mirror].excl)
+        return 0; /* an exclusive mirror unit could only start here above */
     if (may_start && !r->excl[c])
         for (int i = 0; i < s->ntypes; i++)
-            if (r->rem[i] && !s->types[i].excl && s->types[i].w <= s->n - c)
+            if (r->rem[i] && !s->types[i].excl && s->types[i].w <= s->n - c &&
+                !(forced && i == s->mirror))
                 avail[navail++] = i;
     suffix[navail] = 0;
     for (int a = navail - 1; a >= 0; a--)
         suffix[a] = suffix[a + 1] + r->rem[avail[a]] * s->types[avail[a]].d;
-    return _choose(r, c, slack, r->load[c], avail, suffix, navail, 0, 0);
+    if (forced)
+        return may_start ? _start_mirror(r, c, slack, window, avail, suffix, navail) : 0;
+    return _choose(r, c, slack, window, r->load[c], avail, suffix, navail, 0, 0);
+}
+
+/* The mirror unit at its last core: it starts here, before the others are chosen. */
+static int _start_mirror(Run *r, int c, int64_t slack, int64_t window, const int *avail,
+                         const int64_t *suffix, int navail) {
+    int i = r->s->mirror;
+    Kind *t = &r->s->types[i];
+    if (r->excl[c])
+        return 0;
+    for (int64_t x = c; x < c + t->w; x++)
+        if (r->load[x] + t->d > r->cap)
+            return 0;
+    r->rem[i]--;
+    _put(r, c, t->w, t->d, 0, 1);
+    push(r, i, c, 1);
+    int ok = _choose(r, c, slack, window, r->load[c], avail, suffix, navail, 0, 0);
+    r->nplaced--;
+    _take(r, c, t->w, t->d, 0, 1);
+    r->rem[i]++;
+    return ok;
 }
 
 /* Place the pins that start at c (fails when one does not fit), search on, take them back. */
-static int _search_core(Run *r, int c, int64_t slack) {
+static int _search_core(Run *r, int c, int64_t slack, int64_t window) {
     SearchObject *s = r->s;
     for (int i = 0; i < s->ntypes; i++)
         if (r->rem[i] && s->types[i].w > s->n - c)
@@ -665,7 +717,7 @@ static int _search_core(Run *r, int c, int64_t slack) {
         _put(r, c, m->w, m->d, m->excl, 1);
         push(r, -j - 1, c, 1);
     }
-    ok = _free(r, c, slack, c == 0 || r->ends[c] > 0);
+    ok = _free(r, c, slack, window, c == 0 || r->ends[c] > 0);
 undo_pins:
     while (j-- > s->pin_begin[c]) {
         Pin *m = &s->pinned[j];
@@ -689,7 +741,10 @@ static int _core(Run *r, int c, int64_t slack) {
     if (e && e->value >= r->cap)
         return 0;
     int64_t rejections = r->rejections;
-    int ok = _forced_waste(r, c, slack) <= slack ? _search_core(r, c, slack) : 0;
+    int64_t rest;
+    int ok = 0;
+    if (_forced_waste(r, c, slack, &rest) <= slack)
+        ok = _search_core(r, c, slack, slack - rest);
     if (ok == 0 && r->rejections == rejections) {
         /* The search below c adds only states of later cores, and entries stay where they are
          * while the table grows: e is still this state's entry, or it has none. */

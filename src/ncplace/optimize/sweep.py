@@ -64,7 +64,10 @@ a core that gets none of the units left whose load ``g`` does not divide is fill
 ``g`` divides; those other units cover at most the sum of their widths of cores, so every other
 core wastes at least its room minus the best subset sum of the loads ``g`` divides (loads scaled
 from rates and throughputs share factors of 2: most cores can then only be filled to an even or
-a multiple of 4). Measured on the benchmark's ``scale`` mixes on
+a multiple of 4). *The window*: what the subset-sum bound charges to the cores after ``c`` stays
+charged once core ``c`` is decided (placing a unit only shrinks rooms and sums), so core ``c``
+itself may leave at most the slack minus that unused, a narrower range for its choice of units
+than the whole slack. Measured on the benchmark's ``scale`` mixes on
 16 cores, one decision each: 20 models, seed 0 at floor + 7 and seed 3 at floor + 6, proven
 infeasible in 0.70 and 0.72 million steps with both, 1.37 and 1.26 million with the memory
 alone, and seed 0 not within 2 million without either (seed 3 has a layout at floor + 7, so it
@@ -659,13 +662,15 @@ class _Run:
         if s.failed.get(key, -1) >= self.cap:
             return False
         rejections = self.rejections
-        ok = self._forced_waste(c, slack) <= slack and self._search_core(c, slack)
+        waste, rest = self._forced_waste(c, slack)
+        ok = waste <= slack and self._search_core(c, slack, slack - rest)
         if not ok and self.rejections == rejections:
             s.remember(key, self.cap)
         return ok
 
-    def _forced_waste(self, c: int, slack: int) -> int:
-        """A lower bound on the capacity that cores ``c ..`` will leave unused.
+    def _forced_waste(self, c: int, slack: int) -> tuple[int, int]:
+        """A lower bound on the capacity that cores ``c ..`` will leave unused, and the part of
+        its subset-sum bound that falls on cores after ``c`` (the *window* of :meth:`_choose`).
 
         A shared core's room ``R = cap - load`` can be filled at most up to the largest subset
         sum of the loads of the units left that fits in it (:meth:`_sums`), so it wastes at least
@@ -676,9 +681,14 @@ class _Run:
         widths, ``E``) escape this, so of the ``K`` cores counted at least ``K - E`` pay the
         larger waste, and the ``K - E`` smallest excesses are added. Cores an exclusive unit left
         may still take are skipped (their room is not counted in the slack). Cores of equal room
-        are counted once; the first bound found above ``slack`` is returned."""
+        are counted once; the first bound found above ``slack`` is returned.
+
+        The subset-sum part only grows as units are placed (a core's room shrinks by a unit's
+        load and loses that unit from its sums, and ``best(R) >= d + best'(R - d)``), so what it
+        charges to the cores after ``c`` still holds once core ``c`` is decided: core ``c`` may
+        leave at most ``slack`` minus that part unused."""
         if self.cap > MAX_SUBSET_SUM:
-            return 0
+            return 0, 0
         exclusive_left = self.s.last_exclusive_pin >= c or any(
             self.rem[i] for i in self.s.exclusive_types
         )
@@ -692,7 +702,10 @@ class _Run:
         base = {room: room + 1 - (every & ((2 << room) - 1)).bit_length() for room in rooms}
         waste = sum(base[room] * k for room, k in rooms.items())
         if waste > slack:
-            return waste
+            return waste, 0
+        own = cap - load[c]
+        shared = not (excl[c] or (exclusive_left and not cover[c]))
+        rest = waste - base[own] if shared else waste
         counted = sum(rooms.values())
         for divisible, escape in moduli:
             forced = counted - escape
@@ -709,8 +722,8 @@ class _Run:
                 if forced <= 0:
                     break
             if waste + more > slack:
-                return waste + more
-        return waste
+                return waste + more, 0
+        return waste, rest
 
     def _sums(self, c: int) -> tuple[int, tuple[tuple[int, int], ...]]:
         """Every subset sum up to ``cap`` of the loads of the units not yet placed (free ones
@@ -756,7 +769,7 @@ class _Run:
         )
         return c, bytes(self.rem) + flags + array("q", self.load[c:n]).tobytes()
 
-    def _search_core(self, c: int, slack: int) -> bool:
+    def _search_core(self, c: int, slack: int, window: int) -> bool:
         s = self.s
         room = s.n - c
         for i, t in enumerate(s.types):
@@ -772,7 +785,7 @@ class _Run:
                     return self._undo_pins(c, pinned_here, False)
             self._put(c, w, m.demand[0], m.exclusive, 1)
             self.placed.append((-j - 1, c))
-        ok = self._free(c, slack, c == 0 or self.ends[c] > 0)
+        ok = self._free(c, slack, window, c == 0 or self.ends[c] > 0)
         return self._undo_pins(c, pinned_here, ok)
 
     def _undo_pins(self, c: int, pinned: list[tuple[int, ModelData]], ok: bool) -> bool:
@@ -783,7 +796,7 @@ class _Run:
                 self.placed.pop()
         return ok
 
-    def _free(self, c: int, slack: int, may_start: bool) -> bool:
+    def _free(self, c: int, slack: int, window: int, may_start: bool) -> bool:
         s = self.s
         if may_start and not self.cover[c]:
             for i, t in enumerate(s.types):
@@ -798,28 +811,63 @@ class _Run:
                 self.rem[i] += 1
                 if ok:
                     return True
-        base = self.load[c]
+        forced = s.mirror >= 0 and c == s.mirror_last and self.rem[s.mirror] > 0
+        if forced and s.types[s.mirror][2]:
+            return False  # an exclusive mirror unit could only start here above
         avail: list[int] = []
         if may_start and not self.excl[c]:
             avail = [
-                i for i, t in enumerate(s.types) if self.rem[i] and not t[2] and t[0] <= s.n - c
+                i
+                for i, t in enumerate(s.types)
+                if self.rem[i] and not t[2] and t[0] <= s.n - c and not (forced and i == s.mirror)
             ]
         suffix = [0] * (len(avail) + 1)
         for a in range(len(avail) - 1, -1, -1):
             i = avail[a]
             suffix[a] = suffix[a + 1] + self.rem[i] * s.types[i][1]
-        return self._choose(c, slack, base, avail, suffix, 0, 0)
+        if forced:
+            return may_start and self._start_mirror(c, slack, window, avail, suffix)
+        return self._choose(c, slack, window, self.load[c], avail, suffix, 0, 0)
+
+    def _start_mirror(
+        self, c: int, slack: int, window: int, avail: list[int], suffix: list[int]
+    ) -> bool:
+        """At the mirror unit's last core (:func:`mirror_rule`) a layout that has not started it
+        is dead, so it starts here before the other units are chosen (instead of being tried
+        last among them, after every choice without it)."""
+        i = self.s.mirror
+        w, d = self.s.types[i][0], self.s.types[i][1]
+        if self.excl[c] or any(self.load[x] + d > self.cap for x in range(c, c + w)):
+            return False
+        self.rem[i] -= 1
+        self._put(c, w, d, False, 1)
+        self.placed.append((i, c))
+        ok = self._choose(c, slack, window, self.load[c], avail, suffix, 0, 0)
+        self.placed.pop()
+        self._take(c, w, d, False, 1)
+        self.rem[i] += 1
+        return ok
 
     def _choose(
-        self, c: int, slack: int, base: int, avail: list[int], suffix: list[int], a: int, total: int
+        self,
+        c: int,
+        slack: int,
+        window: int,
+        base: int,
+        avail: list[int],
+        suffix: list[int],
+        a: int,
+        total: int,
     ) -> bool:
         """Choose which units start at ``c``: for each type from ``avail[a]`` on, some count
         (largest first), then none of the rest; the units chosen so far add ``total`` to
-        ``base``, core ``c``'s load before this core. Depth: one frame per type chosen."""
+        ``base``, core ``c``'s load before this core. Core ``c`` may leave at most ``window``
+        unused (the slack less the waste already charged to the cores after it, see
+        :meth:`_forced_waste`). Depth: one frame per type chosen."""
         self._tick()
         cap, load, types = self.cap, self.load, self.s.types
         for b in range(a, len(avail)):
-            if base + total + suffix[b] + slack < cap:
+            if base + total + suffix[b] + window < cap:
                 return False
             i = avail[b]
             w, d = types[i][0], types[i][1]
@@ -836,14 +884,14 @@ class _Run:
                 self.rem[i] -= k
                 self._put(c, w, d, False, k)
                 self.placed.extend([(i, c)] * k)
-                ok = self._choose(c, slack, base, avail, suffix, b + 1, total + k * d)
+                ok = self._choose(c, slack, window, base, avail, suffix, b + 1, total + k * d)
                 del self.placed[-k:]
                 self._take(c, w, d, False, k)
                 self.rem[i] += k
                 if ok:
                     return True
                 k -= 1
-        if base + total + slack < cap and not self.excl[c]:
+        if base + total + window < cap and not self.excl[c]:
             return False
         return self._leave(c, slack, base + total)
 
@@ -891,8 +939,11 @@ def mirror_rule(
     left. The search may therefore require that unit to start by core ``(N - w) // 2``. The
     widest unique unit (then the heaviest) is taken: its rule cuts the search earliest (on the
     benchmark's 20-model mix, seed 0, the width-8 unit cut the proof of one capacity from 7.0 to
-    4.9 million steps, and units of width 1-4 by 2-8 %). Memory is still checked on complete
-    layouts only, so a search that rejected one still ends "unknown", never "infeasible"."""
+    4.9 million steps, and units of width 1-4 by 2-8 %). At that last core the search starts the
+    unit before choosing the others (:meth:`_Run._start_mirror`), rather than trying it last,
+    after every choice without it, each of which dies at the next core. Memory is still checked
+    on complete layouts only, so a search that rejected one still ends "unknown", never
+    "infeasible"."""
     n = problem.cores
     if n % problem.memory_cores or any(m.start is not None for m in problem.models):
         return -1, 0
