@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from ncplace import Instance, Mix, Model, optimize, score
 from ncplace.optimize import sweep as sweep_module
-from ncplace.optimize.problem import build_problem
+from ncplace.optimize.problem import Problem, build_problem
 from ncplace.optimize.sweep import _Search, pick_moduli, sweep
 from tests.test_optimize_bruteforce import tiny_mix
 from tests.test_sweep import brute_force, check_layout
@@ -211,3 +211,107 @@ def test_coarse_proofs_are_never_above_the_optimum(
     coarse = sweep_module.prove(replace(problem, load_exact=False), 0, upper, 50_000)
     if optimum is not None:
         assert coarse.bound <= optimum
+
+
+def four_core_problem() -> Problem:
+    """A 2-core model and five 1-core ones on four cores (optimum 0.74 at load scale 100)."""
+    inst = Instance(cores=4, cores_per_chip=4, chip_memory_gib=32)
+    sizes = [(1, 46), (1, 26), (1, 41), (1, 40), (2, 34), (1, 16)]
+    models = tuple(
+        Model(f"m{i}", cores=k, rate=rate, throughput=100) for i, (k, rate) in enumerate(sizes)
+    )
+    return build_problem(Mix(models, inst), False)
+
+
+def test_the_window_narrows_a_cores_choice_to_what_the_cores_after_it_leave(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At 0.73 on the four-core mix the cores left waste at least 4 units, 3 of them on the cores
+    after core 0, so core 0 may leave at most the slack less 3 unused; with that window the proof
+    of 0.73 takes 57 steps, with the whole slack 63."""
+    problem = four_core_problem()
+    search = _Search(problem, 10**6, float("inf"), "python")
+    slack = 4 * 73 - search.shared_work
+    assert sweep_module._Run(search, 73, 10**6)._forced_waste(0, slack) == (4, 3)
+    narrow = _Search(problem, 10**6, float("inf"), "python").run(73, 10**6)
+    whole = sweep_module._Run._forced_waste
+    monkeypatch.setattr(
+        sweep_module._Run, "_forced_waste", lambda run, c, slack: (whole(run, c, slack)[0], 0)
+    )
+    wide = _Search(problem, 10**6, float("inf"), "python").run(73, 10**6)
+    assert narrow.status == wide.status == "infeasible"
+    assert (narrow.steps, wide.steps) == (57, 63)
+
+
+def test_no_state_past_the_mirror_units_last_core_lacks_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Eleven models on eight cores, the 4-core one unique (so it starts by core 2): it starts at
+    core 2 before the others are chosen there, so the search never reaches a core past 2 without
+    it, where trying it last reached 81 such states (each cut at once) on the way to the optimum
+    0.55; the answers are the same."""
+    inst = Instance(cores=8, cores_per_chip=8, chip_memory_gib=32)
+    sizes = [(4, 12), (2, 37), (2, 29), (1, 46), (1, 41), (1, 40), (1, 33), (1, 26), (1, 21)]
+    sizes += [(1, 17), (1, 13)]
+    models = tuple(
+        Model(f"m{i}", cores=k, rate=rate, throughput=100) for i, (k, rate) in enumerate(sizes)
+    )
+    search = _Search(build_problem(Mix(models, inst), False), 10**7, float("inf"), "python")
+    assert (search.types[search.mirror][0], search.mirror_last) == (4, 2)
+    reached: list[tuple[int, int]] = []
+    core = sweep_module._Run._core
+
+    def watched(run: sweep_module._Run, c: int, slack: int) -> bool:
+        reached.append((c, run.rem[search.mirror]))
+        return core(run, c, slack)
+
+    monkeypatch.setattr(sweep_module._Run, "_core", watched)
+    answers = [search.run(cap, 10**6).status for cap in range(52, 56)]
+    assert answers == ["infeasible", "infeasible", "infeasible", "feasible"]
+    assert len(reached) > 500
+    assert not [c for c, left in reached if 2 < c < search.n and left]
+
+
+class Scripted:
+    """A stand-in for the decision search: capacities below ``optimum`` are infeasible, proven in
+    ``proof(cap)`` steps; at or above it a layout at ``optimum`` is found in ``find`` steps."""
+
+    def __init__(self, optimum: int, proof: dict[int, int], find: int) -> None:
+        self.optimum, self.proof, self.find = optimum, proof, find
+        self.used = 0
+        self.calls: list[tuple[int, int]] = []
+
+    def run(self, cap: int, limit: int) -> sweep_module.Outcome:
+        self.calls.append((cap, limit))
+        cost = self.proof[cap] if cap < self.optimum else self.find
+        self.used += min(cost, limit)
+        if cost > limit:
+            return sweep_module.Outcome(cap, "limit", limit)
+        if cap < self.optimum:
+            return sweep_module.Outcome(cap, "infeasible", cost)
+        return sweep_module.Outcome(self.optimum, "feasible", cost, {})
+
+
+def test_the_climb_looks_ahead_for_a_layout_before_each_proof_after_the_first() -> None:
+    """Proofs growing 1.5-fold a unit up to an optimum of 116 from 106, finds costing 900: after
+    proving 106, a look-ahead at 112 with twice its steps runs out; 108 is proven; the look-ahead
+    at 120 finds the optimum, so the proof of 112 is never made and the descent proves 115."""
+    proof = {cap: int(300 * 1.5 ** (cap - 106)) for cap in range(106, 116)}
+    search = Scripted(116, proof, 900)
+    tries: list[sweep_module.Outcome] = []
+    lo, best = sweep_module._climb(search, 106, 200, 10**9, tries)  # type: ignore[arg-type]
+    assert (lo, best is not None and best.cap) == (116, 116)
+    assert search.calls == [
+        (106, 10**9),
+        (112, 2 * proof[106]),
+        (108, (10**9 - 300 - 600) // 3),
+        (120, 2 * proof[108]),
+        (115, (10**9 - search.used + proof[115]) // 3),
+    ]
+    assert [t.status for t in tries] == [
+        "infeasible",
+        "limit",
+        "infeasible",
+        "feasible",
+        "infeasible",
+    ]

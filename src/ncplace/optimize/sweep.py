@@ -158,6 +158,10 @@ WALL_CHECK_STEPS = 4096
 MAX_MODELS = 100
 """The largest mix the sweep runs on (see :func:`applicable`)."""
 
+LOOK_AHEAD = 2
+"""The look-ahead of the climb (:func:`_climb`) gets this many times the steps of the last
+proof."""
+
 MIN_TRY_STEPS = 2_000
 """The least budget a primal try gets."""
 
@@ -298,20 +302,7 @@ def sweep(
     tries: list[Outcome] = []
     proof_budget = steps // 2 if find else steps
     try:
-        step, hard, descend = 1, upper, True
-        while lo < hard and search.used < proof_budget:
-            cap = hard - 1 if best is not None and descend else min(lo + step - 1, hard - 1)
-            left = proof_budget - search.used
-            out = search.run(cap, left if cap == lo else left // 3)
-            tries.append(out)
-            if out.status == "infeasible":
-                lo, step = cap + 1, 2 * step
-            elif out.status == "feasible":
-                best, hard, step = out, out.cap, 1
-            elif cap == lo:
-                break
-            else:
-                hard, step, descend = cap, 1, False
+        lo, best = _climb(search, lo, upper, proof_budget, tries)
         if find:
             best, lo = _find(search, lo, upper, tries, best)
     except _Stop:
@@ -362,6 +353,46 @@ def coarsened(problem: Problem, factor: int) -> Problem:
     """The problem with every load divided by ``factor`` and rounded down (see :func:`prove`)."""
     models = tuple(replace(m, demand=tuple(d // factor for d in m.demand)) for m in problem.models)
     return replace(problem, models=models, load_scale=max(1, problem.load_scale // factor))
+
+
+def _climb(
+    search: _Search, lo: int, upper: int, budget: int, tries: list[Outcome]
+) -> tuple[int, Outcome | None]:
+    """Phase (1) of :func:`sweep`: proofs from ``lo`` up in doubling steps, the descent below a
+    layout found, and the look-ahead. Returns the raised bound and the best layout found.
+
+    The look-ahead: before each proof after the first, a try at the capacity the climb would
+    reach after it (``lo + 3 step - 1``) with :data:`LOOK_AHEAD` times the steps of the last
+    proof. Proofs grow dearer as ``L`` nears the optimum while finds above it stay cheap, so a
+    layout found there can spare the climb a proof that the descent below it makes useless (on
+    the benchmark's 20-model mix, seed 0, the proof of 1412 of 2000, a quarter of the steps);
+    when it runs out, the climb goes on as if it had not run, having spent at most that much."""
+    best: Outcome | None = None
+    step, hard, descend, proof = 1, upper, True, 0
+    while lo < hard and search.used < budget:
+        cap = hard - 1 if best is not None and descend else min(lo + step - 1, hard - 1)
+        ahead = min(lo + 3 * step - 1, hard - 1)
+        if best is None and descend and proof and ahead > cap:
+            out = search.run(ahead, min(LOOK_AHEAD * proof, (budget - search.used) // 3))
+            tries.append(out)
+            if out.status == "feasible":
+                best, hard, step = out, out.cap, 1
+                continue
+            if out.status == "infeasible":
+                lo, step, proof = ahead + 1, 4 * step, out.steps
+                continue
+        left = budget - search.used
+        out = search.run(cap, left if cap == lo else left // 3)
+        tries.append(out)
+        if out.status == "infeasible":
+            lo, step, proof = cap + 1, 2 * step, out.steps
+        elif out.status == "feasible":
+            best, hard, step = out, out.cap, 1
+        elif cap == lo:
+            break
+        else:
+            hard, step, descend = cap, 1, False
+    return lo, best
 
 
 def _find(
