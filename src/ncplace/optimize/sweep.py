@@ -40,7 +40,8 @@ optimal and every capacity below it infeasible at once, and the failed states of
 cut it (the proofs near the optimum are the dear ones: on the benchmark's 20-model mix, seed 0,
 proving 1413 of 2000 infeasible costs 4 million steps that the proof of 1415 makes useless). When
 a try larger than one step runs out of its third, it starts again from one step below that ``L``,
-and climbs without descending from then on. (2) It
+and climbs without descending from then on. Before each proof after the first it looks ahead: a
+short try where the climb would go after that proof (:func:`_climb`). (2) It
 looks for a layout at ``lo + 1, lo + 2, lo + 4, ...`` below ``upper`` (the peak of a layout the
 caller holds: the tabu search's or CP-SAT's), (3) bisects between the last failure and the first
 layout found, and (4) descends one unit at a time below the best layout (its own or the
