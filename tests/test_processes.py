@@ -6,16 +6,19 @@ from __future__ import annotations
 import itertools
 import random
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
 
 import ncplace
-from ncplace import ConfigError, Instance, Mix, Model, instance, score
+from ncplace import ConfigError, Instance, Mix, Model, PlacementError, instance, score
 from ncplace.codegen import generate_scripts
 from ncplace.deploy import NEURONCORE_RESOURCE, k8s_manifests, launch_script, process_names
-from ncplace.optimize.processes import worker_width
+from ncplace.envvars import format_visible_cores
+from ncplace.optimize.processes import worker_slice, worker_width
+from ncplace.policies import POLICIES
 from ncplace.processes import ProcessSpec
 
 LIMIT = 2.0
@@ -97,6 +100,80 @@ def test_a_pool_of_three_workers_repeats_one_slice() -> None:
     assert plan.status == ncplace.Status.OPTIMAL
     assert "3 workers of 4 cores" in plan.stop_reason
     assert process_names(layout, mix) == ["worker-0", "worker-1", "worker-2"]
+
+
+def test_a_baseline_in_a_pool_runs_inside_each_worker() -> None:
+    """Three workers on inf1.6xlarge (slices of one 4-core chip): each baseline lays out one
+    worker's slice as its technique would, with a third of the traffic, and every worker repeats
+    it in its own range, a process that sees only that range (NEURON_RT_VISIBLE_CORES)."""
+    mix = Mix(
+        [Model("a", rate=600, throughput=400, replicas=2), Model("b", rate=300, throughput=200)],
+        "inf1.6xlarge",
+        workers=3,
+    )
+    for name in ("default", "greedy", "multicore", "processes"):
+        alone = POLICIES[name](worker_slice(mix))
+        layout = POLICIES[name](mix)
+        per = len(alone.processes)
+        assert len(layout.processes) == 3 * per
+        for w in range(3):
+            for i, span in enumerate(alone.processes):
+                pooled = layout.processes[w * per + i]
+                assert pooled.cores == tuple(c + 4 * w for c in span.cores)
+                assert pooled.env["NEURON_RT_VISIBLE_CORES"] == format_visible_cores(pooled.cores)
+                assert "NEURON_RT_NUM_CORES" not in pooled.env
+            mine = sorted(
+                (p.model, tuple(c - 4 * w for c in p.cores))
+                for p in layout.placements
+                if p.process // per == w
+            )
+            assert mine == sorted((p.model, p.cores) for p in alone.placements)
+        assert score(layout, mix).peak_load == pytest.approx(
+            score(alone, worker_slice(mix)).peak_load
+        )
+    table = ncplace.compare(mix, optimizer=False)
+    notes = {row.name: row.copies_note for row in table.rows}
+    assert notes["default"] == ""
+    assert notes["multicore"] == (
+        "copies not as the mix asks: a 12 in 3 workers (asks 2 each), b 12 in 3 workers (asks 1 "
+        "each)"
+    )
+
+
+def test_a_baseline_runs_inside_each_declared_process() -> None:
+    """Three declared processes on inf1.6xlarge, the second with 4 cores: started in order, the
+    sized one gets its 4 cores and the two others an equal share of the 12 left in whole chips
+    (4 each, cores 12-15 idle); each baseline's technique runs inside each process's run on that
+    process's models, the process seeing only its run."""
+    models = [
+        Model(n, rate=r, throughput=100) for n, r in zip("abcd", (90, 40, 70, 20), strict=True)
+    ]
+    specs = (
+        ProcessSpec("p", ("a", "b")),
+        ProcessSpec("q", ("c",), cores=4),
+        ProcessSpec("r", ("d",)),
+    )
+    mix = Mix(models, "inf1.6xlarge", processes=specs)
+    runs = {"p": range(0, 4), "q": range(4, 8), "r": range(8, 12)}
+    for name in ("default", "greedy", "multicore", "processes"):
+        layout = POLICIES[name](mix)
+        assert score(layout, mix).feasible
+        for spec in specs:
+            run = runs[spec.name]
+            alone = POLICIES[name](
+                Mix([mix[m] for m in spec.models], replace(mix.instance, cores=4))
+            )
+            mine = [p for p in layout.placements if p.model in spec.models]
+            assert sorted((p.model, tuple(c - run.start for c in p.cores)) for p in mine) == sorted(
+                (p.model, p.cores) for p in alone.placements
+            )
+            for i in {p.process for p in mine}:
+                span = layout.processes[i]
+                assert set(span.cores) <= set(run)
+                assert span.env["NEURON_RT_VISIBLE_CORES"] == format_visible_cores(span.cores)
+    odd = Mix(models, "inf1.6xlarge", processes=(*specs[:1], replace(specs[1], cores=2), specs[2]))
+    with pytest.raises(PlacementError, match=r"^process 'q' on cores 4-5: a baseline runs its "):
+        POLICIES["default"](odd)
 
 
 def test_workers_share_a_chip_with_its_memory() -> None:

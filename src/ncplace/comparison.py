@@ -28,6 +28,7 @@ from .errors import ConfigError, Error, check_deadline, check_type
 from .layout import Layout, layout_to_dict
 from .mix import Mix, Model
 from .policies import POLICIES, describe, ends_past, run_order
+from .processes import worker_slice_instance
 from .score import Score, broken_rules, score
 
 OPTIMIZED = "optimized"
@@ -443,16 +444,19 @@ def copies_note(layout: Layout, mix: Mix, shown: int = 3) -> str:
 
     A technique such as ``multicore`` replicates every model over every core whatever the mix
     asks; its lower peak load then comes from copies (and device memory) the user did not plan.
+    In a pool of ``N`` workers each worker loads what the mix asks, on its slice of the cores.
     """
     placed = {name: 0 for name in mix.names}
     for p in layout.placements:
         if p.model in placed:
             placed[p.model] += len(p.replicas)
-    n = mix.instance.cores
+    workers = mix.workers or 1
+    n = worker_slice_instance(mix).cores if mix.workers else mix.instance.cores
+    each = f" in {workers} workers" if mix.workers else ""
     off = [
-        f"{m.name} {placed[m.name]} (asks {_asked(m, n)})"
+        f"{m.name} {placed[m.name]}{each} (asks {_asked(m, n)}{' each' if each else ''})"
         for m in mix.models
-        if not m.min_replicas <= placed[m.name] <= m.max_replicas(n)
+        if not workers * m.min_replicas <= placed[m.name] <= workers * m.max_replicas(n)
     ]
     if not off:
         return ""

@@ -29,6 +29,7 @@ from ..errors import PlacementError
 from ..hardware import Instance
 from ..layout import Layout, Placement, ProcessSpan
 from ..mix import Mix
+from ..policies.ranges import moved
 from ..score import score
 from .plan import Plan
 from .problem import ProcessData
@@ -132,6 +133,21 @@ def slice_instance(inst: Instance, workers: int) -> Instance:
     )
 
 
+def repeat_slice(mix: Mix, layout: Layout) -> Layout:
+    """``layout``, of one worker's slice (:func:`worker_slice`), repeated in each of the pool's
+    ``N`` ranges of ``W`` cores: each of its processes becomes one per worker, with its cores and
+    groups moved up by the worker's offset and ``NEURON_RT_VISIBLE_CORES`` set to the cores it
+    owns there, in place of any ``NEURON_RT_NUM_CORES`` (a worker sees only its own range)."""
+    width = layout.instance.cores
+    spans: list[ProcessSpan] = []
+    placements: list[Placement] = []
+    for w in range(mix.workers or 1):
+        more_spans, more = moved(layout, mix.instance, w * width, len(spans), own_run=True)
+        spans += more_spans
+        placements += more
+    return Layout(mix.instance, tuple(spans), tuple(placements))
+
+
 def plan_workers(mix: Mix, solve: Any, **options: Any) -> Plan:
     """Plan a pool of workers: solve one worker's slice with ``solve`` (:func:`ncplace.optimize`)
     and repeat its layout in ``N`` disjoint ranges (see the module docstring). The plan's
@@ -143,17 +159,9 @@ def plan_workers(mix: Mix, solve: Any, **options: Any) -> Plan:
     if plan.layout is None:
         return replace(plan, mix=mix)
     width = sub.instance.cores
-    inst = mix.instance
-    spans = []
-    placements = []
-    for w in range(workers):
-        offset = w * width
-        cores = range(offset, offset + width)
-        spans.append(ProcessSpan(tuple(cores), (), process_env(inst, cores)))
-        for p in plan.layout.placements:
-            shifted = tuple(tuple(c + offset for c in copy) for copy in p.replicas)
-            placements.append(Placement(p.model, shifted, w))
-    layout = Layout(inst, tuple(spans), tuple(placements))
+    worker = ProcessSpan(tuple(range(width)))
+    one = tuple(replace(p, process=0) for p in plan.layout.placements)
+    layout = repeat_slice(mix, Layout(sub.instance, (worker,), one))
     sc = score(layout, mix)
     value = float(sc.overlap) if plan.objective_name == "overlap" else sc.peak_load
     # Every worker repeats the slice: the peak is the slice's, the overlap N times its.

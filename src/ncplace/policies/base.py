@@ -48,10 +48,18 @@ class Baseline:
         return copies_to_load(self, mix)
 
     def __call__(self, mix: Mix) -> Layout:
+        """The layout of ``mix``: tensor-parallel models started first as servers
+        (:mod:`.servers`); for a pool of workers (``workers: N``), the technique used inside each
+        worker on its slice and repeated in every worker, as a pool started that way runs
+        (:func:`ncplace.optimize.processes.repeat_slice`)."""
         from .servers import with_servers
 
         check_type(mix, Mix, f"policy {self.name}: mix")
-        return with_servers(self.place, mix)
+        if not mix.workers:
+            return with_servers(self.place, mix)
+        from ..optimize.processes import repeat_slice, worker_slice
+
+        return repeat_slice(mix, with_servers(self.place, worker_slice(mix)))
 
 
 def describe(policy: Callable[[Mix], Layout]) -> str:

@@ -23,18 +23,21 @@ from dataclasses import replace
 
 from .. import envvars
 from ..errors import PlacementError
-from ..layout import Layout, Placement, ProcessSpan
+from ..layout import Layout
 from ..mix import Mix
 from ..processes import is_tensor_parallel
 from ..runtime import Runtime
+from .ranges import in_processes, moved
 
 
 def with_servers(place: Callable[[Mix], Layout], mix: Mix) -> Layout:
     """``place(mix)``, with the mix's tensor-parallel models started first as servers (see the
-    module docstring)."""
+    module docstring) and its other declared processes each in a run of its own
+    (:func:`.ranges.in_processes`)."""
+    inner = _declared(place, mix)
     servers = [m for m in mix.models if is_tensor_parallel(m)]
     if not servers:
-        return place(mix)
+        return inner(mix)
     inst = mix.instance
     runtime = Runtime(inst, mix.framework)
     for m in servers:
@@ -51,24 +54,15 @@ def with_servers(place: Callable[[Mix], Layout], mix: Mix) -> Layout:
             f"the other models on {inst.name}"
         )
     smaller = replace(inst, cores=inst.cores - used, name=f"{inst.name} after the servers")
-    layout = place(Mix(tuple(rest), smaller, mix.framework))
-    spans = [*front.processes]
-    for span in layout.processes:
-        cores = tuple(c + used for c in span.cores)
-        env = dict(span.env)
-        if envvars.VISIBLE_CORES in env or env.get(envvars.NUM_CORES, "0").strip() in ("", "0"):
-            env.pop(envvars.NUM_CORES, None)
-            env[envvars.VISIBLE_CORES] = envvars.format_visible_cores(cores)
-        groups = tuple(tuple(c + used for c in g) for g in span.groups)
-        spans.append(ProcessSpan(cores, groups, env))
-    offset = len(front.processes)
-    placements = [
-        *front.placements,
-        *(
-            Placement(
-                p.model, tuple(tuple(c + used for c in r) for r in p.replicas), p.process + offset
-            )
-            for p in layout.placements
-        ),
-    ]
-    return Layout(inst, tuple(spans), tuple(placements))
+    layout = inner(Mix(tuple(rest), smaller, mix.framework))
+    spans, placements = moved(layout, inst, used, len(front.processes), own_run=False)
+    return Layout(inst, (*front.processes, *spans), (*front.placements, *placements))
+
+
+def _declared(place: Callable[[Mix], Layout], mix: Mix) -> Callable[[Mix], Layout]:
+    """How the models beside the servers are placed: ``place`` as it is, unless the mix declares
+    several such processes or sizes one (then each in its run, :func:`.ranges.in_processes`)."""
+    specs = [s for s in mix.processes if not any(is_tensor_parallel(mix[n]) for n in s.models)]
+    if len(specs) < 2 and all(spec.cores is None for spec in specs):
+        return place
+    return lambda rest: in_processes(place, rest, specs)
