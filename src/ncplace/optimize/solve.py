@@ -249,7 +249,7 @@ def _optimize_busy(
     problem = build_problem(mix, split_replicas)
     problem_s = time.perf_counter() - start
     deadline = None if deterministic else start + BASELINES_SHARE * time_limit
-    # Baselines lay out one process: they cannot honour declared processes (.processes).
+    # The baselines' processes are not the ranges the problem plans: no hint, no floor there.
     found_baselines = [] if problem.processes else run_baselines(mix, deadline, baselines)
     if not deterministic:
         budget.reserve = _reserve(time_limit, time.perf_counter() - start - problem_s)
