@@ -350,3 +350,56 @@ def test_an_instance_with_a_tensor_parallel_server_gets_a_launcher_of_one_script
     assert code.startswith("#!/bin/sh\n")
     assert "neuronx_distributed.trace.parallel_model_load('llm.pt')" in code
     assert code.count("os.environ['NEURON_RT_VISIBLE_CORES']") == 2
+
+
+def test_a_solve_the_safety_limit_stops_is_known() -> None:
+    """A number-partitioning model CP-SAT cannot close in 0.2 s: the waiting thread stops it at
+    its safety limit and says so; with room to finish (a small deterministic limit and no
+    safety limit) the solve stops on its own, and nothing is flagged."""
+    from ortools.sat.python import cp_model
+
+    from ncplace.optimize.cpsat import run_watched
+
+    rng = random.Random(7)
+    numbers = [rng.randrange(10**8, 10**9) for _ in range(60)]
+    model = cp_model.CpModel()
+    side = [model.new_bool_var(f"x{i}") for i in range(len(numbers))]
+    left = sum(n * x for n, x in zip(numbers, side, strict=True))
+    gap = model.new_int_var(0, sum(numbers), "gap")
+    model.add(gap >= 2 * left - sum(numbers))
+    model.add(gap >= sum(numbers) - 2 * left)
+    model.minimize(gap)
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    status, stopped = run_watched(solver, model, safety_s=0.2)
+    assert stopped and status in (cp_model.FEASIBLE, cp_model.UNKNOWN)
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.max_deterministic_time = 0.01
+    status, stopped = run_watched(solver, model)
+    assert not stopped
+
+
+def test_a_fleet_names_the_solves_its_safety_limit_cut(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the wall-clock safety limit stops the assignment's solve and the lower bound's (here
+    made to), the plan's method says the plan is not reproducible and names both."""
+    from ortools.sat.python import cp_model
+
+    from ncplace.optimize import cpsat
+
+    real = cpsat.run_watched
+
+    def cut(*args: Any, **kwargs: Any) -> tuple[object, bool]:
+        status, _ = real(*args, **kwargs)
+        return (cp_model.FEASIBLE if status == cp_model.OPTIMAL else status), True
+
+    monkeypatch.setattr(cpsat, "run_watched", cut)
+    catalogue = Catalogue((Model("a", rate=50.0, throughput=100.0),))
+    plan = plan_fleet(catalogue, (SMALL,), prices=TINY_PRICES, time_limit=1.0)
+    assert plan.method.endswith(
+        "; not reproducible: the wall-clock safety limit stopped the CP-SAT assignment, the lower "
+        "bound"
+    )
+    monkeypatch.setattr(cpsat, "run_watched", real)
+    plan = plan_fleet(catalogue, (SMALL,), prices=TINY_PRICES, time_limit=1.0)
+    assert "not reproducible" not in plan.method

@@ -47,7 +47,9 @@ DTIME_PER_SECOND = 0.3
 WALL_FACTOR = 10.0
 WALL_SLACK_S = 2.0
 """A wall-clock safety limit of ``WALL_FACTOR x time_limit + WALL_SLACK_S`` seconds per solve, so
-that an overloaded machine still stops; only a solve it cuts can differ between runs."""
+that an overloaded machine still stops; only a solve it cuts can differ between runs, and such a
+solve is known (``cut``: the waiting thread stopped it, :func:`ncplace.optimize.cpsat.run_watched`)
+and named in the plan's method."""
 
 SOLVE_COST = 0.005
 """Deterministic time charged per neighbourhood solve on top of CP-SAT's own count."""
@@ -56,12 +58,14 @@ SOLVE_COST = 0.005
 @dataclass(frozen=True)
 class ExactResult:
     """The exact model's answer: its fills (None when it found none), whether they are proven
-    cheapest, and its proven lower bound in micro-dollars per hour."""
+    cheapest, its proven lower bound in micro-dollars per hour, and whether the wall-clock safety
+    limit cut it (``cut``: the answer may differ between runs)."""
 
     fills: tuple[Fill, ...] | None
     optimal: bool
     bound: int
     deterministic_time: float = 0.0
+    cut: bool = False
 
 
 def _slots(
@@ -108,6 +112,8 @@ def solve_exact(
     exactly those copies); see the module docstring for the model."""
     from ortools.sat.python import cp_model
 
+    from ..optimize.cpsat import run_watched
+
     slots = _slots(items, subset, specs, fit, cost_of(hint, specs))
     model = cp_model.CpModel()
     used = [model.new_bool_var(f"u{j}") for j in range(len(slots))]
@@ -141,10 +147,11 @@ def solve_exact(
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = seed
     solver.parameters.max_deterministic_time = max(0.0, time_limit) * DTIME_PER_SECOND
-    solver.parameters.max_time_in_seconds = WALL_FACTOR * max(0.0, time_limit) + WALL_SLACK_S
-    status = solver.solve(model)
+    safety = WALL_FACTOR * max(0.0, time_limit) + WALL_SLACK_S
+    status, stopped = run_watched(solver, model, safety_s=safety)
+    cut = stopped and status in (cp_model.FEASIBLE, cp_model.UNKNOWN)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return ExactResult(None, False, 0, solver.deterministic_time)
+        return ExactResult(None, False, 0, solver.deterministic_time, cut)
     fills = []
     for j, t in enumerate(slots):
         copies = tuple(sorted((i, s) for i, s in by_slot[j] if solver.value(x[i, j, s])))
@@ -152,7 +159,7 @@ def solve_exact(
             fills.append(Fill(t, copies))
     optimal = status == cp_model.OPTIMAL
     bound = cost_of(fills, specs) if optimal else math.ceil(solver.best_objective_bound - 1e-6)
-    return ExactResult(tuple(fills), optimal, bound, solver.deterministic_time)
+    return ExactResult(tuple(fills), optimal, bound, solver.deterministic_time, cut)
 
 
 def _slot_constraints(
@@ -210,14 +217,16 @@ def improve(
     seed: int,
     step_s: float = 1.0,
     max_copies: int = 64,
-) -> Assignment:
+) -> tuple[Assignment, bool]:
     """Large neighbourhood search: re-solve a few instances at a time with :func:`solve_exact`
     and keep any cheaper answer. Neighbourhoods are windows of 2, then 3, then 4 instances, first
     in price order (the dearest together), then the emptiest first (:func:`_windows`), at most
     ``max_copies`` copies each; each solve gets at most ``step_s``. The budget, ``time_limit``,
     is counted in CP-SAT's deterministic time (plus :data:`SOLVE_COST` per solve), so the search
-    stops at the same point on every run."""
+    stops at the same point on every run, unless the wall-clock safety limit cut a solve (the
+    second value)."""
     fills = list(current.fills)
+    cut = False
     budget = max(0.0, time_limit) * DTIME_PER_SECOND
     width = 2
     while budget > 0 and width <= 4 and len(fills) >= 2:
@@ -235,13 +244,14 @@ def improve(
                 continue
             result = solve_exact(items, subset, specs, fit, hint, step_s, seed)
             budget -= result.deterministic_time + SOLVE_COST
+            cut = cut or result.cut
             if result.fills is not None and cost_of(result.fills, specs) < ceiling:
                 fills = [f for k, f in enumerate(fills) if k not in window] + list(result.fills)
                 improved = True
                 break
         if not improved:
             width += 1
-    return Assignment(tuple(fills), cost_of(fills, specs))
+    return Assignment(tuple(fills), cost_of(fills, specs)), cut
 
 
 def _windows(

@@ -69,10 +69,13 @@ def lower_bound(
     fit: Sequence[int],
     time_limit: float = 1.0,
     seed: int = 0,
-) -> tuple[int, bool]:
-    """``(bound, proven_optimal)`` in micro-dollars per hour: the optimum of the relaxation
-    (``proven_optimal``) or CP-SAT's bound on it when cut short."""
+) -> tuple[int, bool, bool]:
+    """``(bound, proven_optimal, cut)`` in micro-dollars per hour: the optimum of the relaxation
+    (``proven_optimal``) or CP-SAT's bound on it when cut short; ``cut``: the wall-clock safety
+    limit stopped it (the bound may then differ between runs)."""
     from ortools.sat.python import cp_model
+
+    from ..optimize.cpsat import run_watched
 
     need: dict[int, list[int]] = {}
     for item in items:
@@ -93,8 +96,7 @@ def lower_bound(
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = seed
     solver.parameters.max_deterministic_time = max(0.1, time_limit)
-    solver.parameters.max_time_in_seconds = 3 * max(0.1, time_limit) + 0.5
-    status = solver.solve(model)
+    status, stopped = run_watched(solver, model, safety_s=3 * max(0.1, time_limit) + 0.5)
     if status == cp_model.OPTIMAL:
-        return round(solver.objective_value), True
-    return max(0, math.ceil(solver.best_objective_bound - 1e-6)), False
+        return round(solver.objective_value), True, False
+    return max(0, math.ceil(solver.best_objective_bound - 1e-6)), False, stopped

@@ -93,9 +93,10 @@ def plan_fleet(
         BASELINE_NAMES[0]: one_per_model(items, specs, fit),
         BASELINE_NAMES[1]: first_fit_decreasing(items, specs, fit),
     }
-    best, method, exact_bound = _assign(items, specs, fit, baselines, time_limit, seed)
+    best, method, exact_bound, cuts = _assign(items, specs, fit, baselines, time_limit, seed)
     assigned = time.perf_counter()
-    bound, _ = lower_bound(items, specs, fit, seed=seed)
+    bound, _, bound_cut = lower_bound(items, specs, fit, seed=seed)
+    cuts += ["the lower bound"] if bound_cut else []
     bound = min(max(bound, exact_bound), best.cost)
     bounded = time.perf_counter()
 
@@ -123,6 +124,8 @@ def plan_fleet(
             f"; then {rounds} round(s) of repacking instances below alpha* {target_scale:g} "
             "(any proof above is of the peak-load assignment)"
         )
+    if cuts:
+        method += f"; not reproducible: the wall-clock safety limit stopped {', '.join(cuts)}"
     where = executor if executor == "ray" else f"{workers} local worker(s)"
     return FleetPlan(
         catalogue=catalogue,
@@ -192,8 +195,9 @@ def _assign(
     baselines: dict[str, Assignment],
     time_limit: float,
     seed: int,
-) -> tuple[Assignment, str, int]:
-    """The assignment, how it was found, and the exact model's bound (0 when it did not run)."""
+) -> tuple[Assignment, str, int, list[str]]:
+    """The assignment, how it was found, the exact model's bound (0 when it did not run), and
+    the solves the wall-clock safety limit cut (their answers may differ between runs)."""
     candidates = dict(baselines)
     for order in ORDERS:
         if order != "largest first":  # the first-fit-decreasing baseline's order
@@ -204,16 +208,18 @@ def _assign(
     everything = range(len(items))
     if literal_count(items, everything, specs, fit, best.cost) <= MAX_LITERALS:
         result = solve_exact(items, everything, specs, fit, best.fills, time_limit, seed)
+        cuts = ["the CP-SAT assignment"] if result.cut else []
         if result.fills is not None:
             exact = Assignment(result.fills, sum(specs[f.type].price for f in result.fills))
             proof = "proven cheapest" if result.optimal else "time limit"
             if exact.cost <= best.cost:
-                return exact, f"CP-SAT assignment ({proof})", result.bound
-        return best, f"{method}; CP-SAT assignment found nothing cheaper", result.bound
-    improved = improve(best, items, specs, fit, time_limit, seed)
+                return exact, f"CP-SAT assignment ({proof})", result.bound, cuts
+        return best, f"{method}; CP-SAT assignment found nothing cheaper", result.bound, cuts
+    improved, cut = improve(best, items, specs, fit, time_limit, seed)
+    cuts = ["the neighbourhood search"] if cut else []
     if improved.cost < best.cost:
-        return improved, f"{method}, then CP-SAT neighbourhood search", 0
-    return best, f"{method}; CP-SAT neighbourhood search found nothing cheaper", 0
+        return improved, f"{method}, then CP-SAT neighbourhood search", 0, cuts
+    return best, f"{method}; CP-SAT neighbourhood search found nothing cheaper", 0, cuts
 
 
 def _solve_instances(run: _Run, fills: Sequence[Fill]) -> list[InstancePlan]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
@@ -78,6 +79,30 @@ def solve(
     thread also keeps the solve's safety limit (:meth:`.budget.Budget.safety_limit`), so that a
     solve stopped by it is known for certain (see :mod:`.budget` for why not CP-SAT's own).
     """
+
+    def interrupted() -> None:
+        budget.interrupted = True
+
+    safety = budget.safety_limit(solver)
+    status, stopped = run_watched(
+        solver, model, callback, safety, interrupted, lambda: budget.interrupted
+    )
+    return status, budget.charge(solver, status, what, stopped)
+
+
+def run_watched(
+    solver: cp_model.CpSolver,
+    model: cp_model.CpModel,
+    callback: cp_model.CpSolverSolutionCallback | None = None,
+    safety_s: float | None = None,
+    on_interrupt: Callable[[], None] | None = None,
+    stop_asked: Callable[[], bool] = lambda: False,
+) -> tuple[object, bool]:
+    """Run ``solver`` on ``model`` on a thread of its own while this one waits (see
+    :func:`solve`); its status, and whether this thread stopped it at ``safety_s`` wall seconds
+    (None: no limit). A ``KeyboardInterrupt`` during the wait calls ``on_interrupt`` and the
+    solve stops when ``stop_asked()``; without ``on_interrupt`` it stops the solve and is raised
+    again once the solve has ended."""
     solver.parameters.catch_sigint_signal = False
     outcome: dict[str, object] = {}
 
@@ -87,8 +112,7 @@ def solve(
         except BaseException as exc:  # re-raised below, on the caller's thread
             outcome["error"] = exc
 
-    safety = budget.safety_limit(solver)
-    deadline = None if safety is None else time.perf_counter() + safety
+    deadline = None if safety_s is None else time.perf_counter() + safety_s
     stopped = False
     thread = threading.Thread(target=run, name="ncplace-cp-sat", daemon=True)
     thread.start()
@@ -96,16 +120,19 @@ def solve(
         try:
             thread.join(WAIT_S)
         except KeyboardInterrupt:
-            budget.interrupted = True
+            if on_interrupt is None:
+                solver.stop_search()
+                thread.join()
+                raise
+            on_interrupt()
         if thread.is_alive() and deadline is not None and time.perf_counter() > deadline:
             stopped = True
-        if budget.interrupted or stopped:
+        if stop_asked() or stopped:
             # Again on every wait: a stop asked before the solve has started is lost.
             solver.stop_search()
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]
-    status = outcome["status"]
-    return status, budget.charge(solver, status, what, stopped)
+    return outcome["status"], stopped
 
 
 def hint(built: Built, assignment: dict[int, Assignment], symmetric: bool) -> None:
