@@ -29,7 +29,7 @@ from ..errors import PlacementError
 from ..hardware import Instance
 from ..layout import Layout, Placement, ProcessSpan
 from ..mix import Mix
-from ..policies.ranges import moved
+from ..policies.ranges import stacked
 from ..score import score
 from .plan import Plan
 from .problem import ProcessData
@@ -139,13 +139,7 @@ def repeat_slice(mix: Mix, layout: Layout) -> Layout:
     groups moved up by the worker's offset and ``NEURON_RT_VISIBLE_CORES`` set to the cores it
     owns there, in place of any ``NEURON_RT_NUM_CORES`` (a worker sees only its own range)."""
     width = layout.instance.cores
-    spans: list[ProcessSpan] = []
-    placements: list[Placement] = []
-    for w in range(mix.workers or 1):
-        more_spans, more = moved(layout, mix.instance, w * width, len(spans), own_run=True)
-        spans += more_spans
-        placements += more
-    return Layout(mix.instance, tuple(spans), tuple(placements))
+    return stacked(mix.instance, ((layout, w * width) for w in range(mix.workers or 1)))
 
 
 def plan_workers(mix: Mix, solve: Any, **options: Any) -> Plan:

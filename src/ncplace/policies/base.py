@@ -48,9 +48,10 @@ class Baseline:
         return copies_to_load(self, mix)
 
     def __call__(self, mix: Mix) -> Layout:
-        """The layout of ``mix``: tensor-parallel models started first as servers
-        (:mod:`.servers`); for a pool of workers (``workers: N``), the technique used inside each
-        worker on its slice and repeated in every worker, as a pool started that way runs
+        """The layout of ``mix``: tensor-parallel models started first as servers and the other
+        declared processes each on a run of its own (:mod:`.servers`, :mod:`.ranges`); for a
+        pool of workers (``workers: N``), the technique used inside each worker on its slice and
+        repeated in every worker, as a pool started that way runs
         (:func:`ncplace.optimize.processes.repeat_slice`)."""
         from .servers import with_servers
 

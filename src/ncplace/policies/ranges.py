@@ -17,7 +17,7 @@ it is given ``NEURON_RT_VISIBLE_CORES`` for the cores it owns.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
 from .. import envvars
@@ -60,15 +60,25 @@ def moved(
     return spans, placements
 
 
+def stacked(inst: Instance, parts: Iterable[tuple[Layout, int]]) -> Layout:
+    """One layout of ``inst`` from ``parts`` (a layout and the first core of its run), each moved
+    to its run with every process seeing only its own cores (:func:`moved`), in order."""
+    spans: list[ProcessSpan] = []
+    placements: list[Placement] = []
+    for layout, offset in parts:
+        more_spans, more = moved(layout, inst, offset, len(spans), own_run=True)
+        spans += more_spans
+        placements += more
+    return Layout(inst, tuple(spans), tuple(placements))
+
+
 def in_processes(place: Callable[[Mix], Layout], mix: Mix, specs: Sequence[ProcessSpec]) -> Layout:
     """``place`` used inside each of the declared processes ``specs`` (none tensor-parallel) on
     ``mix``'s machine, each on its run of cores (see the module docstring)."""
     inst = mix.instance
-    sizes = _run_sizes(inst, specs)
-    spans: list[ProcessSpan] = []
-    placements: list[Placement] = []
+    parts = []
     offset = 0
-    for spec, size in zip(specs, sizes, strict=True):
+    for spec, size in zip(specs, _run_sizes(inst, specs), strict=True):
         where = f"process {spec.name!r} on cores {offset}-{offset + size - 1}"
         if offset + size > inst.cores:
             raise PlacementError(
@@ -81,12 +91,9 @@ def in_processes(place: Callable[[Mix], Layout], mix: Mix, specs: Sequence[Proce
             )
         run = replace(inst, cores=size, name=f"{inst.name}, {where}")
         models = tuple(mix[name] for name in spec.models)
-        layout = place(Mix(models, run, mix.framework))
-        more_spans, more = moved(layout, inst, offset, len(spans), own_run=True)
-        spans += more_spans
-        placements += more
+        parts.append((place(Mix(models, run, mix.framework)), offset))
         offset += size
-    return Layout(inst, tuple(spans), tuple(placements))
+    return stacked(inst, parts)
 
 
 def _run_sizes(inst: Instance, specs: Sequence[ProcessSpec]) -> list[int]:
