@@ -8,7 +8,7 @@ every pin, ``multicore`` included.
 from __future__ import annotations
 
 import _thread
-import threading
+import importlib
 from pathlib import Path
 
 import pytest
@@ -114,19 +114,20 @@ def test_the_same_seed_gives_the_same_slo_plan(
 
 
 def test_an_interrupt_returns_the_best_estimated_layout_marked_interrupted(
-    vision: ncplace.Mix,
+    vision: ncplace.Mix, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Ctrl-C (here a KeyboardInterrupt sent to the main thread once the peak solve reports)
-    ends the search; the plan holds the best layout by estimate and says it was interrupted."""
-    timer: list[threading.Timer] = []
+    """Ctrl-C (here a KeyboardInterrupt sent to the main thread as the local search starts, a
+    point in the search that does not depend on the machine's speed) ends the search; the plan
+    holds the best layout by estimate and says it was interrupted."""
+    slo = importlib.import_module("ncplace.optimize.slo")
+    search = slo._local_search
 
-    def progress(elapsed: float, incumbent: float | None, bound: float | None) -> None:
-        if not timer:
-            timer.append(threading.Timer(0.2, _thread.interrupt_main))
-            timer[0].start()
+    def interrupted(*args: object, **kwargs: object) -> object:
+        _thread.interrupt_main()
+        return search(*args, **kwargs)
 
-    plan = ncplace.optimize(vision, time_limit=60, progress=progress)
-    timer[0].join()
+    monkeypatch.setattr(slo, "_local_search", interrupted)
+    plan = ncplace.optimize(vision, time_limit=60)
     assert plan.interrupted and plan.objective_name == "slo"
     assert plan.stop_reason.startswith("interrupted; layout from ")
     assert plan.max_scale is None  # not simulated: "max scale ... (estimated, not simulated)"
