@@ -26,8 +26,9 @@ search_module = importlib.import_module("ncplace.optimize.search")
 
 
 def hard_mix() -> ncplace.Mix:
-    """40 random-load models on 16 cores: not proven within a minute."""
-    return generate("scale", "inf1.6xlarge", 40, 3)
+    """40 random-load models on 16 cores (seed 0): not proven within a minute (seed 3, which
+    the core sweep now proves in about 2 s, left the interrupts below racing the proof)."""
+    return generate("scale", "inf1.6xlarge", 40, 0)
 
 
 def test_the_default_clock_is_the_wall_clock_and_deterministic_is_asked_for() -> None:
