@@ -171,8 +171,11 @@ def test_a_baseline_runs_inside_each_declared_process() -> None:
                 span = layout.processes[i]
                 assert set(span.cores) <= set(run)
                 assert span.env["NEURON_RT_VISIBLE_CORES"] == format_visible_cores(span.cores)
-    odd = Mix(models, "inf1.6xlarge", processes=(*specs[:1], replace(specs[1], cores=2), specs[2]))
-    with pytest.raises(PlacementError, match=r"^process 'q' on cores 4-5: a baseline runs its "):
+    part = Mix(models, "inf1.6xlarge", processes=(*specs[:1], replace(specs[1], cores=2), specs[2]))
+    layout = POLICIES["default"](part)  # q on half a chip (and its memory), r on the next chip
+    assert [s.env["NEURON_RT_VISIBLE_CORES"] for s in layout.processes] == ["0-3", "4-5", "8-11"]
+    odd = Mix(models, "inf1.6xlarge", processes=(*specs[:1], replace(specs[1], cores=6), specs[2]))
+    with pytest.raises(PlacementError, match=r"^process 'q': cores: 6: a baseline runs its "):
         POLICIES["default"](odd)
 
 

@@ -29,7 +29,7 @@ from ..errors import PlacementError
 from ..hardware import Instance
 from ..layout import Layout, Placement, ProcessSpan
 from ..mix import Mix
-from ..policies.ranges import stacked
+from ..policies.ranges import run_machine, run_width, stacked
 from ..score import score
 from .plan import Plan
 from .problem import ProcessData
@@ -100,11 +100,7 @@ def process_layout(
 
 def worker_width(inst: Instance, workers: int) -> int:
     """The cores of each of ``workers`` equal slices (see the module docstring)."""
-    chip = inst.cores_per_chip
-    for width in range(inst.cores // workers, 0, -1):
-        if width % chip == 0 or chip % width == 0:
-            return width
-    return 1
+    return max(1, run_width(inst.cores_per_chip, inst.cores // workers))
 
 
 def worker_slice(mix: Mix) -> Mix:
@@ -119,18 +115,7 @@ def worker_slice(mix: Mix) -> Mix:
 def slice_instance(inst: Instance, workers: int) -> Instance:
     """The machine each of ``workers`` equal slices of ``inst`` is: ``W`` cores in the same
     chips, or one chip's share of cores and memory (:func:`worker_width`)."""
-    width = worker_width(inst, workers)
-    per_chip = min(width, inst.cores_per_chip)
-    memory = inst.chip_memory_gib * per_chip / inst.cores_per_chip  # type: ignore[operator]
-    bank = inst.bank_cores if inst.bank_cores and per_chip % inst.bank_cores == 0 else None
-    return replace(
-        inst,
-        cores=width,
-        cores_per_chip=per_chip,
-        chip_memory_gib=memory,
-        name=f"{inst.name} worker slice",
-        bank_cores=bank,
-    )
+    return run_machine(inst, worker_width(inst, workers), f"{inst.name} worker slice")
 
 
 def repeat_slice(mix: Mix, layout: Layout) -> Layout:

@@ -6,11 +6,13 @@ would on a machine of that many cores: the policy runs on that smaller machine, 
 :func:`moved` moves its layout up by the run's first core.
 
 Declared processes (``processes:``, :func:`in_processes`) are started in the order the mix lists
-them, after the servers, each on the run that follows the previous one: a process with
-``cores: c`` gets ``c`` cores, the others share what is left equally, in whole chips (the
-optimizer sizes the runs itself; a user of a baseline technique has to choose, and equal shares
-are the plain choice). Each run must fill whole chips, so that the smaller machine has the real
-chips and memory; otherwise the technique cannot be compared and a
+them, after the servers, each on the first run after the previous one that is whole chips or
+lies inside one chip (cores skipped to reach it stay idle): a process with
+``cores: c`` gets ``c`` cores, the others share what is left equally, in whole chips or equal
+parts of one chip (the optimizer sizes the runs itself; a user of a baseline technique has to
+choose, and equal shares are the plain choice). A run must be whole chips or lie inside one chip
+(which then lends it its share of the chip's memory, :func:`run_machine`), so that the smaller
+machine is one the technique knows; otherwise it cannot be compared and a
 :class:`~ncplace.errors.PlacementError` says why. Each process's technique sees only its run:
 it is given ``NEURON_RT_VISIBLE_CORES`` for the cores it owns.
 """
@@ -76,31 +78,64 @@ def in_processes(place: Callable[[Mix], Layout], mix: Mix, specs: Sequence[Proce
     """``place`` used inside each of the declared processes ``specs`` (none tensor-parallel) on
     ``mix``'s machine, each on its run of cores (see the module docstring)."""
     inst = mix.instance
+    chip = inst.cores_per_chip
     parts = []
     offset = 0
     for spec, size in zip(specs, _run_sizes(inst, specs), strict=True):
-        where = f"process {spec.name!r} on cores {offset}-{offset + size - 1}"
-        if offset + size > inst.cores:
+        if size > chip and size % chip:
             raise PlacementError(
-                f"{where}: past the {inst.cores} cores left for the declared processes"
+                f"process {spec.name!r}: cores: {size}: a baseline runs its technique on whole "
+                f"chips of {chip} cores or on part of one chip; give it a multiple of {chip} or "
+                f"at most {chip}"
             )
-        if offset % inst.cores_per_chip or size % inst.cores_per_chip or size <= 0:
+        offset = _aligned(offset, size, chip)
+        if size < 1 or offset + size > inst.cores:
             raise PlacementError(
-                f"{where}: a baseline runs its technique on whole chips of "
-                f"{inst.cores_per_chip} cores; give the processes cores that fill whole chips"
+                f"process {spec.name!r}: no room left for its {size} core(s) after the processes "
+                f"before it on {inst.name} ({inst.cores} cores)"
             )
-        run = replace(inst, cores=size, name=f"{inst.name}, {where}")
+        cores = envvars.format_visible_cores(range(offset, offset + size))
         models = tuple(mix[name] for name in spec.models)
+        run = run_machine(inst, size, f"{inst.name}, process {spec.name!r} on cores {cores}")
         parts.append((place(Mix(models, run, mix.framework)), offset))
         offset += size
     return stacked(inst, parts)
 
 
+def run_width(chip: int, limit: int) -> int:
+    """The widest run of at most ``limit`` cores that is whole chips of ``chip`` cores or a share
+    of one chip that divides it (so that runs of that width tile the chips); 0 below one core."""
+    for width in range(limit, 0, -1):
+        if width % chip == 0 or chip % width == 0:
+            return width
+    return 0
+
+
+def run_machine(inst: Instance, width: int, name: str) -> Instance:
+    """The machine a run of ``width`` cores of ``inst`` is, for a technique used inside it: whole
+    chips as they are, or a part of one chip with its share of the chip's memory (the same
+    device memory, split between the processes on the chip)."""
+    per_chip = min(width, inst.cores_per_chip)
+    memory = inst.chip_memory_gib * per_chip / inst.cores_per_chip  # type: ignore[operator]
+    bank = inst.bank_cores if inst.bank_cores and per_chip % inst.bank_cores == 0 else None
+    shaped = replace(inst, cores=width, cores_per_chip=per_chip, bank_cores=bank)
+    return replace(shaped, chip_memory_gib=memory, name=name)
+
+
+def _aligned(offset: int, size: int, chip: int) -> int:
+    """The first core from ``offset`` where a run of ``size`` cores is whole chips or lies inside
+    one chip (the cores skipped stay idle)."""
+    if size % chip == 0:
+        return -(-offset // chip) * chip
+    if offset // chip != (offset + size - 1) // chip:
+        return (offset // chip + 1) * chip
+    return offset
+
+
 def _run_sizes(inst: Instance, specs: Sequence[ProcessSpec]) -> list[int]:
-    """Each process's cores: its own ``cores``, else an equal share of the rest in whole chips
-    (at least one chip each)."""
+    """Each process's cores: its own ``cores``, else an equal share of the rest, in whole chips
+    or a share of one chip (:func:`run_width`)."""
     unsized = sum(spec.cores is None for spec in specs)
     left = inst.cores - sum(spec.cores or 0 for spec in specs)
-    chip = inst.cores_per_chip
-    share = max(chip, left // max(unsized, 1) // chip * chip)
+    share = run_width(inst.cores_per_chip, left // max(unsized, 1))
     return [spec.cores if spec.cores is not None else share for spec in specs]
