@@ -315,3 +315,19 @@ def test_the_climb_looks_ahead_for_a_layout_before_each_proof_after_the_first() 
         "feasible",
         "infeasible",
     ]
+
+
+def test_what_the_tries_proved_and_found_survives_the_budget_running_out() -> None:
+    """On the four-core mix from 60 with a caller's layout at 90, at every budget from 1 to 400
+    steps: the sweep's bound is one above the highest capacity a try proved infeasible and its
+    layout is the lowest a try found, even when the budget ran out in the middle of a phase
+    (which ends it at once); at 197 steps, for one, the layout at 0.74 and the proof of 0.71."""
+    problem = four_core_problem()
+    for steps in range(1, 401, 3):
+        result = sweep(problem, 60, 90, steps)
+        proven = [t.cap + 1 for t in result.tries if t.status == "infeasible"]
+        found = [t.cap for t in result.tries if t.status == "feasible"]
+        assert result.peak == min(found, default=None)
+        assert result.bound == min(max([60, *proven]), result.peak or 10**9)
+    result = sweep(problem, 60, 90, 197)
+    assert (result.bound, result.peak) == (72, 74)

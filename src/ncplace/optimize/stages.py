@@ -183,6 +183,7 @@ def run_sweep(
     share: float,
     lower: int | None = None,
     find: bool = True,
+    climb: bool = True,
 ) -> SweepResult:
     """Run the core sweep (bound from ``lower``, default the peak's domain; layouts below
     ``upper``) on ``share`` nominal seconds, charge it to ``budget``, and pass what it proved to
@@ -195,7 +196,7 @@ def run_sweep(
     steps, wall = int(rate * share), budget.wall_limit(share)
     try:
         if find:
-            result = sweep(problem, lower, upper, steps, wall)
+            result = sweep(problem, lower, upper, steps, wall, climb=climb)
         else:
             result = prove(problem, lower, upper, steps, wall)
     except KeyboardInterrupt:
@@ -367,7 +368,9 @@ def _stop_text(status: object, budget: Budget, cut: bool) -> str:
 
 @dataclass(frozen=True)
 class SweepBelow:
-    """The core sweep for layouts below the incumbent and a higher bound."""
+    """The core sweep for layouts below the incumbent, and a higher bound when its descent from
+    the best layout ends in a proof. It does not climb again: the probe climbed from the same
+    bound with more steps (a decision it left undecided there would only be tried again)."""
 
     name: str = "core sweep"
     share: float = SWEEP_SHARE
@@ -380,7 +383,13 @@ class SweepBelow:
             return StageResult()
         share = self.share * search.first_share
         after = run_sweep(
-            search.built, search.problem, incumbent.value, budget, share, incumbent.lower
+            search.built,
+            search.problem,
+            incumbent.value,
+            budget,
+            share,
+            incumbent.lower,
+            climb=False,
         )
         if after.assignment is not None and after.peak is not None:
             return StageResult(after.assignment, after.peak, float(after.bound))

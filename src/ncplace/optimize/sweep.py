@@ -290,24 +290,27 @@ def sweep(
     steps: int,
     wall_limit_s: float = float("inf"),
     find: bool = True,
+    climb: bool = True,
 ) -> SweepResult:
     """Raise the integer bound ``lower`` and look for a layout with peak below ``upper``.
 
     Half of ``steps`` goes to proofs from ``lower`` upwards, the rest (and what the proofs left)
     to finding layouts; with ``find=False`` all of it goes to proofs (a layout is then found only
-    when it meets the bound). See the module doc. Requires :func:`applicable`.
+    when it meets the bound), with ``climb=False`` all of it to finding layouts (for a caller
+    whose earlier sweep already climbed from ``lower`` with more steps: a new climb, with a new
+    memory of failed states and fewer steps, would only repeat its first try). See the module
+    doc. Requires :func:`applicable`.
     """
     search = _Search(problem, steps, time.perf_counter() + wall_limit_s)
-    lo = lower
-    best: Outcome | None = None
     tries: list[Outcome] = []
-    proof_budget = steps // 2 if find else steps
+    proof_budget = 0 if not climb else steps // 2 if find else steps
     try:
-        lo, best = _climb(search, lo, upper, proof_budget, tries)
+        lo, best = _climb(search, lower, upper, proof_budget, tries)
         if find:
-            best, lo = _find(search, lo, upper, tries, best)
+            _find(search, lo, upper, tries, best)
     except _Stop:
         pass
+    lo, best = _outcome(lower, tries)
     if not find and best is not None and best.cap > lo:
         best = None
     assignment: dict[int, Assignment] | None = None
@@ -354,6 +357,16 @@ def coarsened(problem: Problem, factor: int) -> Problem:
     """The problem with every load divided by ``factor`` and rounded down (see :func:`prove`)."""
     models = tuple(replace(m, demand=tuple(d // factor for d in m.demand)) for m in problem.models)
     return replace(problem, models=models, load_scale=max(1, problem.load_scale // factor))
+
+
+def _outcome(lower: int, tries: list[Outcome]) -> tuple[int, Outcome | None]:
+    """The bound and the best layout the ``tries`` reached from ``lower``: every capacity up to
+    one proven infeasible is infeasible, and the best layout is the lowest found. Read from the
+    tries rather than from the phases' returns, so that the budget running out in the middle of
+    a phase (which ends it at once) loses none of what it had proven or found."""
+    lo = max([lower] + [out.cap + 1 for out in tries if out.status == "infeasible"])
+    found = [out for out in tries if out.status == "feasible"]
+    return lo, min(found, key=lambda out: out.cap, default=None)
 
 
 def _climb(
