@@ -459,19 +459,19 @@ static int exclusive_left(Run *r, int c) {
     return 0;
 }
 
-/* Whether core c's room counts in the slack: no exclusive unit is on it or may still take it. */
-static int counts_room(Run *r, int c) {
-    return !(r->excl[c] || (!r->cover[c] && exclusive_left(r, c)));
-}
-
-/* The distinct rooms of the shared cores from c on that the slack counts, with their counts. */
-static int collect_rooms(Run *r, int c) {
+/* The distinct rooms of the shared cores from c on that the slack counts, with their counts;
+ * *own is core c's room when it counts (no exclusive unit is on it or may still take it), else
+ * -1. */
+static int collect_rooms(Run *r, int c, int64_t *own) {
     SearchObject *s = r->s;
     int exclusive = exclusive_left(r, c);
     int k = 0;
+    *own = -1;
     for (int x = c; x < s->n; x++)
         if (!(r->excl[x] || (exclusive && !r->cover[x])))
             r->extra_e[k++] = r->cap - r->load[x];
+    if (k && !(r->excl[c] || (exclusive && !r->cover[c])))
+        *own = r->extra_e[0];
     for (int i = 1; i < k; i++) { /* insertion sort: a few cores */
         int64_t room = r->extra_e[i];
         int j = i - 1;
@@ -526,21 +526,21 @@ static int64_t _forced_waste(Run *r, int c, int64_t slack, int64_t *rest) {
     *rest = 0;
     if (r->cap > r->max_subset_sum)
         return 0;
-    int distinct = collect_rooms(r, c);
+    int64_t own;
+    int distinct = collect_rooms(r, c, &own);
     int64_t *escape;
     uint64_t *sets = _sums(r, c, &escape);
-    int64_t waste = 0, counted = 0;
+    int64_t waste = 0, counted = 0, own_waste = 0;
     for (int d = 0; d < distinct; d++) {
         r->base[d] = r->rooms[d] + 1 - bits_upto(sets, r->words, r->rooms[d]);
         waste += r->base[d] * r->room_count[d];
         counted += r->room_count[d];
+        if (r->rooms[d] == own)
+            own_waste = r->base[d];
     }
     if (waste > slack)
         return waste;
-    if (counts_room(r, c))
-        *rest = waste - (r->cap - r->load[c] + 1 - bits_upto(sets, r->words, r->cap - r->load[c]));
-    else
-        *rest = waste;
+    *rest = waste - own_waste;
     for (int j = 0; j < r->nmoduli; j++) {
         int64_t forced = counted - escape[j];
         if (forced <= 0)
@@ -685,11 +685,8 @@ static int _start_mirror(Run *r, int c, int64_t slack, int64_t window, const int
                          const int64_t *suffix, int navail) {
     int i = r->s->mirror;
     Kind *t = &r->s->types[i];
-    if (r->excl[c])
+    if (r->excl[c] || fit_count(r, c, i, r->load[c]) < 1)
         return 0;
-    for (int64_t x = c; x < c + t->w; x++)
-        if (r->load[x] + t->d > r->cap)
-            return 0;
     r->rem[i]--;
     _put(r, c, t->w, t->d, 0, 1);
     push(r, i, c, 1);
