@@ -38,6 +38,13 @@ def test_notebooks_and_examples_are_where_the_readme_says():
         assert (ROOT / folder).is_dir(), folder
 
 
+def fresh_interpreter(script: str) -> str:
+    """What ``script`` prints when run by a new Python interpreter (nothing imported yet)."""
+    return subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
+
+
 def test_importing_ncplace_leaves_the_solver_and_graphs_until_they_are_used():
     script = (
         "import sys, ncplace\n"
@@ -50,7 +57,5 @@ def test_importing_ncplace_leaves_the_solver_and_graphs_until_they_are_used():
         "      callable(ncplace.optimize), ncplace.instance('trn1.32xlarge').hops(0, 31),\n"
         "      'networkx' in sys.modules)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True
-    ).stdout
+    out = fresh_interpreter(script)
     assert out.split() == ["[]", "optimal", "True", "True", "2", "True"]

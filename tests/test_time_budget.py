@@ -25,6 +25,7 @@ from ncplace.optimize.baselines import run_baselines
 from ncplace.optimize.problem import build_problem
 from ncplace.optimize.tabu import _Tabu
 from ncplace.policies import run_order
+from tests.test_project import fresh_interpreter
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -304,9 +305,6 @@ def test_the_model_is_not_built_when_its_build_would_not_fit(
 def test_a_plan_with_no_time_to_search_does_not_import_or_tools() -> None:
     """OR-Tools (and pandas, which it imports) take about 0.3 s to load: a plan that has no
     time to search, here ``time_limit=0``, returns the best baseline without loading them."""
-    import subprocess
-    import sys
-
     script = (
         "import sys, ncplace\n"
         f"mix = ncplace.Mix.from_file({str(EXAMPLES / 'mix.yaml')!r})\n"
@@ -315,7 +313,5 @@ def test_a_plan_with_no_time_to_search_does_not_import_or_tools() -> None:
         "assert plan.layout is not None\n"
         "print(sorted(m for m in ('ortools', 'pandas') if m in sys.modules))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True
-    ).stdout
+    out = fresh_interpreter(script)
     assert out.strip() == "[]"
